@@ -1,0 +1,1 @@
+"""Reusable ComponentResources, one module per thing it gives the user."""

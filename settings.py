@@ -1,0 +1,570 @@
+"""Stack settings: the only module that reads Pulumi config.
+
+It turns the stack's config (``Pulumi.<stack>.yaml`` over the defaults declared here and mirrored in
+``Pulumi.yaml``) into one immutable, typed ``StackSettings`` object, and validates ALL of it before
+``__main__`` registers a single resource. Every problem names the config key, the file the value came
+from, the bad value (never a secret's value) and what is allowed; all problems are reported together.
+"""
+
+from __future__ import annotations
+
+import difflib
+import ipaddress
+import json
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, NamedTuple
+
+import pulumi
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    SecretStr,
+    ValidationError,
+)
+from pydantic.alias_generators import to_camel
+
+PROJECT = "hermes-eks"
+
+# The upstream release this program is built and tested against. The PyPI package of the same
+# release runs in the contract tests (scripts/test.py pins hermes-agent==0.19.0); the image is that
+# release's multi-arch manifest on Docker Hub, tag v2026.7.20 = "Hermes Agent v0.19.0 (2026.7.20)".
+HERMES_RELEASE = "0.19.0"
+HERMES_UPSTREAM_IMAGE = (
+    "nousresearch/hermes-agent:v2026.7.20"
+    "@sha256:f7b35053268f532f98955195c909f15a230470fbcbdacaa9fdecb95707dad04a"
+)
+HERMES_GIT_REPOSITORY = "https://github.com/NousResearch/hermes-agent.git"
+
+# Kubernetes minors this program's manifests are validated against (kubernetes-validate 1.37 ships
+# schemas for 1.25-1.37; EKS standard support covers the recent ones).
+SUPPORTED_KUBERNETES_VERSIONS = tuple(f"1.{minor}" for minor in range(30, 38))
+
+# Geography prefixes of Bedrock system-defined (cross-region) inference profiles.
+BEDROCK_PROFILE_GEOS = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
+# Model providers whose ids Bedrock serves as `<provider>.<model>`.
+BEDROCK_MODEL_PROVIDERS = (
+    "ai21", "amazon", "anthropic", "cohere", "deepseek", "luma", "meta", "minimax", "mistral",
+    "moonshot", "openai", "qwen", "stability", "twelvelabs", "writer", "google", "nvidia",
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# Value types. A failing check raises ValueError(<what is allowed>), which becomes the message.
+# ---------------------------------------------------------------------------------------------
+
+DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+DNS_SUBDOMAIN = r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?"
+HOSTNAME = r"(?=.{4,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)+[a-z]([-a-z0-9]{0,61}[a-z0-9])?"
+AWS_REGION = r"(us|eu|ap|sa|ca|me|af|il|mx|us-gov)-[a-z]+-[1-9]"
+IMAGE_REFERENCE = (
+    r"([a-z0-9.-]+(:[0-9]+)?/)?[a-z0-9]+([._-][a-z0-9]+)*(/[a-z0-9]+([._-][a-z0-9]+)*)*"
+    r"(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?@sha256:[a-f0-9]{64}"
+)
+BEDROCK_MODEL_ID = (
+    r"((" + "|".join(BEDROCK_PROFILE_GEOS) + r")\.)?(" + "|".join(BEDROCK_MODEL_PROVIDERS) + r")"
+    r"\.[a-z0-9][a-z0-9.-]*(:[0-9]+)?"
+)
+INSTANCE_TYPE = (
+    r"[a-z][a-z0-9]*[0-9][a-z0-9]*(-flex)?\.(nano|micro|small|medium|large|[0-9]*xlarge|metal(-[0-9]+xl)?)"
+)
+
+
+def _pattern(regex: str, allowed: str, *, optional: bool = False) -> AfterValidator:
+    """Accept strings matching `regex` whole (and "" when optional)."""
+    compiled = re.compile(regex)
+
+    def check(value: str) -> str:
+        if (optional and value == "") or compiled.fullmatch(value):
+            return value
+        raise ValueError(("empty or " if optional else "") + allowed)
+
+    return AfterValidator(check)
+
+
+def _between(low: int, high: int, unit: str = "") -> AfterValidator:
+    def check(value: int) -> int:
+        if low <= value <= high:
+            return value
+        raise ValueError(f"a whole number{unit} from {low} to {high}")
+
+    return AfterValidator(check)
+
+
+def _json_text(value: Any) -> Any:
+    """The engine hands arrays and maps to the program as JSON text; tests may pass them parsed."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError("a YAML list or mapping") from error
+    return value
+
+
+def _ipv4_cidr(value: str) -> str:
+    try:
+        network = ipaddress.ip_network(value, strict=True)
+    except ValueError:
+        network = None
+    if network is None or network.version != 4:
+        raise ValueError("an IPv4 CIDR block with no host bits set, e.g. 203.0.113.0/24")
+    return value
+
+
+def _vpc_cidr(value: str) -> str:
+    network = ipaddress.ip_network(_ipv4_cidr(value))
+    if not network.is_private or not 16 <= network.prefixlen <= 20:
+        raise ValueError("a private (RFC 1918) IPv4 block from /16 to /20, e.g. 10.0.0.0/16")
+    return value
+
+
+def _no_latest(value: str) -> str:
+    if re.search(r":latest@", value):
+        raise ValueError("a release tag pinned by digest (name:TAG@sha256:<64 hex>), never :latest")
+    return value
+
+
+def _api_server_key(value: SecretStr) -> SecretStr:
+    # Hermes refuses short or placeholder keys; 32 random bytes as hex is what we generate ourselves.
+    if not re.fullmatch(r"[0-9a-f]{64}", value.get_secret_value()):
+        raise ValueError("64 lowercase hex characters, e.g. the output of `openssl rand -hex 32`")
+    return value
+
+
+def ListOf(item: Any) -> Any:  # noqa: N802 - reads as a type in the field declarations
+    return Annotated[tuple[item, ...], BeforeValidator(_json_text)]
+
+
+DnsLabel = Annotated[str, _pattern(DNS_LABEL, "a DNS-1123 label: lowercase letters, digits and '-', at most 63")]
+ObjectName = Annotated[str, _pattern(DNS_SUBDOMAIN, "a Kubernetes object name (DNS-1123 subdomain)", optional=True)]
+OptionalHostname = Annotated[str, _pattern(HOSTNAME, "a fully qualified lowercase DNS name such as hermes.example.com", optional=True)]
+OptionalRegion = Annotated[str, _pattern(AWS_REGION, "an AWS region code such as eu-central-1", optional=True)]
+ImageReference = Annotated[
+    str,
+    _pattern(IMAGE_REFERENCE, "an image reference pinned by digest: [registry/]name[:tag]@sha256:<64 hex>"),
+    AfterValidator(_no_latest),
+]
+OptionalGitCommit = Annotated[str, _pattern(r"[0-9a-f]{40}", "a full 40-character lowercase commit SHA (short SHAs are ambiguous)", optional=True)]
+HttpsUrl = Annotated[str, _pattern(r"https://[^\s/?#]+[^\s]*", "an https:// URL")]
+OptionalHttpsUrl = Annotated[str, _pattern(r"https://[^\s/?#]+[^\s]*", "an https:// URL", optional=True)]
+OptionalHttpUrl = Annotated[str, _pattern(r"https?://[^\s/?#]+[^\s]*", "an http(s):// URL of an OpenAI-compatible API", optional=True)]
+StorageSize = Annotated[str, _pattern(r"[1-9][0-9]*(Gi|Ti)", "a whole number of Gi or Ti, e.g. 20Gi (EBS sizes volumes in GiB)")]
+CpuQuantity = Annotated[str, _pattern(r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?", "a CPU quantity such as 250m or 1.5")]
+OptionalCpuQuantity = Annotated[str, _pattern(r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?", "a CPU quantity such as 2 or 1500m (empty: no CPU limit)", optional=True)]
+MemoryQuantity = Annotated[str, _pattern(r"[1-9][0-9]*(Mi|Gi)", "a memory quantity in Mi or Gi, e.g. 512Mi or 4Gi")]
+KubernetesVersion = Annotated[str, _pattern("|".join(re.escape(v) for v in SUPPORTED_KUBERNETES_VERSIONS), "one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS))]
+IamPrincipalArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}", "an IAM role or user ARN such as arn:aws:iam::123456789012:role/platform-admins")]
+OptionalCertificateArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}", "an ACM certificate ARN (empty: the controller discovers one by host)", optional=True)]
+InstanceType = Annotated[str, _pattern(INSTANCE_TYPE, "an EC2 instance type such as m7i.large or m7g.xlarge")]
+BedrockModelId = Annotated[str, _pattern(BEDROCK_MODEL_ID, "a Bedrock model id such as anthropic.claude-sonnet-4-5-20250929-v1:0, or a system inference profile id with a geography prefix (" + ", ".join(g + "." for g in BEDROCK_PROFILE_GEOS) + ")")]
+Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
+VpcCidr = Annotated[str, AfterValidator(_vpc_cidr)]
+NoSpaces = Annotated[str, _pattern(r"[^\s]{1,256}", "a value without spaces", optional=True)]
+StringMap = Annotated[dict[str, str], BeforeValidator(_json_text)]
+
+
+# ---------------------------------------------------------------------------------------------
+# The settings object. Attribute `snake_case` is config key `hermes-eks:camelCase`.
+# Defaults here ARE the `local` stack; Pulumi.yaml declares the same keys, types and defaults
+# (tests/test_settings.py keeps the two identical).
+# ---------------------------------------------------------------------------------------------
+
+class StackSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", alias_generator=to_camel, populate_by_name=True)
+
+    # --- where Hermes runs -----------------------------------------------------------------
+    cluster_source: Literal["kubeconfig", "create", "existing"] = "kubeconfig"
+    kubeconfig_context: NoSpaces = ""
+    existing_cluster_name: Annotated[str, _pattern(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "an EKS cluster name", optional=True)] = ""
+    existing_cluster_addons: ListOf(Literal["ebs-csi-driver", "gp3-storage-class", "load-balancer-controller", "pod-identity-agent"]) = ()
+    kubernetes_version: KubernetesVersion = "1.34"
+
+    # --- the Hermes image -------------------------------------------------------------------
+    hermes_image: ImageReference = HERMES_UPSTREAM_IMAGE
+    image_source: Literal["reference", "mirror", "git"] = "reference"
+    hermes_git_repository: HttpsUrl = HERMES_GIT_REPOSITORY
+    hermes_git_commit: OptionalGitCommit = ""
+    ecr_force_delete: bool = False
+    ecr_max_images: Annotated[int, _between(1, 1000)] = 20
+
+    # --- the Hermes workload ----------------------------------------------------------------
+    namespace: DnsLabel = "hermes"
+    storage_class_name: ObjectName = ""
+    storage_size: StorageSize = "20Gi"
+    gateway_cpu_request: CpuQuantity = "500m"
+    gateway_memory_request: MemoryQuantity = "1Gi"
+    gateway_cpu_limit: OptionalCpuQuantity = ""
+    gateway_memory_limit: MemoryQuantity = "4Gi"
+    dashboard_cpu_request: CpuQuantity = "100m"
+    dashboard_memory_request: MemoryQuantity = "256Mi"
+    dashboard_cpu_limit: OptionalCpuQuantity = ""
+    dashboard_memory_limit: MemoryQuantity = "1Gi"
+    existing_secret_name: ObjectName = ""
+    api_server_key: Annotated[SecretStr, AfterValidator(_api_server_key)] | None = None
+    dashboard_username: Annotated[str, _pattern(r"[A-Za-z0-9._@-]{1,64}", "1-64 letters, digits or . _ @ -")] = "admin"
+    dashboard_oidc_issuer: OptionalHttpsUrl = ""
+    dashboard_oidc_client_id: NoSpaces = ""
+
+    # --- the model provider -----------------------------------------------------------------
+    model_provider: Literal["none", "bedrock", "openrouter", "custom"] = "none"
+    model_default: NoSpaces = ""
+    model_base_url: OptionalHttpUrl = ""
+    openrouter_api_key: SecretStr | None = None
+    custom_model_api_key: SecretStr | None = None
+    bedrock_region: OptionalRegion = ""
+    bedrock_models: ListOf(BedrockModelId) = ()
+    bedrock_discovery: bool = False
+    pod_identity_mode: Literal["irsa", "pod-identity"] = "irsa"
+
+    # --- ingress (created when dashboardHost or apiHost is set) -------------------------------
+    dashboard_host: OptionalHostname = ""
+    api_host: OptionalHostname = ""
+    ingress_class_name: DnsLabel = "alb"
+    ingress_scheme: Literal["internal", "internet-facing"] = "internal"
+    ingress_certificate_arn: OptionalCertificateArn = ""
+    ingress_ssl_policy: Annotated[str, _pattern(r"ELBSecurityPolicy-[A-Za-z0-9-]+", "an ELB security policy name such as ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09")] = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+    ingress_group_name: Annotated[str, _pattern(DNS_LABEL, "a lowercase ALB group name", optional=True)] = ""
+    ingress_annotations: StringMap = {}
+
+    # --- the EKS cluster (clusterSource: create) ---------------------------------------------
+    cluster_admin_principal_arns: ListOf(IamPrincipalArn) = ()
+    vpc_cidr: VpcCidr = "10.0.0.0/16"
+    availability_zone_count: Literal[2, 3] = 2
+    nat_gateways: Literal["single", "one-per-az"] = "single"
+    node_architecture: Literal["x86_64", "arm64"] = "x86_64"
+    node_instance_types: ListOf(InstanceType) = ("m7i.large",)
+    node_min_size: Annotated[int, _between(1, 100)] = 1
+    node_desired_size: Annotated[int, _between(1, 100)] = 1
+    node_max_size: Annotated[int, _between(1, 100)] = 2
+    node_disk_size_gib: Annotated[int, _between(30, 1000, " of GiB (the Hermes image alone is over 5 GB)")] = 50
+    endpoint_public_access: bool = True
+    endpoint_public_access_cidrs: ListOf(Cidr) = ("0.0.0.0/0",)
+    control_plane_log_types: ListOf(Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]) = ()
+    protect_infrastructure: bool = False
+    volume_reclaim_policy: Literal["Delete", "Retain"] = "Delete"
+
+    # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
+    aws_region: OptionalRegion = ""
+
+    # -----------------------------------------------------------------------------------------
+    @property
+    def uses_aws(self) -> bool:
+        return self.cluster_source != "kubeconfig"
+
+    @property
+    def ingress_enabled(self) -> bool:
+        return bool(self.dashboard_host or self.api_host)
+
+    @property
+    def effective_bedrock_region(self) -> str:
+        return self.bedrock_region or self.aws_region
+
+    @property
+    def effective_bedrock_models(self) -> tuple[str, ...]:
+        """The models the Bedrock role may invoke: the configured list, always including the default."""
+        if self.model_provider != "bedrock":
+            return ()
+        models = list(self.bedrock_models)
+        if self.model_default and self.model_default not in models:
+            models.insert(0, self.model_default)
+        return tuple(models)
+
+
+# Keys whose values must be stored encrypted (`pulumi config set --secret`).
+SECRET_KEYS = frozenset(("api_server_key", "openrouter_api_key", "custom_model_api_key"))
+# Keys read from another namespace than the project's.
+FOREIGN_KEYS = {"aws_region": "aws:region"}
+
+
+def config_key(attribute: str) -> str:
+    """The full config key, as a user types it, for a StackSettings attribute."""
+    return FOREIGN_KEYS.get(attribute) or f"{PROJECT}:{to_camel(attribute)}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Errors
+# ---------------------------------------------------------------------------------------------
+
+class Problem(NamedTuple):
+    attribute: str
+    value: Any
+    allowed: str
+
+
+class ConfigError(pulumi.RunError):
+    """Raised before any resource is registered; RunError makes Pulumi print it without a traceback."""
+
+    def __init__(self, stack: str, problems: list[str]):
+        self.problems = problems
+        header = (
+            f"Stack '{stack}' has {len(problems)} configuration problem{'s' if len(problems) > 1 else ''}; "
+            "nothing was created or changed:"
+        )
+        super().__init__("\n".join([header, *(f"  - {p}" for p in problems)]))
+
+
+def _shown(attribute: str, value: Any) -> str:
+    if attribute in SECRET_KEYS:
+        return "<secret value hidden>"
+    if value is None or value == "":
+        return "not set"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return json.dumps(value, default=str)
+
+
+# ---------------------------------------------------------------------------------------------
+# Cross-field rules: each returns problems naming the key a user should change.
+# ---------------------------------------------------------------------------------------------
+
+_GRAVITON_FAMILY = re.compile(r"^(a1|[a-z]+[0-9]+g[a-z]*)\.")
+
+
+def _cross_field_problems(s: StackSettings) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def need(attribute: str, allowed: str) -> None:
+        problems.append(Problem(attribute, getattr(s, attribute), allowed))
+
+    if s.uses_aws and not s.aws_region:
+        need("aws_region", f"an AWS region code (required when clusterSource is '{s.cluster_source}')")
+    if s.cluster_source == "existing" and not s.existing_cluster_name:
+        need("existing_cluster_name", "the name of the EKS cluster to adopt (required when clusterSource is 'existing')")
+    if s.cluster_source != "existing" and s.existing_cluster_addons:
+        need("existing_cluster_addons", "an empty list unless clusterSource is 'existing' (a created cluster gets every add-on)")
+    if s.cluster_source != "kubeconfig" and s.kubeconfig_context:
+        need("kubeconfig_context", "empty unless clusterSource is 'kubeconfig' (EKS stacks build their own kubeconfig)")
+
+    if s.image_source in ("mirror", "git") and not s.uses_aws:
+        need("image_source", "'reference' when clusterSource is 'kubeconfig' ('mirror' and 'git' push to ECR and need AWS)")
+    if s.image_source == "git" and not s.hermes_git_commit:
+        need("hermes_git_commit", "a full 40-character commit SHA of the Hermes repository (required when imageSource is 'git')")
+    if s.image_source != "git" and s.hermes_git_commit:
+        need("hermes_git_commit", "empty unless imageSource is 'git'")
+
+    if s.model_provider != "none" and not s.model_default:
+        need("model_default", f"the default model id for provider '{s.model_provider}'")
+    if s.model_provider == "none" and s.model_default:
+        need("model_default", "empty while modelProvider is 'none' (set modelProvider too)")
+    if s.model_provider == "bedrock":
+        if not s.uses_aws:
+            need("model_provider", "'none', 'openrouter' or 'custom' when clusterSource is 'kubeconfig' "
+                 "(Bedrock credentials come from the pod's IAM role on EKS)")
+        if s.model_default and not re.fullmatch(BEDROCK_MODEL_ID, s.model_default):
+            need("model_default", "a Bedrock model or inference profile id, e.g. anthropic.claude-sonnet-4-5-20250929-v1:0 "
+                 "or eu.anthropic.claude-sonnet-4-5-20250929-v1:0")
+    elif s.bedrock_models:
+        need("bedrock_models", "an empty list unless modelProvider is 'bedrock'")
+    if s.model_provider == "custom" and not s.model_base_url:
+        need("model_base_url", "the base URL of the OpenAI-compatible API (required when modelProvider is 'custom')")
+    if s.model_provider != "custom" and s.model_base_url:
+        need("model_base_url", "empty unless modelProvider is 'custom'")
+    if s.model_provider == "openrouter" and s.model_default and "/" not in s.model_default:
+        need("model_default", "an OpenRouter model id of the form vendor/model, e.g. anthropic/claude-sonnet-4.5")
+    if s.openrouter_api_key is not None and s.model_provider != "openrouter":
+        need("openrouter_api_key", "unset unless modelProvider is 'openrouter'")
+    if s.custom_model_api_key is not None and s.model_provider != "custom":
+        need("custom_model_api_key", "unset unless modelProvider is 'custom'")
+
+    if s.existing_secret_name:
+        for attribute in ("api_server_key", "openrouter_api_key", "custom_model_api_key"):
+            if getattr(s, attribute) is not None:
+                need(attribute, "unset when existingSecretName is set (that Secret holds every credential)")
+
+    if bool(s.dashboard_oidc_issuer) != bool(s.dashboard_oidc_client_id):
+        need("dashboard_oidc_client_id" if s.dashboard_oidc_issuer else "dashboard_oidc_issuer",
+             "set together with the other dashboardOidc* key (or leave both empty)")
+    if s.dashboard_oidc_issuer and not s.dashboard_host:
+        need("dashboard_host", "the dashboard's public host (the OIDC callback is https://<dashboardHost>/auth/callback)")
+
+    if s.dashboard_host and s.dashboard_host == s.api_host:
+        need("api_host", "a different host than dashboardHost (the dashboard and the API both serve /api/*)")
+    if s.ingress_enabled and s.ingress_class_name != "alb":
+        for attribute in ("ingress_certificate_arn", "ingress_group_name"):
+            if getattr(s, attribute):
+                need(attribute, "empty unless ingressClassName is 'alb' (an AWS Load Balancer Controller setting)")
+
+    if s.uses_aws:
+        if not s.node_min_size <= s.node_desired_size <= s.node_max_size:
+            need("node_desired_size", f"between nodeMinSize ({s.node_min_size}) and nodeMaxSize ({s.node_max_size})")
+        for instance_type in s.node_instance_types:
+            arm = bool(_GRAVITON_FAMILY.match(instance_type))
+            if arm != (s.node_architecture == "arm64"):
+                need("node_instance_types", f"instance types of the {s.node_architecture} architecture "
+                     f"({instance_type} is {'arm64' if arm else 'x86_64'}); change nodeArchitecture or the types")
+                break
+        if not s.endpoint_public_access and s.endpoint_public_access_cidrs != ("0.0.0.0/0",):
+            need("endpoint_public_access_cidrs", "left at its default when endpointPublicAccess is false")
+    return problems
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+# ---------------------------------------------------------------------------------------------
+
+def parse_settings(
+    stack_config: Mapping[str, Any],
+    *,
+    stack: str,
+    secret_keys: frozenset[str] | set[str] = frozenset(),
+) -> StackSettings:
+    """Validate a stack's config (full keys such as 'hermes-eks:namespace' -> raw values).
+
+    Raises ConfigError listing every problem; returns the immutable settings otherwise.
+    """
+    stack_file = f"Pulumi.{stack}.yaml"
+    by_key = {config_key(name): name for name in StackSettings.model_fields}
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+
+    for key, raw in stack_config.items():
+        if key in by_key:
+            values[by_key[key]] = raw
+        elif key.startswith(PROJECT + ":"):
+            close = difflib.get_close_matches(key, list(by_key), n=1)
+            hint = f"did you mean {close[0]}?" if close else "see the README's configuration table"
+            problems.append(f"{key} in {stack_file} is not a setting of this program; {hint}")
+
+    def describe(attribute: str, value: Any, allowed: str) -> str:
+        if attribute not in values and value in (None, "", ()):
+            return f"{config_key(attribute)} is not set in {stack_file}; allowed: {allowed}"
+        source = stack_file if attribute in values else "Pulumi.yaml (default)"
+        return f"{config_key(attribute)} in {source} is {_shown(attribute, value)}; allowed: {allowed}"
+
+    for attribute in sorted(SECRET_KEYS):
+        if attribute in values and config_key(attribute) not in secret_keys:
+            problems.append(
+                f"{config_key(attribute)} in {stack_file} is stored in plain text; allowed: an encrypted value set "
+                f"with `pulumi config set --secret {config_key(attribute).split(':', 1)[1]} ...`"
+            )
+
+    try:
+        settings = StackSettings.model_validate(values)
+    except ValidationError as error:
+        failed = set()
+        for item in error.errors():
+            attribute = str(item["loc"][0]) if item["loc"] else ""
+            failed.add(attribute)
+            allowed = str(item.get("ctx", {}).get("error", "")) or _pydantic_allowed(item)
+            problems.append(describe(attribute, values.get(attribute), allowed))
+        # Validate again without the failed keys so the cross-field rules still run on the rest.
+        settings = StackSettings.model_validate({k: v for k, v in values.items() if k not in failed})
+        problems += [
+            describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)
+            if p.attribute not in failed
+        ]
+        raise ConfigError(stack, problems) from None
+
+    problems += [describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)]
+    if problems:
+        raise ConfigError(stack, problems)
+    return settings
+
+
+def _pydantic_allowed(item: Mapping[str, Any]) -> str:
+    kind = item["type"]
+    if kind == "literal_error":
+        return "one of " + item["ctx"]["expected"].replace("'", "")
+    if kind in ("bool_parsing", "bool_type"):
+        return "true or false"
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return "a whole number"
+    if kind in ("tuple_type", "list_type"):
+        return "a YAML list"
+    if kind in ("dict_type",):
+        return "a YAML mapping of strings to strings"
+    if len(item["loc"]) > 1:
+        return f"item {item['loc'][1]}: {item['msg']}"
+    return item["msg"]
+
+
+def _current_config() -> dict[str, Any]:
+    """Every config value the engine handed this program.
+
+    The Python SDK keeps config set by the language host (or by tests) in a context variable and
+    falls back to the PULUMI_CONFIG environment variable; it has no public "list all keys" call, and
+    listing them is what lets a typo such as `hermes-eks:namspace` be reported instead of ignored.
+    """
+    merged = dict(pulumi.runtime.get_config_env())
+    merged.update(pulumi.runtime.config.CONFIG.get())
+    return merged
+
+
+def load_settings() -> StackSettings:
+    """Read and validate the current stack's config. Call before registering any resource."""
+    stack = pulumi.get_stack()
+    config = {k: v for k, v in _current_config().items() if k.startswith(PROJECT + ":") or k == "aws:region"}
+    secret_keys = {k for k in config if pulumi.runtime.is_config_secret(k)}
+    secret_keys |= set(pulumi.runtime.get_config_secret_keys_env())
+    return parse_settings(config, stack=stack, secret_keys=frozenset(secret_keys))
+
+
+# ---------------------------------------------------------------------------------------------
+# Operator documentation for every key: (what it means, an example value). Rendered into the
+# Pulumi.yaml `config:` block and the README table by scripts/config_reference.py.
+# ---------------------------------------------------------------------------------------------
+
+KEY_DOCS: dict[str, tuple[str, str]] = {
+    "cluster_source": ("Where Hermes runs: `kubeconfig` (the current kubeconfig's cluster, no AWS), `create` (a new EKS cluster), `existing` (an EKS cluster adopted by name).", "create"),
+    "kubeconfig_context": ("kubeconfig context to deploy into (`kubeconfig` only); empty: the current context.", "kind-hermes"),
+    "existing_cluster_name": ("Name of the EKS cluster to adopt (`existing` only).", "platform-prod"),
+    "existing_cluster_addons": ("Cluster-wide pieces to install on an adopted cluster; leave out what it already has.", "[ebs-csi-driver, gp3-storage-class]"),
+    "kubernetes_version": ("Kubernetes minor version: the EKS version created, and the schema every manifest is validated against.", "1.34"),
+    "hermes_image": ("Upstream Hermes release image, pinned by digest. Upgrading Hermes = changing this value.", HERMES_UPSTREAM_IMAGE),
+    "image_source": ("`reference`: run hermesImage as-is. `mirror`: push it to a new ECR repository (small build) and run it by digest. `git`: build upstream's Dockerfile at hermesGitCommit into ECR.", "mirror"),
+    "hermes_git_repository": ("Git repository built when imageSource is `git`.", HERMES_GIT_REPOSITORY),
+    "hermes_git_commit": ("Full 40-character commit built when imageSource is `git`.", "3ef6bbd2" + "0" * 32),
+    "ecr_force_delete": ("Let `pulumi destroy` delete the ECR repository with its images in it.", "true"),
+    "ecr_max_images": ("Images the ECR lifecycle policy keeps.", "30"),
+    "namespace": ("Kubernetes namespace for Hermes (created, labelled for Pod Security).", "hermes"),
+    "storage_class_name": ("StorageClass of the HERMES_HOME volume; empty: the created gp3 class on EKS, else the cluster default.", "gp3-encrypted"),
+    "storage_size": ("Size of the HERMES_HOME volume (skills, memory, sessions). Can grow later, never shrink.", "50Gi"),
+    "gateway_cpu_request": ("CPU request of the gateway container.", "1"),
+    "gateway_memory_request": ("Memory request of the gateway container.", "2Gi"),
+    "gateway_cpu_limit": ("CPU limit of the gateway container; empty: none.", "2"),
+    "gateway_memory_limit": ("Memory limit of the gateway container.", "8Gi"),
+    "dashboard_cpu_request": ("CPU request of the dashboard container.", "200m"),
+    "dashboard_memory_request": ("Memory request of the dashboard container.", "512Mi"),
+    "dashboard_cpu_limit": ("CPU limit of the dashboard container; empty: none.", "1"),
+    "dashboard_memory_limit": ("Memory limit of the dashboard container.", "2Gi"),
+    "existing_secret_name": ("Use this externally managed Secret (e.g. from External Secrets Operator) instead of creating one; see README \"Bring your own Secret\".", "hermes-credentials"),
+    "api_server_key": ("Secret. API server key (64 hex chars); empty: generated and kept in state.", "`pulumi config set --secret apiServerKey $(openssl rand -hex 32)`"),
+    "dashboard_username": ("Dashboard basic-auth user name (the password is generated: output `dashboard_password`).", "admin"),
+    "dashboard_oidc_issuer": ("OIDC issuer URL for dashboard single sign-on (with dashboardOidcClientId and dashboardHost).", "https://login.example.com/realms/main"),
+    "dashboard_oidc_client_id": ("OIDC client id for the dashboard.", "hermes-dashboard"),
+    "model_provider": ("Model provider written into config.yaml: `none` (choose in the dashboard), `bedrock`, `openrouter` or `custom` (any OpenAI-compatible API).", "bedrock"),
+    "model_default": ("Default model id for the provider.", "eu.anthropic.claude-sonnet-4-6"),
+    "model_base_url": ("Base URL of the OpenAI-compatible API (`custom` only).", "http://vllm.models.svc:8000/v1"),
+    "openrouter_api_key": ("Secret. OpenRouter API key (`openrouter` only).", "`pulumi config set --secret openrouterApiKey sk-or-...`"),
+    "custom_model_api_key": ("Secret. API key of the custom endpoint (`custom` only), passed as OPENAI_API_KEY.", "`pulumi config set --secret customModelApiKey ...`"),
+    "bedrock_region": ("Region Hermes calls Bedrock in; empty: aws:region.", "eu-central-1"),
+    "bedrock_models": ("Every model or inference profile the pod's IAM role may invoke (modelDefault is always included).", "[eu.anthropic.claude-sonnet-4-6, eu.anthropic.claude-haiku-4-5-20251001-v1:0]"),
+    "bedrock_discovery": ("Also grant the read-only Bedrock list/get actions Hermes uses to discover models.", "true"),
+    "pod_identity_mode": ("How the pod gets its AWS role: `irsa` (OIDC, service-account annotation) or `pod-identity` (EKS Pod Identity association).", "pod-identity"),
+    "dashboard_host": ("Host name routed to the dashboard (all paths); with apiHost, setting either creates the Ingress.", "hermes.internal.example.com"),
+    "api_host": ("Host name routed to the OpenAI-compatible API (base URL https://<apiHost>/v1).", "hermes-api.internal.example.com"),
+    "ingress_class_name": ("IngressClass; the ALB defaults below apply only to `alb`.", "alb"),
+    "ingress_scheme": ("ALB scheme: `internal` (VPC only) or `internet-facing`.", "internal"),
+    "ingress_certificate_arn": ("ACM certificate for the ALB's HTTPS listener; empty: discovered by host.", "arn:aws:acm:eu-central-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"),
+    "ingress_ssl_policy": ("TLS policy of the ALB's HTTPS listener.", "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"),
+    "ingress_group_name": ("ALB group to share one load balancer between Ingresses.", "internal-tools"),
+    "ingress_annotations": ("Extra Ingress annotations; they override the ALB defaults.", "{alb.ingress.kubernetes.io/inbound-cidrs: 10.0.0.0/8}"),
+    "cluster_admin_principal_arns": ("IAM roles/users given cluster-admin access entries: engineers, CI, Pulumi Deployments.", "[arn:aws:iam::123456789012:role/platform-admins]"),
+    "vpc_cidr": ("CIDR of the created VPC.", "10.42.0.0/16"),
+    "availability_zone_count": ("Availability zones the VPC and nodes span.", "3"),
+    "nat_gateways": ("NAT gateways for the private subnets: `single` (cheaper) or `one-per-az` (survives an AZ outage).", "one-per-az"),
+    "node_architecture": ("CPU architecture of the nodes and of the image build: `x86_64` or `arm64` (Graviton).", "arm64"),
+    "node_instance_types": ("Instance types of the managed node group (must match nodeArchitecture).", "[m7g.large, m7g.xlarge]"),
+    "node_min_size": ("Minimum node count.", "2"),
+    "node_desired_size": ("Desired node count at creation.", "2"),
+    "node_max_size": ("Maximum node count.", "4"),
+    "node_disk_size_gib": ("Root volume of each node in GiB (the Hermes image is over 5 GB).", "80"),
+    "endpoint_public_access": ("Whether the EKS API endpoint is reachable from the internet (needed by Pulumi Deployments' hosted runners).", "false"),
+    "endpoint_public_access_cidrs": ("CIDRs allowed to reach the public EKS endpoint.", "[203.0.113.0/24]"),
+    "control_plane_log_types": ("EKS control plane log types sent to CloudWatch.", "[api, audit, authenticator]"),
+    "protect_infrastructure": ("Protect the cluster, its VPC and the ECR repository from deletion and replacement.", "true"),
+    "volume_reclaim_policy": ("Reclaim policy of the created gp3 StorageClass: `Retain` keeps the EBS volume when its claim is deleted.", "Retain"),
+    "aws_region": ("The AWS provider's region (`aws:region`); required by every AWS stack.", "eu-central-1"),
+}

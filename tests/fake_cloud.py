@@ -1,0 +1,146 @@
+"""Realistic answers for the mocked engine: what AWS, EKS, ECR and Kubernetes would hand back.
+
+Remote components (eks:index:Cluster, eks:index:ManagedNodeGroup, awsx:ec2:Vpc) have no children under
+mocks; their outputs are what real deployments return, in the engine's camelCase.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+ACCOUNT = "123456789012"
+CLUSTER_NAME = "hermes-dev-eks-1a2b3c4"
+OIDC_ISSUER = "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
+IMAGE_DIGEST = "sha256:" + "ab" * 32
+CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIfake\n-----END CERTIFICATE-----\n").decode()
+
+
+def _hex(seed: str, length: int) -> str:
+    digest = b""
+    counter = 0
+    while len(digest) < length:
+        digest += hashlib.sha256(f"{seed}/{counter}".encode()).digest()
+        counter += 1
+    return digest[:length].hex()
+
+
+def _region(inputs: dict) -> str:
+    return inputs.get("region") or "eu-central-1"
+
+
+def kubeconfig(cluster_name: str, endpoint: str) -> dict:
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": cluster_name, "cluster": {"server": endpoint, "certificate-authority-data": CA_DATA}}],
+        "contexts": [{"name": "aws", "context": {"cluster": cluster_name, "user": "aws"}}],
+        "current-context": "aws",
+        "users": [{"name": "aws", "user": {"exec": {
+            "apiVersion": "client.authentication.k8s.io/v1beta1",
+            "command": "aws",
+            "args": ["eks", "get-token", "--cluster-name", cluster_name, "--output", "json"],
+        }}}],
+    }
+
+
+def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
+    """(id, outputs) for a registration of `type_`."""
+    state = dict(inputs)
+    rid = f"{name}-id"
+
+    if type_.startswith("kubernetes:") and "metadata" in inputs:
+        metadata = dict(inputs.get("metadata") or {})
+        metadata.setdefault("name", f"{name}-{_hex(name, 4)[:8]}")  # the provider's auto-naming
+        state["metadata"] = metadata
+        rid = f"{metadata.get('namespace', '')}/{metadata['name']}".lstrip("/")
+    elif type_ == "random:index/randomBytes:RandomBytes":
+        raw = bytes.fromhex(_hex(name, int(inputs["length"])))
+        state.update(hex=raw.hex(), base64=base64.b64encode(raw).decode())
+    elif type_ == "random:index/randomPassword:RandomPassword":
+        state["result"] = base64.b64encode(bytes.fromhex(_hex(name, 48))).decode().replace("+", "a").replace("/", "b")[: int(inputs["length"])]
+    elif type_ == "aws:iam/role:Role":
+        state.update(arn=f"arn:aws:iam::{ACCOUNT}:role/{inputs.get('name') or name + '-a1b2c3d'}", name=inputs.get("name") or f"{name}-a1b2c3d", uniqueId="AROAEXAMPLE")
+    elif type_ == "aws:iam/policy:Policy":
+        state["arn"] = f"arn:aws:iam::{ACCOUNT}:policy/{inputs.get('name') or name + '-a1b2c3d'}"
+    elif type_ == "aws:ecr/repository:Repository":
+        repo_name = inputs.get("name") or name
+        state.update(
+            arn=f"arn:aws:ecr:eu-central-1:{ACCOUNT}:repository/{repo_name}",
+            registryId=ACCOUNT,
+            repositoryUrl=f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/{repo_name}",
+            name=repo_name,
+        )
+    elif type_ == "docker-build:index:Image":
+        repository = (inputs.get("tags") or ["registry/image:tag"])[0].rsplit(":", 1)[0]
+        state.update(digest=IMAGE_DIGEST, ref=f"{repository}@{IMAGE_DIGEST}")
+    elif type_ == "awsx:ec2:Vpc":
+        azs = int(inputs.get("numberOfAvailabilityZones") or 2)
+        state.update(
+            vpcId="vpc-0123456789abcdef0",
+            privateSubnetIds=[f"subnet-private{i}" for i in range(azs)],
+            publicSubnetIds=[f"subnet-public{i}" for i in range(azs)],
+            isolatedSubnetIds=[],
+        )
+    elif type_ == "eks:index:Cluster":
+        endpoint = "https://EXAMPLE0123456789.gr7.eu-central-1.eks.amazonaws.com"
+        config = kubeconfig(CLUSTER_NAME, endpoint)
+        state.update(
+            kubeconfig=config,
+            kubeconfigJson=json.dumps(config),
+            oidcProviderArn=f"arn:aws:iam::{ACCOUNT}:oidc-provider/{OIDC_ISSUER}",
+            oidcProviderUrl=f"https://{OIDC_ISSUER}",
+            oidcIssuer=OIDC_ISSUER,
+            clusterSecurityGroupId="sg-0cluster0000000000",
+            nodeSecurityGroupId="sg-0node000000000000",
+            clusterIngressRuleId="sgr-0ingress",
+            eksCluster={"name": CLUSTER_NAME, "arn": f"arn:aws:eks:eu-central-1:{ACCOUNT}:cluster/{CLUSTER_NAME}",
+                        "endpoint": endpoint, "version": inputs.get("version", "1.34")},
+            core={"cluster": {"name": CLUSTER_NAME}},
+        )
+    elif type_ == "eks:index:ManagedNodeGroup":
+        state["nodeGroup"] = {"nodeGroupName": f"{name}-ng", "arn": f"arn:aws:eks:eu-central-1:{ACCOUNT}:nodegroup/x"}
+    elif type_.startswith("aws:"):
+        state.setdefault("arn", f"arn:aws:{type_.split(':')[1].split('/')[0]}:eu-central-1:{ACCOUNT}:{name}")
+    return rid, state
+
+
+def invoke(token: str, args: dict) -> dict:
+    """The result of a data-source call (`aws.get_*`) as AWS would answer it."""
+    if token == "aws:index/getCallerIdentity:getCallerIdentity":
+        return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:role/deployer", "userId": "AROAEXAMPLE:ci", "id": ACCOUNT}
+    if token == "aws:index/getPartition:getPartition":
+        return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
+    if token == "aws:index/getRegion:getRegion":
+        return {"name": "eu-central-1", "region": "eu-central-1", "id": "eu-central-1"}
+    if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+        return {"userName": "AWS", "password": "fake-ecr-token", "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com",
+                "authorizationToken": "QVdTOmZha2U=", "id": ACCOUNT, "expiresAt": "2026-11-24T00:00:00Z"}
+    if token == "aws:eks/getCluster:getCluster":
+        name = args["name"]
+        return {
+            "name": name,
+            "arn": f"arn:aws:eks:eu-central-1:{ACCOUNT}:cluster/{name}",
+            "endpoint": "https://EXISTING0123456789.gr7.eu-central-1.eks.amazonaws.com",
+            "certificateAuthorities": [{"data": CA_DATA}],
+            "identities": [{"oidcs": [{"issuer": f"https://{OIDC_ISSUER}"}]}],
+            "vpcConfig": {"vpcId": "vpc-0existing00000000", "subnetIds": ["subnet-a", "subnet-b"],
+                          "clusterSecurityGroupId": "sg-0existing", "endpointPrivateAccess": True,
+                          "endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"], "securityGroupIds": []},
+            "version": "1.34",
+            "accessConfigs": [{"authenticationMode": "API"}],
+            "id": name,
+        }
+    if token == "aws:iam/getOpenidConnectProvider:getOpenidConnectProvider":
+        url = args.get("url", f"https://{OIDC_ISSUER}")
+        return {"arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{url.removeprefix('https://')}", "url": url.removeprefix("https://"),
+                "clientIdLists": ["sts.amazonaws.com"], "thumbprintLists": [], "id": "x"}
+    if token == "aws:eks/getAddonVersion:getAddonVersion":
+        versions = {"aws-ebs-csi-driver": "v1.53.0-eksbuild.1", "eks-pod-identity-agent": "v1.3.10-eksbuild.2"}
+        return {"addonName": args["addonName"], "kubernetesVersion": args["kubernetesVersion"],
+                "version": versions.get(args["addonName"], "v1.0.0-eksbuild.1"), "id": args["addonName"]}
+    if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+        return {"names": ["eu-central-1a", "eu-central-1b", "eu-central-1c"], "zoneIds": ["euc1-az2", "euc1-az3", "euc1-az1"], "id": "eu-central-1"}
+    raise NotImplementedError(f"tests/fake_cloud.py has no answer for invoke {token}: add one")

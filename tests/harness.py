@@ -1,0 +1,221 @@
+"""Run the real `__main__.py` under Pulumi mocks with a stack file's config; return what it registered.
+
+The engine is replaced by `pulumi.runtime.set_mocks`; everything else is the program as `pulumi up`
+runs it: config arrives as the engine hands it over (strings, JSON text for lists and maps, a list of
+secret keys), defaults are the program's own, and nothing is created anywhere.
+
+Besides the inputs the mocks see, a recording monitor keeps each registration's options (protect,
+dependencies, timeouts, parent) and the stack's outputs as registered, secret markers included.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import runpy
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import rpc
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from tests import fake_cloud
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
+SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
+SECRET_VALUE = rpc._special_secret_sig  # "1b47061264138c4ac30d75fd1eb44270"
+
+
+@dataclass
+class Registered:
+    type: str
+    name: str
+    inputs: dict
+    outputs: dict
+    parent: str = ""
+    protect: bool = False
+    dependencies: list[str] = field(default_factory=list)
+    custom_timeouts: dict = field(default_factory=dict)
+    additional_secret_outputs: list[str] = field(default_factory=list)
+    retain_on_delete: bool = False
+    aliases: list = field(default_factory=list)
+    urn: str = ""
+
+    @property
+    def plain(self) -> dict:
+        """Inputs with secret markers removed (the values as the provider would receive them)."""
+        return reveal(self.inputs)
+
+
+@dataclass
+class Program:
+    stack: str
+    resources: list[Registered]
+    outputs: dict  # stack outputs, secret markers kept
+    invokes: list[tuple[str, dict]]
+    error: BaseException | None = None
+
+    def of_type(self, type_: str) -> list[Registered]:
+        return [r for r in self.resources if r.type == type_]
+
+    def one(self, type_: str, name: str | None = None) -> Registered:
+        found = [r for r in self.of_type(type_) if name is None or r.name == name]
+        assert len(found) == 1, f"expected one {type_} {name or ''}, found {[r.name for r in found]}"
+        return found[0]
+
+    def kubernetes_objects(self) -> list[dict]:
+        """Every Kubernetes object as a manifest (secrets revealed, numbers as the engine sends them)."""
+        return [r.plain for r in self.resources if r.type.startswith("kubernetes:") and "apiVersion" in r.inputs]
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE
+
+
+def reveal(value: Any) -> Any:
+    if is_secret(value):
+        return reveal(value.get("value"))
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def engine_config(values: Mapping[str, Any]) -> dict[str, str]:
+    """Config values as the Pulumi engine hands them to a program: strings, JSON for the rest."""
+    out = {}
+    for key, value in values.items():
+        if isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = json.dumps(value)
+    return out
+
+
+def stack_file_config(stack: str) -> dict[str, Any]:
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
+    config = dict(document.get("config") or {})
+    assert not any(isinstance(v, dict) and "secure" in v for v in config.values()), (
+        f"Pulumi.{stack}.yaml carries an encrypted value; tests pass secrets with run_program(secrets=...)"
+    )
+    return config
+
+
+class RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: "FakeCloudMocks"):
+        super().__init__(mocks)
+        self.registered: list[Registered] = []
+        self.stack_outputs: dict = {}
+        self.stack_urn = ""
+
+    def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        response = super().RegisterResource(request)
+        if request.type == "pulumi:pulumi:Stack":
+            self.stack_urn = response.urn
+        else:
+            timeouts = request.customTimeouts
+            self.registered.append(Registered(
+                type=request.type,
+                name=request.name,
+                inputs=rpc.deserialize_properties(request.object),
+                outputs=self.resources[response.urn].state,
+                parent=request.parent,
+                protect=bool(request.protect),
+                dependencies=list(request.dependencies),
+                custom_timeouts={k: getattr(timeouts, k) for k in ("create", "update", "delete") if getattr(timeouts, k)},
+                additional_secret_outputs=list(request.additionalSecretOutputs),
+                retain_on_delete=bool(request.retainOnDelete),
+                aliases=list(request.aliases),
+                urn=response.urn,
+            ))
+        return response
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802
+        if request.urn == self.stack_urn:
+            self.stack_outputs = rpc.deserialize_properties(request.outputs)
+        return super().RegisterResourceOutputs(request)
+
+
+class FakeCloudMocks(pulumi.runtime.Mocks):
+    """Answers every registration and invoke with realistic values from tests/fake_cloud.py."""
+
+    def __init__(self):
+        self.invokes: list[tuple[str, dict]] = []
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs):
+        return fake_cloud.resource(args.typ, args.name, reveal(args.inputs))
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        self.invokes.append((args.token, reveal(args.args)))
+        return fake_cloud.invoke(args.token, reveal(args.args)), []
+
+
+def run_program(
+    stack: str,
+    config: Mapping[str, Any] | None = None,
+    *,
+    secrets: Mapping[str, str] | None = None,
+    remove: tuple[str, ...] = (),
+    raise_errors: bool = True,
+) -> Program:
+    """Run __main__.py for `stack` with its stack file, plus `config` overrides and `secrets`.
+
+    Keys may be given short (`storageSize`) or full (`hermes-eks:storageSize`, `aws:region`).
+    """
+    values = stack_file_config(stack)
+
+    def full(key: str) -> str:
+        return key if ":" in key else f"{PROJECT}:{key}"
+
+    values.update({full(k): v for k, v in (config or {}).items()})
+    values.update({full(k): v for k, v in (secrets or {}).items()})
+    for key in remove:
+        values.pop(full(key), None)
+
+    mocks = FakeCloudMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi_settings.set_root_resource(None)
+    pulumi.runtime.set_all_config(engine_config(values), [full(k) for k in (secrets or {})])
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
+    # set_mocks finalises its root Stack at once (pulumi/runtime/mocks.py); re-open it so the
+    # program's exports are registered when it ends, as `pulumi up` registers them.
+    pulumi_settings.get_root_resource()._outputs_registered = False
+
+    error: BaseException | None = None
+    saved_path = list(sys.path)
+    sys.path.insert(0, str(ROOT))
+    try:
+        _sync_await(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
+        root = pulumi_settings.get_root_resource()
+        if root is not None:
+            root._finish()  # registers the stack's outputs, as the SDK's entry point does
+            _sync_await(run_pulumi_func(lambda: None))
+    except BaseException as caught:  # noqa: BLE001 - handed to the caller
+        error = caught
+    finally:
+        sys.path[:] = saved_path
+    if error is not None and raise_errors:
+        raise error
+    return Program(stack, monitor.registered, monitor.stack_outputs, mocks.invokes, error)
+
+
+def fake_hex(seed: str, length: int) -> str:
+    return hashlib.sha256(seed.encode()).hexdigest()[: length * 2].ljust(length * 2, "0")
+
+
+def fake_b64(seed: str, length: int) -> str:
+    return base64.b64encode(bytes.fromhex(fake_hex(seed, length))).decode()
