@@ -310,8 +310,8 @@ def _shown(attribute: str, value: Any) -> str:
         return "<secret value hidden>"
     if value is None or value == "":
         return "not set"
-    if isinstance(value, str):
-        return json.dumps(value)
+    if isinstance(value, str) and value[:1] in ("[", "{"):
+        return value  # a list or map, as JSON text from the engine
     return json.dumps(value, default=str)
 
 

@@ -1,0 +1,348 @@
+"""HermesAgent: the Kubernetes objects that run Hermes, as the program registers them."""
+
+from __future__ import annotations
+
+import base64
+import functools
+import re
+
+import pytest
+
+from components.dashboard_login import scrypt_password_hash
+from components.hermes_agent import GATEWAY_CAPABILITIES, IMAGE_HERMES
+from tests.harness import Program, is_secret, reveal, run_program
+
+NS = "kubernetes:core/v1:Namespace"
+SECRET = "kubernetes:core/v1:Secret"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+SA = "kubernetes:core/v1:ServiceAccount"
+NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+
+WITH_INGRESS = {"dashboardHost": "hermes.example.com", "apiHost": "hermes-api.example.com"}
+
+
+@functools.cache
+def program(**config) -> Program:
+    return run_program("local", config)
+
+
+def pod(p: Program) -> dict:
+    return p.one(DEPLOYMENT).plain["spec"]["template"]["spec"]
+
+
+def container(p: Program, name: str) -> dict:
+    containers = {c["name"]: c for c in pod(p)["containers"] + pod(p)["initContainers"]}
+    return containers[name]
+
+
+def secret_data(p: Program) -> dict:
+    return reveal(p.one(SECRET).inputs["stringData"])
+
+
+def env(c: dict) -> dict:
+    return {e["name"]: e.get("value", e.get("valueFrom")) for e in c.get("env", [])}
+
+
+# --- namespace and labels ------------------------------------------------------------------------
+
+def test_namespace_enforces_baseline_and_warns_and_audits_restricted(local):
+    labels = local.one(NS).plain["metadata"]["labels"]
+    assert local.one(NS).plain["metadata"]["name"] == "hermes"
+    assert labels["pod-security.kubernetes.io/enforce"] == "baseline"
+    assert labels["pod-security.kubernetes.io/warn"] == "restricted"
+    assert labels["pod-security.kubernetes.io/audit"] == "restricted"
+    assert {labels[f"pod-security.kubernetes.io/{m}-version"] for m in ("enforce", "warn", "audit")} == {"v1.34"}
+
+
+def test_every_object_carries_the_recommended_labels(local):
+    for obj in local.kubernetes_objects():
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/name"] == "hermes-agent", obj["kind"]
+        assert labels["app.kubernetes.io/instance"] == "hermes"
+        assert labels["app.kubernetes.io/managed-by"] == "pulumi-hermes-eks"
+        assert labels["app.kubernetes.io/version"] == "v2026.7.20"
+
+
+# --- credentials ---------------------------------------------------------------------------------
+
+def test_secret_holds_api_key_password_hash_and_signing_key_all_as_pulumi_secrets(local):
+    secret = local.one(SECRET)
+    assert is_secret(secret.inputs["stringData"])  # the whole map travels as one Pulumi secret
+    data = secret_data(local)
+    assert set(data) == {"API_SERVER_KEY", "HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH", "HERMES_DASHBOARD_BASIC_AUTH_SECRET"}
+    assert re.fullmatch(r"[0-9a-f]{64}", data["API_SERVER_KEY"])
+    assert re.fullmatch(r"[0-9a-f]{64}", data["HERMES_DASHBOARD_BASIC_AUTH_SECRET"])
+    assert {"data", "stringData"} <= set(secret.additional_secret_outputs)
+
+
+def test_api_key_is_generated_with_pulumi_random_as_32_bytes(local):
+    key = local.one("random:index/randomBytes:RandomBytes", "hermes-api-server-key")
+    assert key.plain["length"] == 32
+
+
+def test_password_hash_is_the_scrypt_of_the_generated_password_with_the_stored_salt(local):
+    password = reveal(local.outputs["dashboard_password"])
+    salt = local.one("random:index/randomBytes:RandomBytes", "hermes-dashboard-password-salt").outputs["base64"]
+    stored = secret_data(local)["HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH"]
+    assert stored == scrypt_password_hash(password, base64.b64decode(salt))
+    assert stored.startswith("scrypt$16384$8$1$")
+
+
+def test_password_hash_is_identical_on_the_next_update():
+    first, second = run_program("local"), run_program("local")
+    key = "HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH"
+    assert secret_data(first)[key] == secret_data(second)[key]
+
+
+def test_user_supplied_api_key_replaces_the_generated_one():
+    key = "fedcba9876543210" * 4
+    p = run_program("local", secrets={"apiServerKey": key})
+    assert not [r for r in p.resources if r.name == "hermes-api-server-key"]
+    assert is_secret(p.one(SECRET).inputs["stringData"])
+    assert secret_data(p)["API_SERVER_KEY"] == key
+
+
+def test_openrouter_key_goes_into_the_secret_and_the_gateway_env():
+    p = run_program("local", {"modelProvider": "openrouter", "modelDefault": "anthropic/claude-sonnet-4.6"},
+                    secrets={"openrouterApiKey": "sk-or-v1-test"})
+    assert secret_data(p)["OPENROUTER_API_KEY"] == "sk-or-v1-test"
+    assert env(container(p, "gateway"))["OPENROUTER_API_KEY"] == {
+        "secretKeyRef": {"name": "hermes-credentials", "key": "OPENROUTER_API_KEY"}}
+
+
+def test_existing_secret_replaces_every_generated_credential():
+    p = program(existingSecretName="hermes-from-vault", modelProvider="openrouter",
+                modelDefault="anthropic/claude-sonnet-4.6")
+    assert p.of_type(SECRET) == [] and not [r for r in p.resources if r.type.startswith("random:")]
+    refs = [e["valueFrom"]["secretKeyRef"] for c in pod(p)["containers"] for e in c["env"] if "valueFrom" in e]
+    assert {r["name"] for r in refs} == {"hermes-from-vault"}
+    assert {r["key"] for r in refs} == {"API_SERVER_KEY", "HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH",
+                                        "HERMES_DASHBOARD_BASIC_AUTH_SECRET", "OPENROUTER_API_KEY"}
+    assert [r.get("optional") for r in refs if r["key"] == "OPENROUTER_API_KEY"] == [True]
+    assert "dashboard_password" not in p.outputs and "api_server_key" not in p.outputs
+
+
+def test_no_secret_value_appears_as_a_literal_anywhere_in_the_pod_spec(local):
+    secrets = list(secret_data(local).values())
+    rendered = repr(local.one(DEPLOYMENT).plain)
+    assert all(value not in rendered for value in secrets)
+
+
+# --- the volume ----------------------------------------------------------------------------------
+
+def test_one_protected_read_write_once_volume_holds_hermes_home(local):
+    claim = local.one(PVC)
+    assert claim.protect and local.one(NS).protect
+    assert claim.plain["spec"]["accessModes"] == ["ReadWriteOnce"]
+    assert claim.plain["spec"]["resources"]["requests"]["storage"] == "20Gi"
+    assert "storageClassName" not in claim.plain["spec"]  # the cluster's default class
+
+
+def test_storage_class_and_size_come_from_config():
+    spec = program(storageClassName="fast-ssd", storageSize="100Gi").one(PVC).plain["spec"]
+    assert spec["storageClassName"] == "fast-ssd" and spec["resources"]["requests"]["storage"] == "100Gi"
+
+
+def test_gateway_and_dashboard_mount_the_same_claim_at_opt_data(local):
+    spec = pod(local)
+    claims = [v for v in spec["volumes"] if "persistentVolumeClaim" in v]
+    assert claims == [{"name": "data", "persistentVolumeClaim": {"claimName": "hermes-data"}}]
+    for name in ("gateway", "dashboard"):
+        assert {"name": "data", "mountPath": "/opt/data"} in container(local, name)["volumeMounts"]
+
+
+# --- the workload --------------------------------------------------------------------------------
+
+def test_one_replica_recreated_never_rolled(local):
+    spec = local.one(DEPLOYMENT).plain["spec"]
+    assert spec["replicas"] == 1 and spec["strategy"] == {"type": "Recreate"}
+
+
+def test_deployment_waits_long_enough_for_a_5gb_image_and_first_boot(local):
+    assert local.one(DEPLOYMENT).custom_timeouts == {"create": "30m", "update": "30m"}
+
+
+def test_pod_shares_no_process_namespace_and_gets_no_service_links(local):
+    spec = pod(local)
+    assert "shareProcessNamespace" not in spec  # the pause process would become PID 1 and skip s6
+    assert spec["enableServiceLinks"] is False
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["fsGroup"] == 10000
+    assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+def test_gateway_runs_the_api_server_on_all_interfaces_with_the_required_key(local):
+    gateway = container(local, "gateway")
+    assert gateway["args"] == ["gateway", "run"] and "command" not in gateway
+    values = env(gateway)
+    assert values["API_SERVER_ENABLED"] == "true"
+    assert values["API_SERVER_HOST"] == "0.0.0.0"
+    assert values["API_SERVER_PORT"] == "8642"
+    assert values["API_SERVER_KEY"] == {"secretKeyRef": {"name": "hermes-credentials", "key": "API_SERVER_KEY"}}
+    assert gateway["ports"] == [{"name": "api", "containerPort": 8642, "protocol": "TCP"}]
+
+
+def test_dashboard_binds_all_interfaces_with_basic_auth_and_no_insecure_flag(local):
+    dashboard = container(local, "dashboard")
+    assert dashboard["command"] == [IMAGE_HERMES]
+    assert dashboard["args"] == ["dashboard", "--host", "0.0.0.0", "--port", "9119", "--no-open", "--skip-build"]
+    values = env(dashboard)
+    assert values["HERMES_DASHBOARD_BASIC_AUTH_USERNAME"] == "admin"
+    assert values["HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH"]["secretKeyRef"]["key"] == "HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH"
+    assert values["HERMES_DASHBOARD_BASIC_AUTH_SECRET"]["secretKeyRef"]["key"] == "HERMES_DASHBOARD_BASIC_AUTH_SECRET"
+    assert "HERMES_DASHBOARD_BASIC_AUTH_PASSWORD" not in values  # only the hash leaves the stack
+    assert values["GATEWAY_HEALTH_URL"] == "http://127.0.0.1:8642"
+    assert values["HERMES_HOME"] == "/opt/data"
+    assert "HERMES_DASHBOARD_PUBLIC_URL" not in values
+
+
+def test_dashboard_public_url_and_oidc_follow_the_ingress_host():
+    values = env(container(program(**WITH_INGRESS, dashboardOidcIssuer="https://login.example.com",
+                                   dashboardOidcClientId="hermes"), "dashboard"))
+    assert values["HERMES_DASHBOARD_PUBLIC_URL"] == "https://hermes.example.com"
+    assert values["HERMES_DASHBOARD_OIDC_ISSUER"] == "https://login.example.com"
+    assert values["HERMES_DASHBOARD_OIDC_CLIENT_ID"] == "hermes"
+
+
+@pytest.mark.parametrize(
+    ("name", "port", "path"), [("gateway", "api", "/health"), ("dashboard", "dashboard", "/api/status")]
+)
+def test_every_probe_targets_the_path_its_process_serves(local, name, port, path):
+    c = container(local, name)
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert c[probe]["httpGet"] == {"path": path, "port": port, "scheme": "HTTP"}
+    assert c["startupProbe"]["failureThreshold"] * c["startupProbe"]["periodSeconds"] >= 300
+
+
+def test_gateway_security_context_is_root_start_with_minimal_capabilities(local):
+    context = container(local, "gateway")["securityContext"]
+    assert context["capabilities"] == {"drop": ["ALL"], "add": list(GATEWAY_CAPABILITIES)}
+    assert set(GATEWAY_CAPABILITIES) == {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"}
+    assert context["allowPrivilegeEscalation"] is False and context["privileged"] is False
+    assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+
+
+@pytest.mark.parametrize("name", ["dashboard", "configure"])
+def test_dashboard_and_init_container_meet_the_restricted_profile(name):
+    p = program(modelProvider="openrouter", modelDefault="anthropic/claude-sonnet-4.6")
+    context = container(p, name)["securityContext"]
+    assert context["runAsNonRoot"] is True and context["runAsUser"] == 10000
+    assert context["capabilities"] == {"drop": ["ALL"]}
+    assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+
+
+def test_resources_come_from_config():
+    p = program(gatewayCpuRequest="1", gatewayMemoryLimit="8Gi", gatewayCpuLimit="2", dashboardMemoryRequest="512Mi")
+    assert container(p, "gateway")["resources"] == {"requests": {"cpu": "1", "memory": "1Gi"},
+                                                   "limits": {"memory": "8Gi", "cpu": "2"}}
+    assert container(p, "dashboard")["resources"]["requests"]["memory"] == "512Mi"
+    assert "cpu" not in container(p, "dashboard")["resources"]["limits"]
+
+
+# --- model configuration -------------------------------------------------------------------------
+
+def test_no_init_container_when_the_model_is_left_to_the_dashboard(local):
+    assert pod(local)["initContainers"] == []
+
+
+def test_init_container_writes_only_the_managed_model_keys_with_the_same_image():
+    p = program(modelProvider="custom", modelDefault="qwen3-coder", modelBaseUrl="http://vllm.models:8000/v1")
+    init = container(p, "configure")
+    assert init["image"] == container(p, "gateway")["image"]
+    assert init["command"][:2] == ["/bin/sh", "-c"]
+    assert init["args"] == ["model.provider", "custom", "model.default", "qwen3-coder",
+                            "model.base_url", "http://vllm.models:8000/v1"]
+    assert env(init)["HERMES"] == IMAGE_HERMES and env(init)["HERMES_HOME"] == "/opt/data"
+
+
+# --- service account, services, network policy, ingress -----------------------------------------
+
+def test_service_account_mounts_no_token(local):
+    assert local.one(SA).plain["automountServiceAccountToken"] is False
+    assert pod(local)["serviceAccountName"] == "hermes"
+
+
+def test_two_cluster_ip_services_select_the_pod_by_named_port(local):
+    services = {s.name: s.plain for s in local.of_type(SERVICE)}
+    pod_labels = local.one(DEPLOYMENT).plain["spec"]["template"]["metadata"]["labels"]
+    for name, port, target, health in (("hermes-api", 8642, "api", "/health"),
+                                       ("hermes-dashboard", 9119, "dashboard", "/api/status")):
+        spec = services[name]["spec"]
+        assert spec["type"] == "ClusterIP"
+        assert spec["ports"] == [{"name": "http", "port": port, "targetPort": target, "protocol": "TCP"}]
+        assert spec["selector"].items() <= pod_labels.items()
+        assert services[name]["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] == health
+
+
+def test_network_policy_admits_only_the_two_ports(local):
+    spec = local.one(NETPOL).plain["spec"]
+    assert spec["policyTypes"] == ["Ingress"]
+    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8642}, {"protocol": "TCP", "port": 9119}]}]
+
+
+def test_no_ingress_without_hosts_and_port_forward_commands_instead(local):
+    assert local.of_type(INGRESS) == []
+    assert local.outputs["port_forward_commands"] == [
+        "kubectl -n hermes port-forward svc/hermes-dashboard 9119:9119",
+        "kubectl -n hermes port-forward svc/hermes-api 8642:8642",
+    ]
+    assert local.outputs["api_base_url"] == "http://localhost:8642/v1"
+
+
+def test_ingress_routes_by_host_and_never_sends_a_dashboard_path_to_the_gateway():
+    p = program(**WITH_INGRESS)
+    rules = {r["host"]: r["http"]["paths"] for r in p.one(INGRESS).plain["spec"]["rules"]}
+    assert rules == {
+        "hermes.example.com": [{"path": "/", "pathType": "Prefix",
+                                "backend": {"service": {"name": "hermes-dashboard", "port": {"name": "http"}}}}],
+        "hermes-api.example.com": [{"path": "/", "pathType": "Prefix",
+                                    "backend": {"service": {"name": "hermes-api", "port": {"name": "http"}}}}],
+    }
+    assert p.outputs["dashboard_url"] == "https://hermes.example.com"
+    assert p.outputs["api_base_url"] == "https://hermes-api.example.com/v1"
+
+
+def test_alb_defaults_are_internal_https_only_modern_tls_and_ip_targets():
+    annotations = program(**WITH_INGRESS).one(INGRESS).plain["metadata"]["annotations"]
+    assert annotations == {
+        "alb.ingress.kubernetes.io/scheme": "internal",
+        "alb.ingress.kubernetes.io/target-type": "ip",
+        "alb.ingress.kubernetes.io/listen-ports": '[{"HTTP": 80}, {"HTTPS": 443}]',
+        "alb.ingress.kubernetes.io/ssl-redirect": "443",
+        "alb.ingress.kubernetes.io/ssl-policy": "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09",
+        "alb.ingress.kubernetes.io/backend-protocol": "HTTP",
+        "alb.ingress.kubernetes.io/healthcheck-port": "traffic-port",
+    }
+
+
+def test_certificate_group_and_user_annotations_are_applied_user_last():
+    p = run_program("local", {**WITH_INGRESS, "ingressGroupName": "tools",
+                              "ingressCertificateArn": "arn:aws:acm:eu-central-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+                              "ingressAnnotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing",
+                                                     "alb.ingress.kubernetes.io/inbound-cidrs": "10.0.0.0/8"}})
+    annotations = p.one(INGRESS).plain["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/group.name"] == "tools"
+    assert annotations["alb.ingress.kubernetes.io/certificate-arn"].endswith("0a1b2c3d-4e5f-6789-abcd-ef0123456789")
+    assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+    assert annotations["alb.ingress.kubernetes.io/inbound-cidrs"] == "10.0.0.0/8"
+
+
+def test_other_ingress_classes_get_no_alb_annotations():
+    p = program(**WITH_INGRESS, ingressClassName="nginx")
+    assert p.one(INGRESS).plain["spec"]["ingressClassName"] == "nginx"
+    assert p.one(INGRESS).plain["metadata"]["annotations"] == {}
+
+
+# --- outputs -------------------------------------------------------------------------------------
+
+def test_credentials_are_exported_only_as_secrets(local):
+    assert is_secret(local.outputs["api_server_key"]) and is_secret(local.outputs["dashboard_password"])
+    for key, value in local.outputs.items():
+        if key not in ("api_server_key", "dashboard_password"):
+            assert not is_secret(value), key
+    assert local.outputs["namespace"] == "hermes"
+    assert local.outputs["dashboard_service_name"] == "hermes-dashboard"
+    assert local.outputs["api_service_name"] == "hermes-api"
