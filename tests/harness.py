@@ -75,8 +75,10 @@ class Program:
         return found[0]
 
     def kubernetes_objects(self) -> list[dict]:
-        """Every Kubernetes object as a manifest (secrets revealed, numbers as the engine sends them)."""
-        return [r.plain for r in self.resources if r.type.startswith("kubernetes:") and "apiVersion" in r.inputs]
+        """Every Kubernetes object as a manifest: secrets revealed, whole numbers back to ints
+        (the engine sends every number as a float)."""
+        return [_whole_numbers(r.plain) for r in self.resources
+                if r.type.startswith("kubernetes:") and "apiVersion" in r.inputs]
 
 
 def is_secret(value: Any) -> bool:
@@ -90,6 +92,16 @@ def reveal(value: Any) -> Any:
         return {k: reveal(v) for k, v in value.items()}
     if isinstance(value, list):
         return [reveal(v) for v in value]
+    return value
+
+
+def _whole_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(v) for v in value]
     return value
 
 
