@@ -1,0 +1,202 @@
+"""The rendered pod spec against the real Hermes Agent (PyPI, the release the image pins).
+
+The gateway, the dashboard and the init container run with exactly the command, args and env the
+program renders (see tests/contract/pod.py), in a private network namespace like a pod's.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import pytest
+import yaml
+
+from tests.contract.pod import Pod, RenderedPod
+from tests.harness import reveal, run_program
+
+pytestmark = pytest.mark.contract
+
+CONFIG = {
+    "dashboardHost": "hermes.example.com",
+    "apiHost": "hermes-api.example.com",
+    "modelProvider": "openrouter",
+    "modelDefault": "anthropic/claude-sonnet-4.6",
+    "dashboardUsername": "operator",
+}
+SECRETS = {"openrouterApiKey": "sk-or-v1-contract-test-not-a-real-key"}
+# A user's own edit in config.yaml, made in the dashboard before this deploy: it must survive.
+USER_CONFIG = {"model": {"provider": "nous", "default": "old-model", "context_length": 64000},
+               "display": {"skin": "ares"}}
+
+
+@pytest.fixture(scope="module")
+def program():
+    return run_program("local", CONFIG, secrets=SECRETS)
+
+
+@pytest.fixture(scope="module")
+def pod(program, tmp_path_factory):
+    if shutil.which("unshare") is None:
+        pytest.fail("the contract tests need `unshare` (util-linux) to give the pod its own network namespace")
+    rendered = RenderedPod(program, tmp_path_factory.mktemp("pod"))
+    (rendered.home / "config.yaml").write_text(yaml.safe_dump(USER_CONFIG))
+    running = Pod(rendered)
+    yield running
+    running.stop()
+
+
+def ports(pod: Pod) -> dict[str, int]:
+    rendered = pod.rendered
+    return {c["name"]: c["ports"][0]["containerPort"] for c in rendered.spec["containers"]}
+
+
+def api_key(program) -> str:
+    return reveal(program.outputs["api_server_key"])
+
+
+# --- probes --------------------------------------------------------------------------------------
+
+def test_every_probe_path_answers_200(pod):
+    checked = 0
+    for container in pod.rendered.spec["containers"]:
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            target = container[probe]["httpGet"]
+            response = pod.request("GET", pod.rendered.port(container, target["port"]), target["path"])
+            assert response.status == 200, (container["name"], probe, response)
+            checked += 1
+    assert checked == 6
+
+
+def test_both_processes_stay_up(pod):
+    assert pod.request("GET", ports(pod)["gateway"], "/health").alive == {"gateway": True, "dashboard": True}
+
+
+# --- the API server ------------------------------------------------------------------------------
+
+def test_api_rejects_requests_without_the_key(pod):
+    response = pod.request("GET", ports(pod)["gateway"], "/v1/models")
+    assert response.status == 401
+
+
+def test_api_rejects_a_wrong_key(pod):
+    response = pod.request("GET", ports(pod)["gateway"], "/v1/models", headers={"Authorization": "Bearer " + "0" * 64})
+    assert response.status == 401
+
+
+def test_api_accepts_the_key_the_stack_exports(pod, program):
+    response = pod.request("GET", ports(pod)["gateway"], "/v1/models",
+                           headers={"Authorization": f"Bearer {api_key(program)}"})
+    assert response.status == 200, response
+    assert response.json()["object"] == "list"
+
+
+# --- the dashboard -------------------------------------------------------------------------------
+
+def test_dashboard_requires_login(pod):
+    port = ports(pod)["dashboard"]
+    assert pod.request("GET", port, "/api/config").status == 401
+    root = pod.request("GET", port, "/")
+    assert root.status in (302, 303, 307) and root.headers["location"].startswith("/login")
+
+
+def test_dashboard_refuses_a_wrong_password(pod):
+    response = pod.request("POST", ports(pod)["dashboard"], "/auth/password-login", session="intruder",
+                           json={"provider": "basic", "username": "operator", "password": "hunter2"})
+    assert response.status in (401, 403)
+    assert pod.request("GET", ports(pod)["dashboard"], "/api/config", session="intruder").status == 401
+
+
+def test_configured_credentials_log_in(pod, program):
+    port = ports(pod)["dashboard"]
+    password = reveal(program.outputs["dashboard_password"])
+    login = pod.request("POST", port, "/auth/password-login", session="operator",
+                        json={"provider": "basic", "username": "operator", "password": password})
+    assert login.status == 200, login
+    assert pod.request("GET", port, "/api/config", session="operator").status == 200
+
+
+def test_dashboard_sees_the_gateway_as_running(pod):
+    status = pod.request("GET", ports(pod)["dashboard"], "/api/status").json()
+    assert status["gateway_running"] is True and status["gateway_state"] == "running"
+    assert status["version"] == "0.19.0"
+
+
+# --- the Ingress ---------------------------------------------------------------------------------
+
+def routes(program) -> list[tuple[str, str, int]]:
+    """(host, path, container port) for every Ingress rule, followed through Service -> Pod port."""
+    objects = program.kubernetes_objects()
+    services = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Service"}
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    named = {p["name"]: p["containerPort"] for c in deployment["spec"]["template"]["spec"]["containers"]
+             for p in c.get("ports", [])}
+    found = []
+    for ingress in (o for o in objects if o["kind"] == "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                service = services[backend["name"]]
+                port = next(p for p in service["spec"]["ports"] if p["name"] == backend["port"]["name"])
+                found.append((rule["host"], path["path"], named[port["targetPort"]]))
+    return found
+
+
+def test_every_ingress_rule_reaches_the_process_that_serves_it(pod, program):
+    served = routes(program)
+    assert {(h, p) for h, p, _ in served} == {("hermes.example.com", "/"), ("hermes-api.example.com", "/")}
+    for host, _, port in served:
+        if host == "hermes.example.com":
+            # The dashboard UI's own API calls land on the dashboard, with the dashboard's auth.
+            status = pod.request("GET", port, "/api/status", host=host)
+            assert status.status == 200 and "gateway_running" in status.json()
+            assert pod.request("GET", port, "/api/sessions", host=host).status == 401
+            assert pod.request("GET", port, "/", host=host).headers["location"].startswith("/login")
+        else:
+            health = pod.request("GET", port, "/health", host=host)
+            assert health.status == 200 and health.json()["platform"] == "hermes-agent"
+            assert pod.request("GET", port, "/v1/models", host=host).status == 401
+
+
+def test_no_dashboard_path_is_routed_to_the_gateway(program):
+    for host, path, port in routes(program):
+        if host == "hermes.example.com":
+            assert port == 9119 and path == "/"
+
+
+# --- model configuration (init container) ----------------------------------------------------------
+
+def test_init_container_wrote_the_model_and_kept_the_users_edits(pod):
+    written = yaml.safe_load((pod.rendered.home / "config.yaml").read_text())
+    assert written["model"]["provider"] == "openrouter"
+    assert written["model"]["default"] == "anthropic/claude-sonnet-4.6"
+    assert written["model"]["context_length"] == 64000  # not a managed key: untouched
+    assert written["display"]["skin"] == "ares"
+
+
+def test_changed_config_is_reapplied_on_the_next_rollout(tmp_path):
+    first = RenderedPod(run_program("local", CONFIG, secrets=SECRETS), tmp_path)
+    assert first.run_init("configure").returncode == 0
+    changed = run_program("local", {**CONFIG, "modelDefault": "openai/gpt-5.1"}, secrets=SECRETS)
+    second = RenderedPod(changed, tmp_path)
+    result = second.run_init("configure")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert yaml.safe_load((tmp_path / "opt-data" / "config.yaml").read_text())["model"]["default"] == "openai/gpt-5.1"
+
+
+def test_config_values_cannot_inject_shell_commands(tmp_path):
+    hostile = run_program("local", {**CONFIG, "modelProvider": "custom", "modelDefault": "x;touch${IFS}/tmp/pwned",
+                                    "modelBaseUrl": "http://models.local/v1?$(id)"}, remove=("openrouterApiKey",))
+    rendered = RenderedPod(hostile, tmp_path)
+    assert rendered.run_init("configure").returncode == 0
+    written = yaml.safe_load((tmp_path / "opt-data" / "config.yaml").read_text())
+    assert written["model"]["default"] == "x;touch${IFS}/tmp/pwned"
+    assert written["model"]["base_url"] == "http://models.local/v1?$(id)"
+
+
+def test_provider_key_reaches_the_gateway_environment_only_from_the_secret(pod):
+    gateway = pod.rendered.container("gateway")
+    env = pod.rendered.env(gateway)
+    assert env["OPENROUTER_API_KEY"] == SECRETS["openrouterApiKey"]
+    assert all("value" not in e for e in gateway["env"] if e["name"] == "OPENROUTER_API_KEY")
+    assert re.fullmatch(r"[0-9a-f]{64}", env["API_SERVER_KEY"])
