@@ -4,12 +4,13 @@ Cluster-agnostic: it receives a Kubernetes provider (through `opts.providers`) a
 creates the namespace, credentials, the ONE volume holding HERMES_HOME, the service account, the
 Deployment, two ClusterIP Services, an optional host-routed Ingress and a NetworkPolicy.
 
-Pod layout (README "Why two containers"): one pod, one replica, one ReadWriteOnce volume mounted by
-  - `gateway`: the image's own entrypoint (s6-overlay as PID 1, starts as root, remaps and chowns
-    /opt/data, then drops to UID 10000) running `gateway run` with the API server on 0.0.0.0:8642;
-  - `dashboard`: `hermes dashboard` started directly as UID 10000 on 0.0.0.0:9119 with basic auth,
-    so the process that users reach from a browser holds no capability at all;
-  - `configure` (init): `hermes config set` for the model keys this stack manages, nothing else.
+Pod layout (README "Why one container"): upstream's own. One container runs the image's entrypoint
+(s6-overlay as PID 1) with `gateway run` and HERMES_DASHBOARD=1, so s6 boots HERMES_HOME once and then
+supervises both the gateway (API server on 0.0.0.0:8642) and the dashboard (0.0.0.0:9119, basic auth)
+in ONE process namespace. That matters: in a second container the dashboard cannot see the gateway's
+PID and deletes its gateway.pid and gateway.lock, the lock that keeps a second gateway off the volume
+(measured on 0.19.0, gateway/status.py _cleanup_invalid_pid_path). An init container of the same image
+writes the model keys this stack manages with `hermes config set`, as the unprivileged hermes user.
 """
 
 from __future__ import annotations
@@ -28,14 +29,24 @@ IMAGE_HERMES = "/opt/hermes/.venv/bin/hermes"
 HERMES_HOME = "/opt/data"
 HERMES_UID = 10000  # the image's `hermes` user; s6 drops to it (HERMES_UID default)
 
+IMAGE_PYTHON = "/opt/hermes/.venv/bin/python"
+
 GATEWAY_PORT = 8642  # API_SERVER_PORT default
 DASHBOARD_PORT = 9119  # `hermes dashboard --port` default
 GATEWAY_HEALTH_PATH = "/health"  # public, served by gateway/platforms/api_server.py
 DASHBOARD_HEALTH_PATH = "/api/status"  # public, served by the dashboard's web server
 
+# Liveness for the pair: both processes must answer, or the container is restarted. s6 already
+# restarts a process that exits; this catches one that hangs. Standard library only.
+LIVENESS_SCRIPT = (
+    "import sys, urllib.request\n"
+    "for url in sys.argv[1:]:\n"
+    "    urllib.request.urlopen(url, timeout=4).close()\n"
+)
+
 # The s6 stage2 hook chowns /opt/data, remaps the hermes user and drops privileges with
 # s6-setuidgid; these are the capabilities that needs (hermes-upstream.md, "Container image").
-GATEWAY_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
+S6_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 
 # Writes each "key value" pair given as arguments with the image's own CLI. Values travel as
 # positional arguments, never spliced into the script, so no value can change what the shell runs.
@@ -124,8 +135,8 @@ class HermesAgentArgs:
     kubernetes_version: str = "1.34"
     storage_size: str = "20Gi"
     storage_class_name: pulumi.Input[str] | None = None  # None: the cluster's default class
-    gateway_resources: ContainerResources = ContainerResources("500m", "1Gi", "4Gi")
-    dashboard_resources: ContainerResources = ContainerResources("100m", "256Mi", "1Gi")
+    resources: ContainerResources = ContainerResources("500m", "1Gi", "4Gi")
+    read_only_root_filesystem: bool = False  # opt-in: s6 with S6_READ_ONLY_ROOT, unverified upstream
     model: ModelConfig = ModelConfig()
     provider_api_key: pulumi.Input[str] | None = None  # a Pulumi secret; env var per PROVIDER_KEY_ENV
     api_server_key: pulumi.Input[str] | None = None  # a Pulumi secret; generated when None
@@ -135,9 +146,9 @@ class HermesAgentArgs:
     dashboard_oidc_client_id: str = ""
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     ingress: IngressConfig | None = None
-    # Resources that must exist before the volume (e.g. the StorageClass it names, so the provider
-    # can read its binding mode) and before the workload (e.g. the IAM role association).
-    volume_depends_on: Sequence[pulumi.Resource] = ()
+    # What the volume and the Ingress need first (the StorageClass, so the provider can read its
+    # binding mode; the ingress controller's webhook), and what the pod needs first (its IAM binding).
+    platform_depends_on: Sequence[pulumi.Resource] = ()
     workload_depends_on: Sequence[pulumi.Resource] = ()
 
 
@@ -176,7 +187,7 @@ class HermesAgent(pulumi.ComponentResource):
                 "storageClassName": args.storage_class_name,
                 "resources": {"requests": {"storage": args.storage_size}},
             },
-            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=list(args.volume_depends_on)),
+            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=list(args.platform_depends_on)),
         )
         self.service_account = k8s.core.v1.ServiceAccount(
             name,
@@ -256,72 +267,87 @@ class HermesAgent(pulumi.ComponentResource):
         args = self._args
         data_mount = {"name": "data", "mountPath": HERMES_HOME}
 
-        provider_env = []
-        if args.model.provider in PROVIDER_KEY_ENV and (args.provider_api_key is not None or args.existing_secret_name):
-            env_name = PROVIDER_KEY_ENV[args.model.provider]
-            provider_env.append(self._secret_env(env_name, optional=bool(args.existing_secret_name)))
-
-        gateway = {
-            "name": "gateway",
-            "image": args.image,
-            "imagePullPolicy": "IfNotPresent",
-            # CMD for the image's entrypoint, which runs it as `hermes gateway run` under s6.
-            "args": ["gateway", "run"],
-            "env": [
-                {"name": "API_SERVER_ENABLED", "value": "true"},
-                {"name": "API_SERVER_HOST", "value": "0.0.0.0"},
-                {"name": "API_SERVER_PORT", "value": str(GATEWAY_PORT)},
-                self._secret_env("API_SERVER_KEY", SECRET_API_SERVER_KEY),
-                *provider_env,
-            ],
-            "ports": [{"name": "api", "containerPort": GATEWAY_PORT, "protocol": "TCP"}],
-            "resources": args.gateway_resources.as_manifest(),
-            # First boot seeds and migrates HERMES_HOME: allow it 10 minutes before liveness counts.
-            "startupProbe": _http_probe("api", GATEWAY_HEALTH_PATH, period=10, failures=60),
-            "readinessProbe": _http_probe("api", GATEWAY_HEALTH_PATH, period=10, failures=3),
-            "livenessProbe": _http_probe("api", GATEWAY_HEALTH_PATH, period=20, failures=3, timeout=5),
-            "securityContext": {
-                "runAsUser": 0,  # s6-overlay's init must start as root; it drops to UID 10000 itself
-                "runAsNonRoot": False,
-                "allowPrivilegeEscalation": False,
-                "privileged": False,
-                "capabilities": {"drop": ["ALL"], "add": list(GATEWAY_CAPABILITIES)},
-                "seccompProfile": {"type": "RuntimeDefault"},
-            },
-            "volumeMounts": [data_mount],
-        }
-
-        dashboard_env = [
-            {"name": "HERMES_HOME", "value": HERMES_HOME},
-            {"name": "HOME", "value": "/tmp"},
-            # Separate containers have separate PID namespaces: the dashboard cannot see the
-            # gateway's PID file as alive and must ask its health endpoint instead (upstream #73796).
-            {"name": "GATEWAY_HEALTH_URL", "value": f"http://127.0.0.1:{GATEWAY_PORT}"},
+        env = [
+            # The gateway's OpenAI-compatible API server (gateway/config.py). Without a key it refuses
+            # to start, and a short or placeholder key is refused too.
+            {"name": "API_SERVER_ENABLED", "value": "true"},
+            {"name": "API_SERVER_HOST", "value": "0.0.0.0"},
+            {"name": "API_SERVER_PORT", "value": str(GATEWAY_PORT)},
+            self._secret_env("API_SERVER_KEY", SECRET_API_SERVER_KEY),
+            # The image's s6 `dashboard` service starts when HERMES_DASHBOARD is true, with its host
+            # and port from these variables (their defaults changed between releases: set them).
+            {"name": "HERMES_DASHBOARD", "value": "1"},
+            {"name": "HERMES_DASHBOARD_HOST", "value": "0.0.0.0"},
+            {"name": "HERMES_DASHBOARD_PORT", "value": str(DASHBOARD_PORT)},
+            # A non-loopback dashboard refuses to start without an auth provider: basic auth, with
+            # only the scrypt hash and a stable token-signing key leaving the stack.
             {"name": "HERMES_DASHBOARD_BASIC_AUTH_USERNAME", "value": args.dashboard_username},
             self._secret_env("HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH", SECRET_PASSWORD_HASH),
             self._secret_env("HERMES_DASHBOARD_BASIC_AUTH_SECRET", SECRET_SIGNING_KEY),
         ]
         if self._public_url():
-            dashboard_env.append({"name": "HERMES_DASHBOARD_PUBLIC_URL", "value": self._public_url()})
+            env += [
+                # Used for the OIDC redirect URI (<public url>/auth/callback).
+                {"name": "HERMES_DASHBOARD_PUBLIC_URL", "value": self._public_url()},
+                # uvicorn trusts X-Forwarded-* only from these peers; behind the load balancer it must
+                # trust it, or the session cookies lose `Secure` and redirects say http://.
+                {"name": "FORWARDED_ALLOW_IPS", "value": "*"},
+            ]
         if args.dashboard_oidc_issuer:
-            dashboard_env += [
+            env += [
                 {"name": "HERMES_DASHBOARD_OIDC_ISSUER", "value": args.dashboard_oidc_issuer},
                 {"name": "HERMES_DASHBOARD_OIDC_CLIENT_ID", "value": args.dashboard_oidc_client_id},
             ]
-        dashboard = {
-            "name": "dashboard",
+        if args.model.provider in PROVIDER_KEY_ENV and (args.provider_api_key is not None or args.existing_secret_name):
+            env.append(self._secret_env(PROVIDER_KEY_ENV[args.model.provider], optional=bool(args.existing_secret_name)))
+
+        volume_mounts = [data_mount]
+        volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": self.volume.metadata.name}}]
+        if args.read_only_root_filesystem:
+            # s6-overlay keeps its state under /run; S6_READ_ONLY_ROOT tells it the root is sealed.
+            env.append({"name": "S6_READ_ONLY_ROOT", "value": "1"})
+            volume_mounts += [{"name": "run", "mountPath": "/run"}, {"name": "tmp", "mountPath": "/tmp"}]
+            volumes += [{"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}},
+                        {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}]
+
+        hermes = {
+            "name": "hermes",
             "image": args.image,
             "imagePullPolicy": "IfNotPresent",
-            "command": [IMAGE_HERMES],
-            "args": ["dashboard", "--host", "0.0.0.0", "--port", str(DASHBOARD_PORT), "--no-open", "--skip-build"],
-            "env": dashboard_env,
-            "ports": [{"name": "dashboard", "containerPort": DASHBOARD_PORT, "protocol": "TCP"}],
-            "resources": args.dashboard_resources.as_manifest(),
-            "startupProbe": _http_probe("dashboard", DASHBOARD_HEALTH_PATH, period=5, failures=60),
-            "readinessProbe": _http_probe("dashboard", DASHBOARD_HEALTH_PATH, period=10, failures=3),
-            "livenessProbe": _http_probe("dashboard", DASHBOARD_HEALTH_PATH, period=20, failures=3, timeout=5),
-            "securityContext": _unprivileged(),
-            "volumeMounts": [data_mount, {"name": "dashboard-tmp", "mountPath": "/tmp"}],
+            # CMD for the image's entrypoint (/init + main-wrapper.sh): `hermes gateway run`, which
+            # hands the gateway to s6's supervision; HERMES_DASHBOARD=1 adds the dashboard service.
+            "args": ["gateway", "run"],
+            "env": env,
+            "ports": [
+                {"name": "api", "containerPort": GATEWAY_PORT, "protocol": "TCP"},
+                {"name": "dashboard", "containerPort": DASHBOARD_PORT, "protocol": "TCP"},
+            ],
+            "resources": args.resources.as_manifest(),
+            # First boot seeds, migrates and syncs HERMES_HOME: allow 10 minutes before liveness counts.
+            "startupProbe": _http_probe("api", GATEWAY_HEALTH_PATH, period=10, failures=60),
+            # Readiness follows the API (both Services select this pod); the ALB's target groups
+            # still check each process on its own path (Service annotations below).
+            "readinessProbe": _http_probe("api", GATEWAY_HEALTH_PATH, period=10, failures=3),
+            "livenessProbe": {
+                "exec": {"command": [
+                    IMAGE_PYTHON, "-c", LIVENESS_SCRIPT,
+                    f"http://127.0.0.1:{GATEWAY_PORT}{GATEWAY_HEALTH_PATH}",
+                    f"http://127.0.0.1:{DASHBOARD_PORT}{DASHBOARD_HEALTH_PATH}",
+                ]},
+                "periodSeconds": 30,
+                "timeoutSeconds": 10,
+                "failureThreshold": 3,
+            },
+            "securityContext": {
+                "runAsUser": 0,  # s6-overlay's init must start as root; it drops to UID 10000 itself
+                "runAsNonRoot": False,
+                "allowPrivilegeEscalation": False,
+                "privileged": False,
+                "readOnlyRootFilesystem": args.read_only_root_filesystem,
+                "capabilities": {"drop": ["ALL"], "add": list(S6_CAPABILITIES)},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "volumeMounts": volume_mounts,
         }
 
         init_containers = []
@@ -331,6 +357,7 @@ class HermesAgent(pulumi.ComponentResource):
                 "name": "configure",
                 "image": args.image,
                 "imagePullPolicy": "IfNotPresent",
+                # Not the entrypoint: s6's /init would refuse to run as anything but PID 1.
                 "command": ["/bin/sh", "-c", CONFIGURE_SCRIPT, "configure"],
                 "args": [item for pair in config_pairs for item in pair],
                 "env": [
@@ -339,31 +366,29 @@ class HermesAgent(pulumi.ComponentResource):
                     {"name": "HOME", "value": "/tmp"},
                 ],
                 "resources": ContainerResources("100m", "256Mi", "512Mi").as_manifest(),
+                # As the hermes user, so every file it creates belongs to hermes, not root.
                 "securityContext": _unprivileged(),
                 "volumeMounts": [data_mount, {"name": "configure-tmp", "mountPath": "/tmp"}],
             })
+            volumes.append({"name": "configure-tmp", "emptyDir": {"sizeLimit": "256Mi"}})
 
         pod_spec = {
             "serviceAccountName": self.service_account.metadata.name,
             "automountServiceAccountToken": False,
             # Service links would put HERMES_DASHBOARD_PORT=tcp://... into the environment for a
-            # Service called hermes-dashboard, which Hermes reads as configuration.
+            # Service called hermes-dashboard, overriding the dashboard's port above.
             "enableServiceLinks": False,
             "securityContext": {
                 # Volume files group-writable by the hermes group from the first mount, so the
-                # unprivileged containers can write before s6 has chowned anything.
+                # unprivileged init container can write before s6 has chowned anything.
                 "fsGroup": HERMES_UID,
                 "fsGroupChangePolicy": "OnRootMismatch",
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
             "terminationGracePeriodSeconds": 60,
             "initContainers": init_containers,
-            "containers": [gateway, dashboard],
-            "volumes": [
-                {"name": "data", "persistentVolumeClaim": {"claimName": self.volume.metadata.name}},
-                {"name": "dashboard-tmp", "emptyDir": {"sizeLimit": "1Gi"}},
-                *([{"name": "configure-tmp", "emptyDir": {"sizeLimit": "256Mi"}}] if init_containers else []),
-            ],
+            "containers": [hermes],
+            "volumes": volumes,
         }
         return k8s.apps.v1.Deployment(
             self._name,
@@ -420,7 +445,7 @@ class HermesAgent(pulumi.ComponentResource):
             metadata={"name": self._name, "namespace": ns, "labels": self.labels,
                       "annotations": dict(ingress.annotations)},
             spec={"ingressClassName": ingress.class_name, "rules": rules},
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._args.platform_depends_on)),
         )
 
     def _outputs(self, ns: pulumi.Output[str], credentials) -> dict:
