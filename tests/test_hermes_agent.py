@@ -9,7 +9,7 @@ import re
 import pytest
 
 from components.dashboard_login import scrypt_password_hash
-from components.hermes_agent import GATEWAY_CAPABILITIES, IMAGE_HERMES
+from components.hermes_agent import IMAGE_HERMES, IMAGE_PYTHON, LIVENESS_SCRIPT, S6_CAPABILITIES
 from tests.harness import Program, is_secret, reveal, run_program
 
 NS = "kubernetes:core/v1:Namespace"
@@ -109,7 +109,7 @@ def test_openrouter_key_goes_into_the_secret_and_the_gateway_env():
     p = run_program("local", {"modelProvider": "openrouter", "modelDefault": "anthropic/claude-sonnet-4.6"},
                     secrets={"openrouterApiKey": "sk-or-v1-test"})
     assert secret_data(p)["OPENROUTER_API_KEY"] == "sk-or-v1-test"
-    assert env(container(p, "gateway"))["OPENROUTER_API_KEY"] == {
+    assert env(container(p, "hermes"))["OPENROUTER_API_KEY"] == {
         "secretKeyRef": {"name": "hermes-credentials", "key": "OPENROUTER_API_KEY"}}
 
 
@@ -146,12 +146,11 @@ def test_storage_class_and_size_come_from_config():
     assert spec["storageClassName"] == "fast-ssd" and spec["resources"]["requests"]["storage"] == "100Gi"
 
 
-def test_gateway_and_dashboard_mount_the_same_claim_at_opt_data(local):
+def test_the_one_volume_is_mounted_at_opt_data_by_every_container(local):
     spec = pod(local)
     claims = [v for v in spec["volumes"] if "persistentVolumeClaim" in v]
     assert claims == [{"name": "data", "persistentVolumeClaim": {"claimName": "hermes-data"}}]
-    for name in ("gateway", "dashboard"):
-        assert {"name": "data", "mountPath": "/opt/data"} in container(local, name)["volumeMounts"]
+    assert {"name": "data", "mountPath": "/opt/data"} in container(local, "hermes")["volumeMounts"]
 
 
 # --- the workload --------------------------------------------------------------------------------
@@ -165,81 +164,95 @@ def test_deployment_waits_long_enough_for_a_5gb_image_and_first_boot(local):
     assert local.one(DEPLOYMENT).custom_timeouts == {"create": "30m", "update": "30m"}
 
 
-def test_pod_shares_no_process_namespace_and_gets_no_service_links(local):
+def test_gateway_and_dashboard_share_one_container_and_so_one_process_namespace(local):
     spec = pod(local)
-    assert "shareProcessNamespace" not in spec  # the pause process would become PID 1 and skip s6
+    assert [c["name"] for c in spec["containers"]] == ["hermes"]
+    assert "shareProcessNamespace" not in spec  # the pause process would become PID 1 and /init aborts
     assert spec["enableServiceLinks"] is False
     assert spec["automountServiceAccountToken"] is False
     assert spec["securityContext"]["fsGroup"] == 10000
     assert spec["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
 
 
-def test_gateway_runs_the_api_server_on_all_interfaces_with_the_required_key(local):
-    gateway = container(local, "gateway")
-    assert gateway["args"] == ["gateway", "run"] and "command" not in gateway
-    values = env(gateway)
+def test_the_image_entrypoint_runs_the_gateway_with_the_api_server_on_all_interfaces(local):
+    hermes = container(local, "hermes")
+    assert hermes["args"] == ["gateway", "run"] and "command" not in hermes
+    values = env(hermes)
     assert values["API_SERVER_ENABLED"] == "true"
     assert values["API_SERVER_HOST"] == "0.0.0.0"
     assert values["API_SERVER_PORT"] == "8642"
     assert values["API_SERVER_KEY"] == {"secretKeyRef": {"name": "hermes-credentials", "key": "API_SERVER_KEY"}}
-    assert gateway["ports"] == [{"name": "api", "containerPort": 8642, "protocol": "TCP"}]
+    assert hermes["ports"] == [{"name": "api", "containerPort": 8642, "protocol": "TCP"},
+                               {"name": "dashboard", "containerPort": 9119, "protocol": "TCP"}]
 
 
-def test_dashboard_binds_all_interfaces_with_basic_auth_and_no_insecure_flag(local):
-    dashboard = container(local, "dashboard")
-    assert dashboard["command"] == [IMAGE_HERMES]
-    assert dashboard["args"] == ["dashboard", "--host", "0.0.0.0", "--port", "9119", "--no-open", "--skip-build"]
-    values = env(dashboard)
+def test_the_dashboard_service_binds_all_interfaces_with_basic_auth(local):
+    values = env(container(local, "hermes"))
+    assert values["HERMES_DASHBOARD"] == "1"
+    assert values["HERMES_DASHBOARD_HOST"] == "0.0.0.0" and values["HERMES_DASHBOARD_PORT"] == "9119"
     assert values["HERMES_DASHBOARD_BASIC_AUTH_USERNAME"] == "admin"
     assert values["HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH"]["secretKeyRef"]["key"] == "HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH"
     assert values["HERMES_DASHBOARD_BASIC_AUTH_SECRET"]["secretKeyRef"]["key"] == "HERMES_DASHBOARD_BASIC_AUTH_SECRET"
     assert "HERMES_DASHBOARD_BASIC_AUTH_PASSWORD" not in values  # only the hash leaves the stack
-    assert values["GATEWAY_HEALTH_URL"] == "http://127.0.0.1:8642"
-    assert values["HERMES_HOME"] == "/opt/data"
-    assert "HERMES_DASHBOARD_PUBLIC_URL" not in values
+    assert "GATEWAY_HEALTH_URL" not in values  # one PID namespace: the dashboard sees the gateway itself
+    assert not {"HERMES_DASHBOARD_PUBLIC_URL", "FORWARDED_ALLOW_IPS", "HERMES_DASHBOARD_INSECURE"} & set(values)
 
 
-def test_dashboard_public_url_and_oidc_follow_the_ingress_host():
+def test_behind_an_ingress_the_dashboard_knows_its_public_url_and_trusts_proxy_headers():
     values = env(container(program(**WITH_INGRESS, dashboardOidcIssuer="https://login.example.com",
-                                   dashboardOidcClientId="hermes"), "dashboard"))
+                                   dashboardOidcClientId="hermes"), "hermes"))
     assert values["HERMES_DASHBOARD_PUBLIC_URL"] == "https://hermes.example.com"
+    assert values["FORWARDED_ALLOW_IPS"] == "*"
     assert values["HERMES_DASHBOARD_OIDC_ISSUER"] == "https://login.example.com"
     assert values["HERMES_DASHBOARD_OIDC_CLIENT_ID"] == "hermes"
 
 
-@pytest.mark.parametrize(
-    ("name", "port", "path"), [("gateway", "api", "/health"), ("dashboard", "dashboard", "/api/status")]
-)
-def test_every_probe_targets_the_path_its_process_serves(local, name, port, path):
-    c = container(local, name)
-    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-        assert c[probe]["httpGet"] == {"path": path, "port": port, "scheme": "HTTP"}
-    assert c["startupProbe"]["failureThreshold"] * c["startupProbe"]["periodSeconds"] >= 300
+def test_startup_and_readiness_probe_the_gateway_health_path(local):
+    hermes = container(local, "hermes")
+    for probe in ("startupProbe", "readinessProbe"):
+        assert hermes[probe]["httpGet"] == {"path": "/health", "port": "api", "scheme": "HTTP"}
+    assert hermes["startupProbe"]["failureThreshold"] * hermes["startupProbe"]["periodSeconds"] >= 600
 
 
-def test_gateway_security_context_is_root_start_with_minimal_capabilities(local):
-    context = container(local, "gateway")["securityContext"]
-    assert context["capabilities"] == {"drop": ["ALL"], "add": list(GATEWAY_CAPABILITIES)}
-    assert set(GATEWAY_CAPABILITIES) == {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"}
+def test_liveness_requires_both_the_gateway_and_the_dashboard_to_answer(local):
+    probe = container(local, "hermes")["livenessProbe"]
+    assert probe["exec"]["command"] == [IMAGE_PYTHON, "-c", LIVENESS_SCRIPT,
+                                        "http://127.0.0.1:8642/health", "http://127.0.0.1:9119/api/status"]
+    assert probe["timeoutSeconds"] > 4  # the script's own per-request timeout
+
+
+def test_security_context_is_root_start_with_minimal_capabilities(local):
+    context = container(local, "hermes")["securityContext"]
+    assert context["capabilities"] == {"drop": ["ALL"], "add": list(S6_CAPABILITIES)}
+    assert set(S6_CAPABILITIES) == {"CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"}
     assert context["allowPrivilegeEscalation"] is False and context["privileged"] is False
     assert context["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert context["readOnlyRootFilesystem"] is False
 
 
-@pytest.mark.parametrize("name", ["dashboard", "configure"])
-def test_dashboard_and_init_container_meet_the_restricted_profile(name):
+def test_read_only_root_is_opt_in_with_s6_state_in_memory():
+    p = program(readOnlyRootFilesystem=True)
+    hermes = container(p, "hermes")
+    assert hermes["securityContext"]["readOnlyRootFilesystem"] is True
+    assert env(hermes)["S6_READ_ONLY_ROOT"] == "1"
+    assert {"name": "run", "mountPath": "/run"} in hermes["volumeMounts"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in hermes["volumeMounts"]
+    assert {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}} in pod(p)["volumes"]
+
+
+def test_init_container_meets_the_restricted_profile():
     p = program(modelProvider="openrouter", modelDefault="anthropic/claude-sonnet-4.6")
-    context = container(p, name)["securityContext"]
+    context = container(p, "configure")["securityContext"]
     assert context["runAsNonRoot"] is True and context["runAsUser"] == 10000
     assert context["capabilities"] == {"drop": ["ALL"]}
     assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
 
 
 def test_resources_come_from_config():
-    p = program(gatewayCpuRequest="1", gatewayMemoryLimit="8Gi", gatewayCpuLimit="2", dashboardMemoryRequest="512Mi")
-    assert container(p, "gateway")["resources"] == {"requests": {"cpu": "1", "memory": "1Gi"},
-                                                   "limits": {"memory": "8Gi", "cpu": "2"}}
-    assert container(p, "dashboard")["resources"]["requests"]["memory"] == "512Mi"
-    assert "cpu" not in container(p, "dashboard")["resources"]["limits"]
+    p = program(cpuRequest="1", memoryLimit="8Gi", cpuLimit="2", memoryRequest="2Gi")
+    assert container(p, "hermes")["resources"] == {"requests": {"cpu": "1", "memory": "2Gi"},
+                                                  "limits": {"memory": "8Gi", "cpu": "2"}}
+    assert "cpu" not in container(run_program("local"), "hermes")["resources"]["limits"]
 
 
 # --- model configuration -------------------------------------------------------------------------
@@ -251,7 +264,7 @@ def test_no_init_container_when_the_model_is_left_to_the_dashboard(local):
 def test_init_container_writes_only_the_managed_model_keys_with_the_same_image():
     p = program(modelProvider="custom", modelDefault="qwen3-coder", modelBaseUrl="http://vllm.models:8000/v1")
     init = container(p, "configure")
-    assert init["image"] == container(p, "gateway")["image"]
+    assert init["image"] == container(p, "hermes")["image"]
     assert init["command"][:2] == ["/bin/sh", "-c"]
     assert init["args"] == ["model.provider", "custom", "model.default", "qwen3-coder",
                             "model.base_url", "http://vllm.models:8000/v1"]

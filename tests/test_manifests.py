@@ -101,7 +101,7 @@ def _check_pod(deployment: dict, program: Program) -> None:
         port_names = {p["name"] for p in c.get("ports", [])}
         assert all(PORT_NAME.fullmatch(n) for n in port_names)
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            if probe in c:
+            if "httpGet" in c.get(probe, {}):
                 assert c[probe]["httpGet"]["port"] in port_names, (c["name"], probe)
         for mount in c.get("volumeMounts", []):
             assert mount["name"] in volumes
@@ -124,18 +124,18 @@ def _check_pod(deployment: dict, program: Program) -> None:
 # Findings checkov reports on purpose-built parts of the pod, each with the reason it stays.
 ACCEPTED_CHECKOV_FINDINGS = {
     # The image's s6-overlay init must start as root (UID remap, chown of /opt/data) and drops to
-    # UID 10000 itself; runAsNonRoot cannot be set on the gateway container (hermes-upstream.md).
-    "CKV_K8S_23": "gateway starts as root for s6-overlay's init",
-    "CKV_K8S_40": "gateway starts as UID 0 (its processes run as 10000 after s6 drops privileges)",
+    # UID 10000 itself; runAsNonRoot cannot be set on the Hermes container (hermes-upstream.md).
+    "CKV_K8S_23": "the Hermes container starts as root for s6-overlay's init",
+    "CKV_K8S_40": "the Hermes container starts as UID 0 (its processes run as 10000 once s6 drops privileges)",
     # CHOWN, DAC_OVERRIDE, FOWNER, SETUID, SETGID, KILL: what that init needs, everything else dropped.
-    "CKV_K8S_25": "gateway adds back the six capabilities s6's init needs",
+    "CKV_K8S_25": "the Hermes container adds back the six capabilities s6's init needs",
     # Hermes reads its API key and dashboard credentials from environment variables only.
     "CKV_K8S_35": "Hermes takes credentials from environment variables, not files",
-    # No CPU limits by default: CFS throttling of an agent loop only adds latency (cpu limits are
-    # configurable: gatewayCpuLimit, dashboardCpuLimit).
-    "CKV_K8S_11": "CPU limits are opt-in (gatewayCpuLimit/dashboardCpuLimit)",
-    # The gateway's root filesystem stays writable: see components/hermes_agent.py GATEWAY_READ_ONLY_ROOT.
-    "CKV_K8S_22": "gateway root filesystem is writable (s6-overlay writes outside /run)",
+    # No CPU limit by default: CFS throttling of an agent loop only adds latency (`cpuLimit` sets one).
+    "CKV_K8S_11": "CPU limit is opt-in (cpuLimit)",
+    # A read-only root is opt-in (`readOnlyRootFilesystem`): s6-overlay's read-only mode is untested
+    # upstream for this image, and a pod that never boots is worse than a writable root.
+    "CKV_K8S_22": "read-only root filesystem is opt-in (readOnlyRootFilesystem)",
 }
 
 

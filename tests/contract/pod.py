@@ -1,12 +1,18 @@
 """Turn a rendered Hermes Deployment into real processes: tests/contract/pod_runner.py runs them.
 
 What the pod spec declares is used as-is: each container's command and args, its env (secretKeyRef
-resolved from the Secret the program rendered), ports and probe paths. Only what the image supplies
-is substituted, the same way for every container:
-  - the image's entrypoint runs a container's args as `hermes <args>` (Dockerfile, docker/);
+resolved from the Secret the program rendered), ports and probes. What the image itself supplies is
+modelled here, in one place, from the 0.19.0 image (hermes-upstream.md and the release's own code:
+hermes_cli/container_boot.py, service_manager.py):
+  - ENTRYPOINT `/init main-wrapper.sh`: with no `command`, s6-overlay boots and main-wrapper runs the
+    args as `hermes <args>` with HOME=/opt/data. `gateway run` hands the gateway to s6's supervised
+    `gateway-default` service (`hermes gateway run --replace`); with HERMES_DASHBOARD true, s6 also
+    runs the `dashboard` service: `hermes dashboard --host $HERMES_DASHBOARD_HOST
+    --port $HERMES_DASHBOARD_PORT --no-open`, with the container's env (with-contenv);
   - the image's ENV sets HERMES_HOME=/opt/data;
-  - paths inside the image (/opt/hermes/.venv/bin/hermes, /opt/data, /tmp) map to the PyPI install
-    of the same Hermes release and to per-test directories.
+  - paths inside the image (/opt/hermes/.venv/bin/..., /opt/data, /tmp) map to the PyPI install of
+    the same Hermes release and to per-test directories.
+The processes of one container share a PID namespace, as under s6.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ from tests.harness import Program
 
 RUNNER = Path(__file__).with_name("pod_runner.py")
 IMAGE_ENV = {"HERMES_HOME": HERMES_HOME}  # Dockerfile `ENV HERMES_HOME=/opt/data`
+IMAGE_VENV_BIN = str(Path(IMAGE_HERMES).parent)
+TRUE = ("1", "true", "TRUE", "True", "yes", "YES", "Yes")  # the s6 dashboard/run script's test
 
 
 def hermes_python() -> Path:
@@ -58,8 +66,8 @@ class RenderedPod:
         self.secret_data = {s["metadata"]["name"]: s.get("stringData", {}) for s in secrets}
 
     def _map(self, value: str, tmp: Path) -> str:
-        if value == IMAGE_HERMES:
-            return str(self.hermes)
+        if value.startswith(IMAGE_VENV_BIN + "/"):
+            return str(self.hermes.parent / value[len(IMAGE_VENV_BIN) + 1:])
         if value == HERMES_HOME or value.startswith(HERMES_HOME + "/"):
             return str(self.home) + value[len(HERMES_HOME):]
         if value == "/tmp":
@@ -91,6 +99,19 @@ class RenderedPod:
         command = container.get("command") or [IMAGE_HERMES]  # no command: the entrypoint runs `hermes <args>`
         return [self._map(part, tmp) for part in [*command, *container.get("args", [])]]
 
+    def processes(self, container: dict) -> list[dict]:
+        """The processes a container runs: its command, or what the image's s6 starts for its args."""
+        env = self.env(container)
+        if container.get("command"):
+            return [{"name": "main", "argv": self.argv(container), "env": env}]
+        supervised = {**env, "HOME": str(self.home)}  # main-wrapper.sh and the s6 run scripts: HOME=/opt/data
+        processes = [{"name": "main", "argv": self.argv(container), "env": supervised}]
+        if container.get("args", [])[:2] == ["gateway", "run"] and env.get("HERMES_DASHBOARD") in TRUE:
+            processes.append({"name": "dashboard", "env": supervised, "argv": [
+                str(self.hermes), "dashboard", "--host", env.get("HERMES_DASHBOARD_HOST", "0.0.0.0"),
+                "--port", env.get("HERMES_DASHBOARD_PORT", "9119"), "--no-open"]})
+        return processes
+
     def port(self, container: dict, name_or_number) -> int:
         if isinstance(name_or_number, int):
             return name_or_number
@@ -100,9 +121,13 @@ class RenderedPod:
         init = [{"name": c["name"], "argv": self.argv(c), "env": self.env(c)} for c in self.spec["initContainers"]]
         containers = []
         for c in self.spec["containers"]:
-            probe = c["readinessProbe"]["httpGet"]
-            containers.append({"name": c["name"], "argv": self.argv(c), "env": self.env(c),
-                               "ready": {"port": self.port(c, probe["port"]), "path": probe["path"]}})
+            # Ready when every HTTP probe of the container answers (Kubernetes would wait for them).
+            ready = [{"port": self.port(c, c[p]["httpGet"]["port"]), "path": c[p]["httpGet"]["path"]}
+                     for p in ("startupProbe", "readinessProbe", "livenessProbe") if "httpGet" in c.get(p, {})]
+            # ...and every other declared port answers HTTP at all.
+            ready += [{"port": p["containerPort"], "path": "/", "any_status": True} for p in c.get("ports", [])
+                      if all(r["port"] != p["containerPort"] for r in ready)]
+            containers.append({"name": c["name"], "processes": self.processes(c), "ready": ready})
         logs = self.workdir / "logs"
         logs.mkdir(exist_ok=True)
         return {"init": init, "containers": containers, "log_dir": str(logs), "timeout": 180}
@@ -139,6 +164,15 @@ class Pod:
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((self.rendered.workdir / "logs").glob("*.log")))
+
+    def exec(self, command: list[str]) -> tuple[int, str]:
+        """Run an exec probe's command (mapped to this machine) in the pod's network namespace."""
+        tmp = self.rendered.workdir / "exec-tmp"
+        tmp.mkdir(exist_ok=True)
+        self.process.stdin.write(json.dumps({"exec": [self.rendered._map(p, tmp) for p in command]}) + "\n")
+        self.process.stdin.flush()
+        answer = json.loads(self.process.stdout.readline())
+        return answer["exit_code"], answer["output"]
 
     def request(self, method: str, port: int, path: str, **options) -> Response:
         self.process.stdin.write(json.dumps({"method": method, "port": port, "path": path, **options}) + "\n")

@@ -7,16 +7,21 @@ Each container also gets its own PID namespace, as containers of a pod do.
 
 Protocol (one JSON object per line): the runner prints {"event": "ready", ...} once the init commands
 have run and every container answers its readiness path, then reads requests from stdin
-({"method", "port", "path", "host"?, "headers"?, "json"?, "session"?}) and prints one response each
-({"status", "headers", "body"}); {"stop": true} ends it. Standard library only.
+({"method", "port", "path", "host"?, "headers"?, "json"?, "session"?}, or {"exec": argv} to run a
+probe command) and prints one answer each; {"stop": true} ends it. Standard library only.
+
+`pod_runner.py --container SPEC.json NAME` is the per-container half: started by the runner in the
+container's own PID namespace, it starts that container's processes and stops them on SIGTERM.
 """
 
 from __future__ import annotations
 
+import functools
 import http.client
 import http.cookiejar
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -27,6 +32,15 @@ import urllib.request
 # namespace 127.0.0.2 plays the pod IP: local, but not accepted by a socket bound to 127.0.0.1, so a
 # process that binds loopback only (a wrong API_SERVER_HOST or --host) fails here as in a cluster.
 POD_IP = "127.0.0.2"
+# ...and they come from elsewhere: the kubelet, the load balancer, other pods. Requests leave from
+# 127.0.0.3, so nothing here is trusted for being loopback (uvicorn trusts proxy headers from
+# 127.0.0.1 by default, an ALB's address it does not).
+CLIENT_IP = "127.0.0.3"
+
+
+class FromOutsideThePod(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(functools.partial(http.client.HTTPConnection, source_address=(CLIENT_IP, 0)), req)
 
 
 def log(event: dict) -> None:
@@ -41,11 +55,15 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
 def http_get_status(port: int, path: str) -> int:
     try:
-        connection = http.client.HTTPConnection(POD_IP, port, timeout=2)
+        connection = http.client.HTTPConnection(POD_IP, port, timeout=2, source_address=(CLIENT_IP, 0))
         connection.request("GET", path)
         return connection.getresponse().status
     except OSError:
         return 0
+
+
+def answered(status: int, any_status: bool) -> bool:
+    return status == 200 or (any_status and status != 0)
 
 
 def main(spec_path: str) -> int:
@@ -66,25 +84,25 @@ def main(spec_path: str) -> int:
     processes = {}
     started = time.monotonic()
     for container in spec["containers"]:
-        out = open(os.path.join(logs, f"{container['name']}.log"), "w")
         # Containers of a pod share the network but not the PID namespace (shareProcessNamespace is
-        # off): each gets its own, with its own /proc, so one cannot see the other's PIDs.
+        # off): each gets its own, with its own /proc; the processes of one container share it.
         processes[container["name"]] = subprocess.Popen(
-            ["unshare", "--pid", "--fork", "--mount-proc", "--", *container["argv"]],
-            env=container["env"], stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            ["unshare", "--pid", "--fork", "--mount-proc", "--", sys.executable, __file__,
+             "--container", spec_path, container["name"]],
+            start_new_session=True)
 
     try:
         ready_after = {}
         deadline = started + spec["timeout"]
-        for container in spec["containers"]:
-            port, path = container["ready"]["port"], container["ready"]["path"]
-            while http_get_status(port, path) != 200:
-                if processes[container["name"]].poll() is not None or time.monotonic() > deadline:
-                    log({"event": "failed", "container": container["name"],
-                         "exit_code": processes[container["name"]].poll()})
+        checks = [(c["name"], ready) for c in spec["containers"] for ready in c["ready"]]
+        for name, ready in checks:
+            while not answered(http_get_status(ready["port"], ready["path"]), ready.get("any_status", False)):
+                if processes[name].poll() is not None or time.monotonic() > deadline:
+                    log({"event": "failed", "container": name, "waiting_for": ready,
+                         "exit_code": processes[name].poll()})
                     return 1
                 time.sleep(0.2)
-            ready_after[container["name"]] = round(time.monotonic() - started, 2)
+            ready_after[f"{name}:{ready['port']}{ready['path']}"] = round(time.monotonic() - started, 2)
         log({"event": "ready", "seconds": ready_after})
         serve(processes)
     finally:
@@ -105,10 +123,15 @@ def serve(processes: dict) -> None:
         request = json.loads(line)
         if request.get("stop"):
             return
+        if "exec" in request:
+            result = subprocess.run(request["exec"], capture_output=True, text=True, timeout=30)
+            log({"exit_code": result.returncode, "output": (result.stdout + result.stderr)[-4000:],
+                 "alive": {n: p.poll() is None for n, p in processes.items()}})
+            continue
         name = request.get("session", "")
         if name not in sessions:
             sessions[name] = urllib.request.build_opener(
-                NoRedirect, urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+                FromOutsideThePod, NoRedirect, urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         body = None
         headers = dict(request.get("headers", {}))
         if "json" in request:
@@ -129,5 +152,34 @@ def serve(processes: dict) -> None:
              "alive": {n: p.poll() is None for n, p in processes.items()}})
 
 
+def run_container(spec_path: str, name: str) -> int:
+    """PID 1 of one container's namespace: its processes, until SIGTERM."""
+    spec = json.loads(open(spec_path).read())
+    container = next(c for c in spec["containers"] if c["name"] == name)
+    children = []
+    for process in container["processes"]:
+        out = open(os.path.join(spec["log_dir"], f"{name}-{process['name']}.log"), "w")
+        children.append(subprocess.Popen(process["argv"], env=process["env"], stdout=out, stderr=subprocess.STDOUT))
+
+    def stop(*_):
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    while all(child.poll() is None for child in children):
+        time.sleep(0.2)
+    stop()  # like a container whose main process died: the rest goes down with it
+    return 1
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--container":
+        raise SystemExit(run_container(sys.argv[2], sys.argv[3]))
     raise SystemExit(main(sys.argv[1]))

@@ -1,7 +1,8 @@
 """The rendered pod spec against the real Hermes Agent (PyPI, the release the image pins).
 
-The gateway, the dashboard and the init container run with exactly the command, args and env the
-program renders (see tests/contract/pod.py), in a private network namespace like a pod's.
+The init container and the Hermes container run with exactly the command, args and env the program
+renders, the image's entrypoint modelled as tests/contract/pod.py describes, in a private network
+namespace like a pod's.
 """
 
 from __future__ import annotations
@@ -47,8 +48,8 @@ def pod(program, tmp_path_factory):
 
 
 def ports(pod: Pod) -> dict[str, int]:
-    rendered = pod.rendered
-    return {c["name"]: c["ports"][0]["containerPort"] for c in rendered.spec["containers"]}
+    """Named container ports: {"api": 8642, "dashboard": 9119}."""
+    return {p["name"]: p["containerPort"] for c in pod.rendered.spec["containers"] for p in c["ports"]}
 
 
 def api_key(program) -> str:
@@ -57,35 +58,41 @@ def api_key(program) -> str:
 
 # --- probes --------------------------------------------------------------------------------------
 
-def test_every_probe_path_answers_200(pod):
+def test_every_probe_succeeds_against_the_running_processes(pod):
     checked = 0
     for container in pod.rendered.spec["containers"]:
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            target = container[probe]["httpGet"]
-            response = pod.request("GET", pod.rendered.port(container, target["port"]), target["path"])
-            assert response.status == 200, (container["name"], probe, response)
+            spec = container[probe]
+            if "httpGet" in spec:
+                target = spec["httpGet"]
+                response = pod.request("GET", pod.rendered.port(container, target["port"]), target["path"])
+                assert response.status == 200, (container["name"], probe, response)
+            else:
+                code, output = pod.exec(spec["exec"]["command"])
+                assert code == 0, (container["name"], probe, output)
             checked += 1
-    assert checked == 6
+    assert checked == 3
 
 
 def test_both_processes_stay_up(pod):
-    assert pod.request("GET", ports(pod)["gateway"], "/health").alive == {"gateway": True, "dashboard": True}
+    assert pod.request("GET", ports(pod)["api"], "/health").alive == {"hermes": True}
+    assert pod.request("GET", ports(pod)["dashboard"], "/api/status").status == 200
 
 
 # --- the API server ------------------------------------------------------------------------------
 
 def test_api_rejects_requests_without_the_key(pod):
-    response = pod.request("GET", ports(pod)["gateway"], "/v1/models")
+    response = pod.request("GET", ports(pod)["api"], "/v1/models")
     assert response.status == 401
 
 
 def test_api_rejects_a_wrong_key(pod):
-    response = pod.request("GET", ports(pod)["gateway"], "/v1/models", headers={"Authorization": "Bearer " + "0" * 64})
+    response = pod.request("GET", ports(pod)["api"], "/v1/models", headers={"Authorization": "Bearer " + "0" * 64})
     assert response.status == 401
 
 
 def test_api_accepts_the_key_the_stack_exports(pod, program):
-    response = pod.request("GET", ports(pod)["gateway"], "/v1/models",
+    response = pod.request("GET", ports(pod)["api"], "/v1/models",
                            headers={"Authorization": f"Bearer {api_key(program)}"})
     assert response.status == 200, response
     assert response.json()["object"] == "list"
@@ -195,8 +202,26 @@ def test_config_values_cannot_inject_shell_commands(tmp_path):
 
 
 def test_provider_key_reaches_the_gateway_environment_only_from_the_secret(pod):
-    gateway = pod.rendered.container("gateway")
-    env = pod.rendered.env(gateway)
+    hermes = pod.rendered.container("hermes")
+    env = pod.rendered.env(hermes)
     assert env["OPENROUTER_API_KEY"] == SECRETS["openrouterApiKey"]
-    assert all("value" not in e for e in gateway["env"] if e["name"] == "OPENROUTER_API_KEY")
+    assert all("value" not in e for e in hermes["env"] if e["name"] == "OPENROUTER_API_KEY")
     assert re.fullmatch(r"[0-9a-f]{64}", env["API_SERVER_KEY"])
+
+
+def test_liveness_fails_when_either_process_does_not_answer(pod):
+    command = pod.rendered.container("hermes")["livenessProbe"]["exec"]["command"]
+    silent = [part.replace(":9119/", ":9199/") for part in command]  # nothing listens on 9199
+    code, _ = pod.exec(silent)
+    assert code != 0
+
+
+def test_behind_the_load_balancer_session_cookies_are_secure(pod, program):
+    """ALB terminates TLS and sends X-Forwarded-Proto: https; the dashboard must trust it."""
+    response = pod.request("POST", ports(pod)["dashboard"], "/auth/password-login", session="https",
+                           host="hermes.example.com", headers={"X-Forwarded-Proto": "https"},
+                           json={"provider": "basic", "username": "operator",
+                                 "password": reveal(program.outputs["dashboard_password"])})
+    assert response.status == 200
+    cookie = response.headers["set-cookie"]
+    assert "__Host-hermes_session_at=" in cookie and "Secure" in cookie
