@@ -1,87 +1,57 @@
-"""hermes-eks: Hermes Agent on Kubernetes, from nothing, as one Pulumi stack.
+"""hermes-eks: Hermes Agent on AWS EKS (or any Kubernetes cluster) as one Pulumi stack.
 
-Reads like the architecture: settings -> cluster -> image -> identity -> the Hermes workload -> outputs.
+settings -> cluster -> image -> Bedrock identity -> the Hermes workload -> outputs.
 """
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.hermes_agent import (
-    ContainerResources,
-    HermesAgent,
-    HermesAgentArgs,
-    IngressConfig,
-    ModelConfig,
-    alb_ingress_annotations,
-)
+from components.bedrock_access import BedrockAccess, BedrockAccessArgs
+from components.hermes_agent import HermesAgent
+from components.hermes_cluster import HermesCluster
+from components.hermes_image import HermesImage
 from components.labels import image_tag
 from settings import load_settings
+from wiring import agent_args, cluster_args, image_args, stack_outputs
 
-# 1. Every input validated before anything is registered (settings.py).
+NAME = "hermes"  # names the components, the Kubernetes objects and the service account
+
+# 1. Every input validated before anything is registered.
 settings = load_settings()
 
-# 2. Where Hermes runs.
-kubernetes = k8s.Provider("kubernetes", context=settings.kubeconfig_context or None)
-storage_class_name = settings.storage_class_name or None
+# 2. Where Hermes runs: an EKS cluster (created or adopted) or the current kubeconfig's cluster.
+cluster = None
+if settings.uses_aws:
+    cluster = HermesCluster(NAME, cluster_args(settings, pulumi.get_stack()))
+    kubernetes = cluster.provider
+else:
+    kubernetes = k8s.Provider(f"{NAME}-kubernetes", context=settings.kubeconfig_context or None)
 
-# 3. The image Hermes runs (pinned by digest).
-image = settings.hermes_image
+# 3. The image, pinned by digest: upstream's as-is, or mirrored/built into ECR.
+image = None
+if settings.image_source != "reference":
+    image = HermesImage(NAME, image_args(settings, pulumi.get_stack()))
 
-# 4. The Hermes workload.
-ingress = None
-if settings.ingress_enabled:
-    annotations = {}
-    if settings.ingress_class_name == "alb":
-        annotations = alb_ingress_annotations(
-            scheme=settings.ingress_scheme,
-            ssl_policy=settings.ingress_ssl_policy,
-            certificate_arn=settings.ingress_certificate_arn,
-            group_name=settings.ingress_group_name,
-        )
-    ingress = IngressConfig(
-        class_name=settings.ingress_class_name,
-        dashboard_host=settings.dashboard_host,
-        api_host=settings.api_host,
-        annotations={**annotations, **settings.ingress_annotations},
-    )
-
-provider_api_key = settings.openrouter_api_key or settings.custom_model_api_key
-hermes = HermesAgent(
-    "hermes",
-    HermesAgentArgs(
-        image=image,
-        app_version=image_tag(settings.hermes_image),
+# 4. The identity that lets only the Hermes pod invoke the allowed Bedrock models.
+bedrock = None
+if settings.model_provider == "bedrock":
+    bedrock = BedrockAccess(NAME, BedrockAccessArgs(
+        models=settings.effective_bedrock_models,
+        region=settings.effective_bedrock_region,
+        discovery=settings.bedrock_discovery,
         namespace=settings.namespace,
-        kubernetes_version=settings.kubernetes_version,
-        storage_size=settings.storage_size,
-        storage_class_name=storage_class_name,
-        gateway_resources=ContainerResources(
-            settings.gateway_cpu_request, settings.gateway_memory_request,
-            settings.gateway_memory_limit, settings.gateway_cpu_limit,
-        ),
-        dashboard_resources=ContainerResources(
-            settings.dashboard_cpu_request, settings.dashboard_memory_request,
-            settings.dashboard_memory_limit, settings.dashboard_cpu_limit,
-        ),
-        model=ModelConfig(
-            provider=settings.model_provider,
-            default=settings.model_default,
-            base_url=settings.model_base_url,
-            bedrock_region=settings.effective_bedrock_region if settings.model_provider == "bedrock" else "",
-        ),
-        provider_api_key=pulumi.Output.secret(provider_api_key.get_secret_value()) if provider_api_key else None,
-        api_server_key=(
-            pulumi.Output.secret(settings.api_server_key.get_secret_value()) if settings.api_server_key else None
-        ),
-        existing_secret_name=settings.existing_secret_name,
-        dashboard_username=settings.dashboard_username,
-        dashboard_oidc_issuer=settings.dashboard_oidc_issuer,
-        dashboard_oidc_client_id=settings.dashboard_oidc_client_id,
-        ingress=ingress,
-    ),
+        service_account=NAME,
+        cluster=cluster.identity,
+    ))
+
+# 5. The Hermes workload.
+hermes = HermesAgent(
+    NAME,
+    agent_args(settings, image=image.image_ref if image else settings.hermes_image,
+               app_version=image_tag(settings.hermes_image), cluster=cluster, bedrock=bedrock),
     opts=pulumi.ResourceOptions(providers=[kubernetes]),
 )
 
-# 5. Outputs.
-for key, value in hermes.outputs.items():
+# 6. Outputs.
+for key, value in stack_outputs(settings, hermes, cluster, image, bedrock).items():
     pulumi.export(key, value)

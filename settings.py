@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, NamedTuple
 
 import pulumi
+from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -42,8 +43,9 @@ HERMES_GIT_REPOSITORY = "https://github.com/NousResearch/hermes-agent.git"
 # schemas for 1.25-1.37; EKS standard support covers the recent ones).
 SUPPORTED_KUBERNETES_VERSIONS = tuple(f"1.{minor}" for minor in range(30, 38))
 
-# Geography prefixes of Bedrock system-defined (cross-region) inference profiles.
-BEDROCK_PROFILE_GEOS = ("us", "us-gov", "eu", "apac", "jp", "au", "ca", "global")
+# Geography prefixes of Bedrock system-defined (cross-region) inference profiles: the ones
+# components/bedrock_access.py knows the routing of.
+BEDROCK_PROFILE_GEOS = (*GEO_REGIONS, GLOBAL)
 # Model providers whose ids Bedrock serves as `<provider>.<model>`.
 BEDROCK_MODEL_PROVIDERS = (
     "ai21", "amazon", "anthropic", "cohere", "deepseek", "luma", "meta", "minimax", "mistral",
@@ -193,14 +195,11 @@ class StackSettings(BaseModel):
     namespace: DnsLabel = "hermes"
     storage_class_name: ObjectName = ""
     storage_size: StorageSize = "20Gi"
-    gateway_cpu_request: CpuQuantity = "500m"
-    gateway_memory_request: MemoryQuantity = "1Gi"
-    gateway_cpu_limit: OptionalCpuQuantity = ""
-    gateway_memory_limit: MemoryQuantity = "4Gi"
-    dashboard_cpu_request: CpuQuantity = "100m"
-    dashboard_memory_request: MemoryQuantity = "256Mi"
-    dashboard_cpu_limit: OptionalCpuQuantity = ""
-    dashboard_memory_limit: MemoryQuantity = "1Gi"
+    cpu_request: CpuQuantity = "500m"
+    memory_request: MemoryQuantity = "1Gi"
+    cpu_limit: OptionalCpuQuantity = ""
+    memory_limit: MemoryQuantity = "4Gi"
+    read_only_root_filesystem: bool = False
     existing_secret_name: ObjectName = ""
     api_server_key: Annotated[SecretStr, AfterValidator(_api_server_key)] | None = None
     dashboard_username: Annotated[str, _pattern(r"[A-Za-z0-9._@-]{1,64}", "1-64 letters, digits or . _ @ -")] = "admin"
@@ -231,7 +230,7 @@ class StackSettings(BaseModel):
     # --- the EKS cluster (clusterSource: create) ---------------------------------------------
     cluster_admin_principal_arns: ListOf(IamPrincipalArn) = ()
     vpc_cidr: VpcCidr = "10.0.0.0/16"
-    availability_zone_count: Literal[2, 3] = 2
+    availability_zone_count: Annotated[int, _between(2, 3)] = 2
     nat_gateways: Literal["single", "one-per-az"] = "single"
     node_architecture: Literal["x86_64", "arm64"] = "x86_64"
     node_instance_types: ListOf(InstanceType) = ("m7i.large",)
@@ -355,6 +354,12 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
         if s.model_default and not re.fullmatch(BEDROCK_MODEL_ID, s.model_default):
             need("model_default", "a Bedrock model or inference profile id, e.g. anthropic.claude-sonnet-4-5-20250929-v1:0 "
                  "or eu.anthropic.claude-sonnet-4-5-20250929-v1:0")
+        elif s.effective_bedrock_region:
+            try:
+                check_models(s.effective_bedrock_models, s.effective_bedrock_region)
+            except ValueError as error:
+                need("bedrock_models" if s.bedrock_models else "model_default",
+                     f"models and profiles callable from {s.effective_bedrock_region} ({error})")
     elif s.bedrock_models:
         need("bedrock_models", "an empty list unless modelProvider is 'bedrock'")
     if s.model_provider == "custom" and not s.model_base_url:
@@ -517,18 +522,15 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "hermes_git_repository": ("Git repository built when imageSource is `git`.", HERMES_GIT_REPOSITORY),
     "hermes_git_commit": ("Full 40-character commit built when imageSource is `git`.", "3ef6bbd2" + "0" * 32),
     "ecr_force_delete": ("Let `pulumi destroy` delete the ECR repository with its images in it.", "true"),
-    "ecr_max_images": ("Images the ECR lifecycle policy keeps.", "30"),
+    "ecr_max_images": ("Image manifests the ECR lifecycle policy keeps (ECR counts each platform and attestation manifest of a build, so fewer builds than this).", "30"),
     "namespace": ("Kubernetes namespace for Hermes (created, labelled for Pod Security).", "hermes"),
     "storage_class_name": ("StorageClass of the HERMES_HOME volume; empty: the created gp3 class on EKS, else the cluster default.", "gp3-encrypted"),
     "storage_size": ("Size of the HERMES_HOME volume (skills, memory, sessions). Can grow later, never shrink.", "50Gi"),
-    "gateway_cpu_request": ("CPU request of the gateway container.", "1"),
-    "gateway_memory_request": ("Memory request of the gateway container.", "2Gi"),
-    "gateway_cpu_limit": ("CPU limit of the gateway container; empty: none.", "2"),
-    "gateway_memory_limit": ("Memory limit of the gateway container.", "8Gi"),
-    "dashboard_cpu_request": ("CPU request of the dashboard container.", "200m"),
-    "dashboard_memory_request": ("Memory request of the dashboard container.", "512Mi"),
-    "dashboard_cpu_limit": ("CPU limit of the dashboard container; empty: none.", "1"),
-    "dashboard_memory_limit": ("Memory limit of the dashboard container.", "2Gi"),
+    "cpu_request": ("CPU request of the Hermes container (gateway and dashboard together).", "1"),
+    "memory_request": ("Memory request of the Hermes container.", "2Gi"),
+    "cpu_limit": ("CPU limit of the Hermes container; empty: none (throttling an agent loop only adds latency).", "2"),
+    "memory_limit": ("Memory limit of the Hermes container.", "8Gi"),
+    "read_only_root_filesystem": ("Run the Hermes container with a read-only root (S6_READ_ONLY_ROOT=1, /run and /tmp in memory). Off by default: upstream does not test it; try it in dev first.", "true"),
     "existing_secret_name": ("Use this externally managed Secret (e.g. from External Secrets Operator) instead of creating one; see README \"Bring your own Secret\".", "hermes-credentials"),
     "api_server_key": ("Secret. API server key (64 hex chars); empty: generated and kept in state.", "`pulumi config set --secret apiServerKey $(openssl rand -hex 32)`"),
     "dashboard_username": ("Dashboard basic-auth user name (the password is generated: output `dashboard_password`).", "admin"),

@@ -12,7 +12,8 @@ MANAGED_BY = "pulumi-hermes-eks"
 
 def image_tag(image: str) -> str:
     """The tag of a `name:tag@sha256:...` reference, or "" when it has none."""
-    match = re.search(r":([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})(@|$)", image.rsplit("/", 1)[-1])
+    name = image.split("@", 1)[0].rsplit("/", 1)[-1]  # a digest is not a tag
+    match = re.search(r":([A-Za-z0-9_][A-Za-z0-9_.-]{0,127})$", name)
     return match.group(1) if match else ""
 
 

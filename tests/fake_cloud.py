@@ -12,10 +12,13 @@ import json
 from typing import Any
 
 ACCOUNT = "123456789012"
-CLUSTER_NAME = "hermes-dev-eks-1a2b3c4"
+CLUSTER_NAME = "hermes-dev"
 OIDC_ISSUER = "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 IMAGE_DIGEST = "sha256:" + "ab" * 32
 CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIfake\n-----END CERTIFICATE-----\n").decode()
+
+
+REMOTE_COMPONENTS = {"eks:index:Cluster", "eks:index:ManagedNodeGroup", "awsx:ec2:Vpc"}
 
 
 def _hex(seed: str, length: int) -> str:
@@ -48,7 +51,9 @@ def kubeconfig(cluster_name: str, endpoint: str) -> dict:
 
 def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
     """(id, outputs) for a registration of `type_`."""
-    state = dict(inputs)
+    # A custom resource's outputs include its inputs; a remote component's are only its own outputs
+    # (awsx's `natGateways` output, say, is a list of resources, not the input's configuration).
+    state = {} if type_ in REMOTE_COMPONENTS else dict(inputs)
     rid = f"{name}-id"
 
     if type_.startswith("kubernetes:") and "metadata" in inputs:
@@ -86,7 +91,7 @@ def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
         )
     elif type_ == "eks:index:Cluster":
         endpoint = "https://EXAMPLE0123456789.gr7.eu-central-1.eks.amazonaws.com"
-        config = kubeconfig(CLUSTER_NAME, endpoint)
+        config = kubeconfig(inputs.get("name") or CLUSTER_NAME, endpoint)
         state.update(
             kubeconfig=config,
             kubeconfigJson=json.dumps(config),
@@ -96,12 +101,7 @@ def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
             clusterSecurityGroupId="sg-0cluster0000000000",
             nodeSecurityGroupId="sg-0node000000000000",
             clusterIngressRuleId="sgr-0ingress",
-            eksCluster={"name": CLUSTER_NAME, "arn": f"arn:aws:eks:eu-central-1:{ACCOUNT}:cluster/{CLUSTER_NAME}",
-                        "endpoint": endpoint, "version": inputs.get("version", "1.34")},
-            core={"cluster": {"name": CLUSTER_NAME}},
         )
-    elif type_ == "eks:index:ManagedNodeGroup":
-        state["nodeGroup"] = {"nodeGroupName": f"{name}-ng", "arn": f"arn:aws:eks:eu-central-1:{ACCOUNT}:nodegroup/x"}
     elif type_.startswith("aws:"):
         state.setdefault("arn", f"arn:aws:{type_.split(':')[1].split('/')[0]}:eu-central-1:{ACCOUNT}:{name}")
     return rid, state
@@ -133,7 +133,7 @@ def invoke(token: str, args: dict) -> dict:
             "accessConfigs": [{"authenticationMode": "API"}],
             "id": name,
         }
-    if token == "aws:iam/getOpenidConnectProvider:getOpenidConnectProvider":
+    if token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider":
         url = args.get("url", f"https://{OIDC_ISSUER}")
         return {"arn": f"arn:aws:iam::{ACCOUNT}:oidc-provider/{url.removeprefix('https://')}", "url": url.removeprefix("https://"),
                 "clientIdLists": ["sts.amazonaws.com"], "thumbprintLists": [], "id": "x"}

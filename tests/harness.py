@@ -22,6 +22,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from google.protobuf import struct_pb2
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import rpc
 from pulumi.runtime import settings as pulumi_settings
@@ -35,6 +36,7 @@ PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.*.yaml"))
 SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = rpc._special_secret_sig  # "1b47061264138c4ac30d75fd1eb44270"
+RESOURCE_REFERENCE = rpc._special_resource_sig
 
 
 @dataclass
@@ -114,7 +116,7 @@ def engine_config(values: Mapping[str, Any]) -> dict[str, str]:
         elif isinstance(value, bool):
             out[key] = "true" if value else "false"
         else:
-            out[key] = json.dumps(value)
+            out[key] = json.dumps(list(value) if isinstance(value, tuple) else value)
     return out
 
 
@@ -127,6 +129,22 @@ def stack_file_config(stack: str) -> dict[str, Any]:
     return config
 
 
+def _references_as_urns(value):
+    if isinstance(value, struct_pb2.Struct):
+        if value.fields.get(SECRET_SIG) is not None and value[SECRET_SIG] == RESOURCE_REFERENCE:
+            return value["urn"]
+        result = struct_pb2.Struct()
+        for key, item in value.items():
+            result[key] = _references_as_urns(item)
+        return result
+    if isinstance(value, struct_pb2.ListValue):
+        result = struct_pb2.ListValue()
+        for item in value:
+            result.append(_references_as_urns(item))
+        return result
+    return value
+
+
 class RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: "FakeCloudMocks"):
         super().__init__(mocks)
@@ -135,6 +153,12 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
         self.stack_urn = ""
 
     def RegisterResource(self, request):  # noqa: N802 - gRPC method name
+        # A resource reference in the inputs (a remote component's `cluster=`, `node_role=`) would be
+        # rebuilt as a Resource on the mock monitor's own event loop and fail; its URN says the same.
+        copied = type(request)()
+        copied.CopyFrom(request)
+        copied.object.CopyFrom(_references_as_urns(request.object))
+        request = copied
         response = super().RegisterResource(request)
         if request.type == "pulumi:pulumi:Stack":
             self.stack_urn = response.urn

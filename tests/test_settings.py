@@ -46,8 +46,8 @@ def test_settings_are_immutable():
         ("hermesImage", "nousresearch/hermes-agent:latest@sha256:" + "a" * 64, "never :latest"),
         ("kubernetesVersion", "1.22", "one of 1.30"),
         ("clusterSource", "eks", "one of kubeconfig, create or existing"),
-        ("gatewayMemoryLimit", "4GB", "a memory quantity in Mi or Gi"),
-        ("gatewayCpuRequest", "half", "a CPU quantity"),
+        ("memoryLimit", "4GB", "a memory quantity in Mi or Gi"),
+        ("cpuRequest", "half", "a CPU quantity"),
         ("nodeInstanceTypes", '["m7i large"]', "an EC2 instance type"),
         ("vpcCidr", "10.0.0.1/16", "IPv4 CIDR block with no host bits"),
         ("vpcCidr", "8.8.0.0/16", "private (RFC 1918)"),
@@ -83,9 +83,9 @@ def test_several_problems_are_reported_together_including_cross_field_ones():
 
 
 def test_cross_field_rules_still_run_when_an_unrelated_key_is_invalid():
-    found = problems({"gatewayMemoryLimit": "lots", "imageSource": "git", "clusterSource": "create",
+    found = problems({"memoryLimit": "lots", "imageSource": "git", "clusterSource": "create",
                       "aws:region": "eu-central-1"})
-    assert any(p.startswith("hermes-eks:gatewayMemoryLimit") for p in found)
+    assert any(p.startswith("hermes-eks:memoryLimit") for p in found)
     assert any(p.startswith("hermes-eks:hermesGitCommit is not set in Pulumi.dev.yaml") for p in found)
 
 

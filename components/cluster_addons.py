@@ -1,0 +1,201 @@
+"""ClusterAddons: the cluster-wide pieces Hermes needs on EKS, each with its own least-privilege identity.
+
+- `ebs-csi-driver`: the aws-ebs-csi-driver EKS add-on. EKS ships no CSI driver, and the in-tree EBS
+  provisioner cannot make gp3 volumes (seed-review 7; pulumi-eks issue #510).
+- `gp3-storage-class`: an encrypted gp3 StorageClass on ebs.csi.aws.com, WaitForFirstConsumer (the
+  volume is made in the zone the pod is scheduled to), expandable, reclaim policy from config.
+- `pod-identity-agent`: the eks-pod-identity-agent add-on, needed for EKS Pod Identity.
+- `load-balancer-controller`: the AWS Load Balancer Controller (Helm), which turns the Hermes Ingress
+  into an ALB; its IAM policy is vendored from the same release (components/vendor/).
+
+On a created cluster all of them are installed (the agent only in pod-identity mode); on an adopted
+cluster only those its stack lists in `existingClusterAddons`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_kubernetes as k8s
+
+from components.labels import MANAGED_BY
+from components.workload_identity import ClusterIdentity, WorkloadRole
+
+ADDONS = ("ebs-csi-driver", "gp3-storage-class", "pod-identity-agent", "load-balancer-controller")
+
+# kubernetes-sigs/aws-load-balancer-controller v3.5.0: chart 3.5.0 (appVersion v3.5.0) from the
+# eks-charts repository, and docs/install/iam_policy.json at tag v3.5.0, vendored byte for byte.
+LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
+LOAD_BALANCER_CONTROLLER_CHART_VERSION = "3.5.0"
+LOAD_BALANCER_CONTROLLER_REPOSITORY = "https://aws.github.io/eks-charts"
+LOAD_BALANCER_CONTROLLER_POLICY = Path(__file__).parent / "vendor" / "aws-load-balancer-controller-iam-policy.json"
+LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
+
+# AWS managed policy for the EBS CSI controller (awsdocs amazon-eks-user-guide, ebs-csi.adoc).
+EBS_CSI_POLICY_ARN = "arn:{partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
+GP3_STORAGE_CLASS = "gp3"
+
+
+@dataclass(frozen=True)
+class ClusterAddonsArgs:
+    cluster: ClusterIdentity
+    kubernetes_version: str
+    region: str
+    vpc_id: pulumi.Input[str]
+    install: tuple[str, ...] = ADDONS
+    volume_reclaim_policy: str = "Delete"
+    default_storage_class: bool = True  # False on an adopted cluster, which may have a default already
+    ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+    depends_on: tuple[pulumi.Resource, ...] = ()  # e.g. the node group: add-ons need nodes to schedule
+
+
+class ClusterAddons(pulumi.ComponentResource):
+    storage_class: k8s.storage.v1.StorageClass | None
+    ready: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: ClusterAddonsArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("hermes-eks:index:ClusterAddons", name, None, opts)
+        unknown = set(args.install) - set(ADDONS)
+        if unknown:
+            raise ValueError(f"unknown cluster add-ons {sorted(unknown)}; known: {', '.join(ADDONS)}")
+        self._name, self._args = name, args
+        self.partition = aws.get_partition_output().partition
+        self.ready: list[pulumi.Resource] = []
+
+        self.pod_identity_agent = None
+        if "pod-identity-agent" in args.install:
+            self.pod_identity_agent = self._eks_addon("eks-pod-identity-agent")
+            self.ready.append(self.pod_identity_agent)
+        self.ebs_csi_driver = self._ebs_csi_driver() if "ebs-csi-driver" in args.install else None
+        self.storage_class = self._gp3_storage_class() if "gp3-storage-class" in args.install else None
+        self.load_balancer_controller = (
+            self._load_balancer_controller() if "load-balancer-controller" in args.install else None
+        )
+        self.register_outputs({"storage_class_name": self.storage_class.metadata.name if self.storage_class else None})
+
+    @property
+    def ready_for_workloads(self) -> list[pulumi.Resource]:
+        """What a workload's volume and Ingress must wait for: the CSI driver and its StorageClass (the
+        provider reads the class's binding mode to await the claim) and the controller's webhook."""
+        return [r for r in (self.ebs_csi_driver, self.storage_class, self.load_balancer_controller) if r is not None]
+
+    # -----------------------------------------------------------------------------------------
+    def _eks_addon(self, addon: str, **extra) -> aws.eks.Addon:
+        args = self._args
+        version = aws.eks.get_addon_version_output(
+            addon_name=addon, kubernetes_version=args.kubernetes_version, most_recent=True
+        ).version
+        return aws.eks.Addon(
+            f"{self._name}-{addon}",
+            cluster_name=args.cluster.name,
+            addon_name=addon,
+            addon_version=version,
+            resolve_conflicts_on_create="OVERWRITE",
+            resolve_conflicts_on_update="OVERWRITE",
+            **extra,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+        )
+
+    def _role(self, purpose: str, namespace: str, service_account: str) -> WorkloadRole:
+        # The add-on APIs take the Pod Identity binding themselves, so no association is made here
+        # for add-ons; the controller installed by Helm gets one below.
+        return WorkloadRole(
+            f"{self._name}-{purpose}", cluster=self._args.cluster, namespace=namespace,
+            service_account=service_account, parent=self, create_association=False,
+        )
+
+    def _ebs_csi_driver(self) -> aws.eks.Addon:
+        identity = self._role("ebs-csi", "kube-system", EBS_CSI_SERVICE_ACCOUNT)
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-ebs-csi",
+            role=identity.role.name,
+            policy_arn=self.partition.apply(lambda p: EBS_CSI_POLICY_ARN.format(partition=p)),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        if identity.mode == "irsa":
+            addon = self._eks_addon("aws-ebs-csi-driver", service_account_role_arn=identity.role.arn)
+        else:
+            addon = self._eks_addon("aws-ebs-csi-driver", pod_identity_associations=[
+                aws.eks.AddonPodIdentityAssociationArgs(role_arn=identity.role.arn, service_account=EBS_CSI_SERVICE_ACCOUNT)
+            ])
+        self.ready.append(addon)
+        return addon
+
+    def _gp3_storage_class(self) -> k8s.storage.v1.StorageClass:
+        return k8s.storage.v1.StorageClass(
+            f"{self._name}-gp3",
+            metadata={
+                "name": GP3_STORAGE_CLASS,
+                "labels": {"app.kubernetes.io/managed-by": MANAGED_BY},
+                # The class every claim without storageClassName gets (EKS marks no CSI class default).
+                "annotations": {"storageclass.kubernetes.io/is-default-class":
+                                "true" if self._args.default_storage_class else "false"},
+            },
+            provisioner="ebs.csi.aws.com",
+            parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+            volume_binding_mode="WaitForFirstConsumer",
+            allow_volume_expansion=True,
+            reclaim_policy=self._args.volume_reclaim_policy,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ebs_csi_driver] if self.ebs_csi_driver else []),
+        )
+
+    def _load_balancer_controller(self) -> k8s.helm.v3.Release:
+        args = self._args
+        namespace, service_account = "kube-system", LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT
+        identity = WorkloadRole(
+            f"{self._name}-load-balancer-controller", cluster=args.cluster, namespace=namespace,
+            service_account=service_account, parent=self, depends_on=[*self.ready],
+        )
+        policy = aws.iam.Policy(
+            f"{self._name}-load-balancer-controller",
+            description=f"AWS Load Balancer Controller v{LOAD_BALANCER_CONTROLLER_CHART_VERSION} (vendored iam_policy.json)",
+            policy=LOAD_BALANCER_CONTROLLER_POLICY.read_text(),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{self._name}-load-balancer-controller",
+            role=identity.role.name, policy_arn=policy.arn, opts=pulumi.ResourceOptions(parent=self),
+        )
+        values = {
+            "clusterName": args.cluster.name,
+            "region": args.region,
+            "vpcId": args.vpc_id,  # set, so the controller never needs the node's IMDS to find it
+            "serviceAccount": {"create": True, "name": service_account,
+                               "annotations": identity.service_account_annotations},
+            # The chart generates new webhook certificates on every render unless it may reuse the
+            # existing Secret (needs a real Helm release: helm.v3.Release, not helm.v4.Chart).
+            "keepTLSSecret": True,
+            "replicaCount": 2,
+            "podDisruptionBudget": {"maxUnavailable": 1},
+            "defaultTargetType": "ip",
+            # The controller's own default is the weak ELBSecurityPolicy-2016-08.
+            "defaultSSLPolicy": args.ssl_policy,
+            # Leave other teams' `type: LoadBalancer` Services to whatever controller they use now.
+            "enableServiceMutatorWebhook": False,
+        }
+        return k8s.helm.v3.Release(
+            f"{self._name}-load-balancer-controller",
+            name="aws-load-balancer-controller",
+            chart=LOAD_BALANCER_CONTROLLER_CHART,
+            version=LOAD_BALANCER_CONTROLLER_CHART_VERSION,
+            repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=LOAD_BALANCER_CONTROLLER_REPOSITORY),
+            namespace=namespace,
+            values=values,
+            atomic=True,
+            cleanup_on_fail=True,
+            max_history=5,
+            timeout=600,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[*self.ready, *( [identity.association] if identity.association else [])],
+            ),
+        )
+
+
+def load_balancer_controller_policy() -> dict:
+    return json.loads(LOAD_BALANCER_CONTROLLER_POLICY.read_text())
