@@ -1,0 +1,133 @@
+"""End to end with the Pulumi Automation API: preview, up, check that Hermes answers, destroy.
+
+These run real deployments, so they need what the unit tests never do, and skip (saying what is
+missing) unless ALL of it is there:
+  - the Pulumi CLI and kubectl on PATH;
+  - HERMES_EKS_INTEGRATION=1, an explicit opt-in: an EKS stack costs money and takes ~25 minutes;
+  - for `local`: a Kubernetes cluster the current kubeconfig context reaches (kind, minikube...);
+  - for the AWS stack: AWS credentials (environment, profile, or web identity) allowed to create EKS,
+    IAM, ECR and VPC resources, and a Docker daemon for the image build.
+The stack is a throw-away copy (`it-<stack>-<random>`) of the named stack file, with protection and
+retention off so `destroy` leaves nothing behind; it uses whatever backend `pulumi login` selected
+and PULUMI_CONFIG_PASSPHRASE for a passphrase-encrypted one.
+
+    HERMES_EKS_INTEGRATION=1 python3 scripts/test.py tests/integration -m integration
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+
+from tests.harness import ROOT, stack_file_config
+
+pytestmark = pytest.mark.integration
+
+
+def _aws_credentials() -> bool:
+    env = os.environ
+    if env.get("AWS_ACCESS_KEY_ID") or env.get("AWS_PROFILE") or env.get("AWS_WEB_IDENTITY_TOKEN_FILE"):
+        return True
+    return any((Path.home() / ".aws" / name).exists() for name in ("credentials", "config"))
+
+
+def _cluster_reachable() -> bool:
+    if shutil.which("kubectl") is None:
+        return False
+    return subprocess.run(["kubectl", "version", "--request-timeout=5s"], capture_output=True).returncode == 0
+
+
+def missing(stack: str) -> list[str]:
+    reasons = []
+    if os.environ.get("HERMES_EKS_INTEGRATION") != "1":
+        reasons.append("HERMES_EKS_INTEGRATION=1 is not set (the explicit opt-in to real deployments)")
+    for tool in ("pulumi", "kubectl"):
+        if shutil.which(tool) is None:
+            reasons.append(f"no `{tool}` on PATH")
+    if stack == "local" and not reasons and not _cluster_reachable():
+        reasons.append("no Kubernetes cluster reachable with the current kubeconfig context")
+    if stack != "local" and not _aws_credentials():
+        reasons.append("no AWS credentials (environment, ~/.aws, or web identity)")
+    return reasons
+
+
+@contextmanager
+def port_forward(kubeconfig: str | None, namespace: str, service: str, port: int):
+    env = dict(os.environ)
+    if kubeconfig:
+        path = Path(os.environ.get("TMPDIR", "/tmp")) / f"kubeconfig-{secrets.token_hex(4)}"
+        path.write_text(kubeconfig)
+        env["KUBECONFIG"] = str(path)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        local = probe.getsockname()[1]
+    process = subprocess.Popen(["kubectl", "-n", namespace, "port-forward", f"svc/{service}", f"{local}:{port}"],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        yield f"http://127.0.0.1:{local}"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def get(url: str, headers: dict | None = None) -> int:
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}), timeout=10) as response:
+                return response.status
+        except urllib.error.HTTPError as error:
+            return error.code
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(2)
+
+
+@pytest.mark.parametrize("stack_file", ["local", "dev"])
+def test_preview_up_hermes_answers_destroy(stack_file):
+    reasons = missing(stack_file)
+    if reasons:
+        pytest.skip("; ".join(reasons))
+    from pulumi import automation as auto
+
+    name = f"it-{stack_file}-{secrets.token_hex(3)}"
+    stack = auto.create_or_select_stack(stack_name=name, work_dir=str(ROOT))
+    try:
+        for key, value in stack_file_config(stack_file).items():
+            stack.set_config(key, auto.ConfigValue(value=value if isinstance(value, str) else json.dumps(value)))
+        if stack_file != "local":
+            # A throw-away copy: nothing protected, nothing retained, the repository may be emptied.
+            for key, value in {"hermes-eks:protectInfrastructure": "false", "hermes-eks:ecrForceDelete": "true",
+                               "hermes-eks:volumeReclaimPolicy": "Delete"}.items():
+                stack.set_config(key, auto.ConfigValue(value=value))
+        preview = stack.preview(on_output=print)
+        assert preview.change_summary.get("create", 0) > 0
+
+        up = stack.up(on_output=print)
+        outputs = {k: v.value for k, v in up.outputs.items()}
+        kubeconfig = outputs.get("kubeconfig")
+        with port_forward(kubeconfig, outputs["namespace"], outputs["api_service_name"], 8642) as api:
+            assert get(f"{api}/health") == 200
+            assert get(f"{api}/v1/models") == 401
+            assert get(f"{api}/v1/models", {"Authorization": f"Bearer {outputs['api_server_key']}"}) == 200
+        with port_forward(kubeconfig, outputs["namespace"], outputs["dashboard_service_name"], 9119) as dashboard:
+            assert get(f"{dashboard}/api/status") == 200
+            assert get(f"{dashboard}/api/config") == 401
+    finally:
+        # The Hermes volume and namespace are always protected: unprotect this throw-away copy first.
+        subprocess.run(["pulumi", "state", "unprotect", "--all", "--yes", "--stack", name], cwd=ROOT, check=False)
+        stack.destroy(on_output=print)
+        stack.workspace.remove_stack(name)
+        (ROOT / f"Pulumi.{name}.yaml").unlink(missing_ok=True)
