@@ -25,7 +25,7 @@ import pulumi_awsx as awsx
 import pulumi_eks as eks
 import pulumi_kubernetes as k8s
 
-from components.cluster_addons import ADDONS, GP3_STORAGE_CLASS, ClusterAddons, ClusterAddonsArgs
+from components.cluster_addons import ADDONS, ClusterAddons, ClusterAddonsArgs
 from components.workload_identity import ClusterIdentity, IdentityMode
 
 CLUSTER_ADMIN_POLICY = "arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"

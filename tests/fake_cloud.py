@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from typing import Any
 
 ACCOUNT = "123456789012"
 CLUSTER_NAME = "hermes-dev"

@@ -6,7 +6,6 @@ import base64
 import functools
 import re
 
-import pytest
 
 from components.dashboard_login import scrypt_password_hash
 from components.hermes_agent import IMAGE_HERMES, IMAGE_PYTHON, LIVENESS_SCRIPT, S6_CAPABILITIES

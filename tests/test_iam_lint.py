@@ -147,7 +147,7 @@ def lint(document: dict) -> set[tuple[str, str]]:
     )
     found = set()
     in_statements = set()
-    for statement_json, statement in zip(document["Statement"], policy.statements):
+    for statement_json, statement in zip(document["Statement"], policy.statements, strict=True):
         for finding in statement.findings:
             in_statements.add(id(finding))
             found |= _subjects(finding, statement_json)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 import settings
 from settings import ConfigError, StackSettings, parse_settings
@@ -33,7 +34,7 @@ def test_defaults_are_the_local_stack_and_valid():
 
 def test_settings_are_immutable():
     s = parse_settings({}, stack="local")
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         s.namespace = "other"  # type: ignore[misc]
 
 
