@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from settings import HERMES_UPSTREAM_IMAGE, SECRET_KEYS, config_key
+from settings import HERMES_RELEASE, HERMES_UPSTREAM_IMAGE, SECRET_KEYS, config_key
 from tests.conftest import stack_program
 from tests.harness import ROOT, STACKS, Program, is_secret, reveal, run_program
 
@@ -33,6 +34,14 @@ def test_stack_files_hold_no_secret_values():
         config = (yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}).get("config") or {}
         for attribute in SECRET_KEYS:
             assert config_key(attribute) not in config, f"Pulumi.{stack}.yaml sets {config_key(attribute)}"
+
+
+def test_the_contract_tests_run_the_hermes_release_the_image_pins():
+    spec = importlib.util.spec_from_file_location("test_runner", ROOT / "scripts" / "test.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    assert runner.HERMES_REQUIREMENT.endswith(f"=={HERMES_RELEASE}")
+    assert "v2026.7.20@sha256:" in HERMES_UPSTREAM_IMAGE  # 0.19.0 was released as v2026.7.20
 
 
 def test_pulumi_yaml_and_readme_match_settings_py():

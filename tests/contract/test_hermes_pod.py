@@ -13,6 +13,7 @@ import shutil
 import pytest
 import yaml
 
+from settings import HERMES_RELEASE
 from tests.contract.pod import Pod, RenderedPod
 from tests.harness import reveal, run_program
 
@@ -126,7 +127,7 @@ def test_configured_credentials_log_in(pod, program):
 def test_dashboard_sees_the_gateway_as_running(pod):
     status = pod.request("GET", ports(pod)["dashboard"], "/api/status").json()
     assert status["gateway_running"] is True and status["gateway_state"] == "running"
-    assert status["version"] == "0.19.0"
+    assert status["version"] == HERMES_RELEASE  # the release the pinned image carries
 
 
 # --- the Ingress ---------------------------------------------------------------------------------
