@@ -12,6 +12,7 @@ import difflib
 import ipaddress
 import json
 import re
+import typing
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -272,7 +273,11 @@ class StackSettings(BaseModel):
 
 
 # Keys whose values must be stored encrypted (`pulumi config set --secret`).
-SECRET_KEYS = frozenset(("api_server_key", "openrouter_api_key", "custom_model_api_key"))
+def _holds_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or any(_holds_secret(arg) for arg in typing.get_args(annotation))
+
+
+SECRET_KEYS = frozenset(name for name, field in StackSettings.model_fields.items() if _holds_secret(field.annotation))
 # Keys read from another namespace than the project's.
 FOREIGN_KEYS = {"aws_region": "aws:region"}
 

@@ -10,7 +10,6 @@ import pulumi
 
 from components.bedrock_access import BedrockAccess
 from components.hermes_agent import (
-    DASHBOARD_PORT,
     ContainerResources,
     HermesAgent,
     HermesAgentArgs,
@@ -134,19 +133,20 @@ def stack_outputs(
 ) -> dict:
     outputs = dict(hermes.outputs)
     outputs["image"] = image.image_ref if image else s.hermes_image
-    namespace = hermes.outputs["namespace"]
+    # The component's own dashboard port-forward, made runnable from wherever `pulumi up` ran.
+    port_forward = hermes.outputs["port_forward_commands"].apply(lambda commands: commands[0])
     if s.dashboard_host:
-        outputs["open_dashboard"] = f"python3 -m webbrowser https://{s.dashboard_host}"
+        outputs["open_dashboard"] = hermes.outputs["dashboard_url"].apply(lambda url: f"python3 -m webbrowser {url}")
     elif cluster is not None:
-        outputs["open_dashboard"] = pulumi.Output.all(cluster.name, namespace).apply(
-            lambda v: f"aws eks update-kubeconfig --region {s.aws_region} --name {v[0]} && "
-                      f"kubectl -n {v[1]} port-forward svc/hermes-dashboard {DASHBOARD_PORT}:{DASHBOARD_PORT}"
+        outputs["open_dashboard"] = pulumi.Output.all(cluster.name, port_forward).apply(
+            lambda v: f"aws eks update-kubeconfig --region {s.aws_region} --name {v[0]} && {v[1]}"
+        )
+    elif s.kubeconfig_context:
+        outputs["open_dashboard"] = port_forward.apply(
+            lambda command: command.replace("kubectl ", f"kubectl --context {s.kubeconfig_context} ", 1)
         )
     else:
-        context = f"--context {s.kubeconfig_context} " if s.kubeconfig_context else ""
-        outputs["open_dashboard"] = namespace.apply(
-            lambda ns: f"kubectl {context}-n {ns} port-forward svc/hermes-dashboard {DASHBOARD_PORT}:{DASHBOARD_PORT}"
-        )
+        outputs["open_dashboard"] = port_forward
     if cluster is not None:
         outputs["cluster_name"] = cluster.name
         outputs["kubeconfig"] = cluster.kubeconfig

@@ -452,10 +452,7 @@ class HermesAgent(pulumi.ComponentResource):
         ingress = self._args.ingress
         api_service = self.api_service.metadata.name
         dashboard_service = self.dashboard_service.metadata.name
-        if ingress and ingress.dashboard_host:
-            dashboard_url = pulumi.Output.from_input(f"https://{ingress.dashboard_host}")
-        else:
-            dashboard_url = pulumi.Output.from_input(f"http://localhost:{DASHBOARD_PORT}")
+        dashboard_url = pulumi.Output.from_input(self._public_url() or f"http://localhost:{DASHBOARD_PORT}")
         if ingress and ingress.api_host:
             api_base_url = pulumi.Output.from_input(f"https://{ingress.api_host}/v1")
         else:

@@ -154,3 +154,7 @@ def test_the_program_registers_nothing_when_config_is_invalid():
 
 def test_every_key_is_documented():
     assert set(settings.KEY_DOCS) == set(StackSettings.model_fields)
+
+
+def test_every_secret_typed_key_is_treated_as_a_secret():
+    assert settings.SECRET_KEYS == {"api_server_key", "openrouter_api_key", "custom_model_api_key"}

@@ -144,3 +144,9 @@ def test_prod_opens_the_dashboard_on_its_host():
 def test_local_opens_the_dashboard_through_a_port_forward():
     assert stack_program("local").outputs["open_dashboard"] == \
         "kubectl -n hermes port-forward svc/hermes-dashboard 9119:9119"
+
+
+def test_a_kubeconfig_context_is_named_in_the_dashboard_command():
+    outputs = run_program("local", {"kubeconfigContext": "kind-hermes"}).outputs
+    assert outputs["open_dashboard"] == \
+        "kubectl --context kind-hermes -n hermes port-forward svc/hermes-dashboard 9119:9119"

@@ -65,7 +65,8 @@ class RenderedPod:
         secrets = [o for o in program.kubernetes_objects() if o["kind"] == "Secret"]
         self.secret_data = {s["metadata"]["name"]: s.get("stringData", {}) for s in secrets}
 
-    def _map(self, value: str, tmp: Path) -> str:
+    def map_path(self, value: str, tmp: Path) -> str:
+        """A path or value inside the image, as it is on this machine."""
         if value.startswith(IMAGE_VENV_BIN + "/"):
             return str(self.hermes.parent / value[len(IMAGE_VENV_BIN) + 1:])
         if value == HERMES_HOME or value.startswith(HERMES_HOME + "/"):
@@ -81,10 +82,10 @@ class RenderedPod:
         tmp = self.workdir / f"{container['name']}-tmp"
         tmp.mkdir(exist_ok=True)
         env = {"PATH": f"{self.hermes.parent}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-        env.update({k: self._map(v, tmp) for k, v in IMAGE_ENV.items()})
+        env.update({k: self.map_path(v, tmp) for k, v in IMAGE_ENV.items()})
         for variable in container.get("env", []):
             if "value" in variable:
-                env[variable["name"]] = self._map(variable["value"], tmp)
+                env[variable["name"]] = self.map_path(variable["value"], tmp)
                 continue
             ref = variable["valueFrom"]["secretKeyRef"]
             data = self.secret_data.get(ref["name"], {})
@@ -97,7 +98,7 @@ class RenderedPod:
     def argv(self, container: dict) -> list[str]:
         tmp = self.workdir / f"{container['name']}-tmp"
         command = container.get("command") or [IMAGE_HERMES]  # no command: the entrypoint runs `hermes <args>`
-        return [self._map(part, tmp) for part in [*command, *container.get("args", [])]]
+        return [self.map_path(part, tmp) for part in [*command, *container.get("args", [])]]
 
     def processes(self, container: dict) -> list[dict]:
         """The processes a container runs: its command, or what the image's s6 starts for its args."""
@@ -169,7 +170,7 @@ class Pod:
         """Run an exec probe's command (mapped to this machine) in the pod's network namespace."""
         tmp = self.rendered.workdir / "exec-tmp"
         tmp.mkdir(exist_ok=True)
-        self.process.stdin.write(json.dumps({"exec": [self.rendered._map(p, tmp) for p in command]}) + "\n")
+        self.process.stdin.write(json.dumps({"exec": [self.rendered.map_path(p, tmp) for p in command]}) + "\n")
         self.process.stdin.flush()
         answer = json.loads(self.process.stdout.readline())
         return answer["exit_code"], answer["output"]
