@@ -11,8 +11,10 @@ from components.hermes_agent import HermesAgent
 from components.hermes_cluster import HermesCluster
 from components.hermes_image import HermesImage
 from components.labels import image_tag
+from components.restored_volume import RestoredVolume
+from components.volume_backups import VolumeBackups
 from settings import load_settings
-from wiring import agent_args, cluster_args, image_args, stack_outputs
+from wiring import agent_args, backup_args, cluster_args, image_args, restore_args, stack_outputs
 
 NAME = "hermes"  # names the components, the Kubernetes objects and the service account
 
@@ -27,12 +29,18 @@ if settings.uses_aws:
 else:
     kubernetes = k8s.Provider(f"{NAME}-kubernetes", context=settings.kubeconfig_context or None)
 
-# 3. The image, pinned by digest: upstream's as-is, or mirrored/built into ECR.
+# 3. Scheduled backups of the Hermes volume, and the volume restored from one when the stack asks.
+backups = VolumeBackups(NAME, backup_args(settings, pulumi.get_stack())) if settings.uses_aws else None
+restored = None
+if settings.restore_from_snapshot:
+    restored = RestoredVolume(NAME, restore_args(settings, pulumi.get_stack()))
+
+# 4. The image, pinned by digest: upstream's as-is, or mirrored/built into ECR.
 image = None
 if settings.image_source != "reference":
     image = HermesImage(NAME, image_args(settings, pulumi.get_stack()))
 
-# 4. The identity that lets only the Hermes pod invoke the allowed Bedrock models.
+# 5. The identity that lets only the Hermes pod invoke the allowed Bedrock models.
 bedrock = None
 if settings.model_provider == "bedrock":
     bedrock = BedrockAccess(NAME, BedrockAccessArgs(
@@ -44,14 +52,15 @@ if settings.model_provider == "bedrock":
         cluster=cluster.identity,
     ))
 
-# 5. The Hermes workload.
+# 6. The Hermes workload.
 hermes = HermesAgent(
     NAME,
     agent_args(settings, image=image.image_ref if image else settings.hermes_image,
-               app_version=image_tag(settings.hermes_image), cluster=cluster, bedrock=bedrock),
+               app_version=image_tag(settings.hermes_image), cluster=cluster, bedrock=bedrock,
+               restored=restored),
     opts=pulumi.ResourceOptions(providers=[kubernetes]),
 )
 
-# 6. Outputs.
-for key, value in stack_outputs(settings, hermes, cluster, image, bedrock).items():
+# 7. Outputs.
+for key, value in stack_outputs(settings, hermes, cluster, image, bedrock, backups).items():
     pulumi.export(key, value)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import pulumi
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
+from components.restored_volume import AVAILABILITY_ZONE, SNAPSHOT_REFERENCE
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -245,6 +246,13 @@ class StackSettings(BaseModel):
     protect_infrastructure: bool = False
     volume_reclaim_policy: Literal["Delete", "Retain"] = "Delete"
 
+    # --- backups and restore of the Hermes volume (AWS stacks) -------------------------------
+    backup_schedule: Annotated[str, _pattern(r"cron\((\S+ ){5}\S+\)", "an AWS Backup cron expression in UTC with six fields, e.g. cron(0 3 * * ? *)")] = "cron(0 3 * * ? *)"
+    backup_retention_days: Annotated[int, _between(1, 36500, " of days")] = 14
+    backup_copy_region: OptionalRegion = ""
+    restore_from_snapshot: Annotated[str, _pattern(SNAPSHOT_REFERENCE.pattern, "an EBS snapshot id (snap-...) or an AWS Backup EBS recovery point ARN (arn:aws:ec2:<region>::snapshot/snap-...)", optional=True)] = ""
+    restore_availability_zone: Annotated[str, _pattern(AVAILABILITY_ZONE.pattern, "an availability zone such as eu-central-1a", optional=True)] = ""
+
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
 
@@ -407,6 +415,22 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
                 break
         if not s.endpoint_public_access and s.endpoint_public_access_cidrs != ("0.0.0.0/0",):
             need("endpoint_public_access_cidrs", "left at its default when endpointPublicAccess is false")
+
+    # --- backups and restore -------------------------------------------------------------------
+    if s.backup_copy_region and not s.uses_aws:
+        need("backup_copy_region", "empty when clusterSource is 'kubeconfig' (backups are AWS Backup's)")
+    if s.backup_copy_region and s.backup_copy_region == s.aws_region:
+        need("backup_copy_region", f"a region other than aws:region ({s.aws_region}), or empty for no copy")
+    if s.restore_from_snapshot and not s.uses_aws:
+        need("restore_from_snapshot", "empty when clusterSource is 'kubeconfig' (it restores an EBS snapshot)")
+    if (s.restore_from_snapshot and s.cluster_source == "existing" and not s.storage_class_name
+            and "gp3-storage-class" not in s.existing_cluster_addons):
+        need("storage_class_name", "the StorageClass of the Hermes volume (the restored volume's PersistentVolume "
+             "must name it) when restoreFromSnapshot is set on an adopted cluster without gp3-storage-class")
+    if s.restore_availability_zone and not s.restore_from_snapshot:
+        need("restore_availability_zone", "empty unless restoreFromSnapshot is set")
+    if s.restore_availability_zone and s.aws_region and not s.restore_availability_zone.startswith(s.aws_region):
+        need("restore_availability_zone", f"a zone of aws:region {s.aws_region}, e.g. {s.aws_region}a")
     return problems
 
 
@@ -574,4 +598,9 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "protect_infrastructure": ("Protect the cluster, its VPC and the ECR repository from deletion and replacement.", "true"),
     "volume_reclaim_policy": ("Reclaim policy of the created gp3 StorageClass: `Retain` keeps the EBS volume when its claim is deleted.", "Retain"),
     "aws_region": ("The AWS provider's region (`aws:region`); required by every AWS stack.", "eu-central-1"),
+    "backup_schedule": ("When AWS Backup snapshots the Hermes volume (AWS stacks): an AWS Backup cron expression, UTC.", "cron(0 */6 * * ? *)"),
+    "backup_retention_days": ("Days each recovery point is kept (and its cross-region copy).", "35"),
+    "backup_copy_region": ("Second region every recovery point is copied to; empty: no copy.", "eu-west-1"),
+    "restore_from_snapshot": ("Run Hermes on a new volume made from this EBS snapshot or AWS Backup recovery point; the old volume is kept. Empty: the normal volume. See README \"Backups and restore\".", "snap-0123456789abcdef0"),
+    "restore_availability_zone": ("Zone of the restored volume; empty: the zone of the snapshot's source volume.", "eu-central-1a"),
 }

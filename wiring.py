@@ -11,6 +11,7 @@ import pulumi
 from components.bedrock_access import BedrockAccess
 from components.hermes_agent import (
     ContainerResources,
+    RestoredClaim,
     HermesAgent,
     HermesAgentArgs,
     IngressConfig,
@@ -19,6 +20,8 @@ from components.hermes_agent import (
 )
 from components.hermes_cluster import HermesCluster, HermesClusterArgs
 from components.hermes_image import HermesImage, HermesImageArgs
+from components.restored_volume import RestoredVolume, RestoredVolumeArgs
+from components.volume_backups import VolumeBackups, VolumeBackupsArgs, volume_tags
 from settings import PROJECT, StackSettings
 
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
@@ -37,6 +40,7 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         volume_reclaim_policy=s.volume_reclaim_policy,
         ssl_policy=s.ingress_ssl_policy,
         tags=(("project", PROJECT), ("stack", stack)),
+        volume_tags=tuple(volume_tags(backup_vault_name(stack)).items()),
         cluster_name=f"hermes-{stack}",
         admin_principal_arns=s.cluster_admin_principal_arns,
         vpc_cidr=s.vpc_cidr,
@@ -54,6 +58,33 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         protect=s.protect_infrastructure,
         existing_cluster_name=s.existing_cluster_name,
         existing_addons=s.existing_cluster_addons,
+    )
+
+
+def backup_vault_name(stack: str) -> str:
+    """Names the stack's backup vault and plan, and tags the volumes they back up."""
+    return f"{PROJECT}-{stack}"
+
+
+def backup_args(s: StackSettings, stack: str) -> VolumeBackupsArgs:
+    return VolumeBackupsArgs(
+        vault_name=backup_vault_name(stack),
+        schedule=s.backup_schedule,
+        retention_days=s.backup_retention_days,
+        copy_region=s.backup_copy_region,
+        # Recovery points are what is left when everything else is gone: prod keeps them.
+        keep_on_destroy=s.protect_infrastructure,
+        tags=(("project", PROJECT), ("stack", stack)),
+    )
+
+
+def restore_args(s: StackSettings, stack: str) -> RestoredVolumeArgs:
+    return RestoredVolumeArgs(
+        snapshot=s.restore_from_snapshot,
+        storage_size=s.storage_size,
+        availability_zone=s.restore_availability_zone,
+        # Tagged like the volumes the gp3 class makes, so the backup plan keeps backing Hermes up.
+        tags=(("project", PROJECT), ("stack", stack), *volume_tags(backup_vault_name(stack)).items()),
     )
 
 
@@ -93,6 +124,7 @@ def agent_args(
     app_version: str,
     cluster: HermesCluster | None,
     bedrock: BedrockAccess | None,
+    restored: RestoredVolume | None = None,
 ) -> HermesAgentArgs:
     storage_class = s.storage_class_name or (cluster.storage_class_name if cluster else None)
     return HermesAgentArgs(
@@ -116,6 +148,10 @@ def agent_args(
         dashboard_oidc_client_id=s.dashboard_oidc_client_id,
         service_account_annotations=bedrock.service_account_annotations if bedrock else {},
         ingress=ingress_config(s),
+        restored=RestoredClaim(
+            snapshot_id=restored.snapshot_id, volume_id=restored.volume_id,
+            availability_zone=restored.availability_zone, size_gib=restored.size_gib,
+        ) if restored else None,
         # The PVC's provider must read its StorageClass (WaitForFirstConsumer) to await it correctly,
         # and the Ingress needs the controller's webhook: both must exist first.
         platform_depends_on=tuple(cluster.addons.ready_for_workloads) if cluster else (),
@@ -130,6 +166,7 @@ def stack_outputs(
     cluster: HermesCluster | None,
     image: HermesImage | None,
     bedrock: BedrockAccess | None,
+    backups: VolumeBackups | None = None,
 ) -> dict:
     outputs = dict(hermes.outputs)
     outputs["image"] = image.image_ref if image else s.hermes_image
@@ -152,4 +189,6 @@ def stack_outputs(
         outputs["kubeconfig"] = cluster.kubeconfig
     if bedrock is not None:
         outputs["bedrock_role_arn"] = bedrock.role_arn
+    if backups is not None:
+        outputs["backup_vault_name"] = backups.vault.name
     return outputs

@@ -52,6 +52,7 @@ class ClusterAddonsArgs:
     default_storage_class: bool = True  # False on an adopted cluster, which may have a default already
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
     depends_on: tuple[pulumi.Resource, ...] = ()  # e.g. the node group: add-ons need nodes to schedule
+    volume_tags: tuple[tuple[str, str], ...] = ()  # put on every EBS volume the gp3 class provisions
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -137,7 +138,13 @@ class ClusterAddons(pulumi.ComponentResource):
                                 "true" if self._args.default_storage_class else "false"},
             },
             provisioner="ebs.csi.aws.com",
-            parameters={"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+            parameters={
+                "type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4",
+                # The driver tags each volume it creates with every `tagSpecification*` parameter's
+                # key=value (kubernetes-sigs/aws-ebs-csi-driver docs/tagging.md); AWS Backup selects by it.
+                **{f"tagSpecification_{i}": f"{key}={value}"
+                   for i, (key, value) in enumerate(self._args.volume_tags, start=1)},
+            },
             volume_binding_mode="WaitForFirstConsumer",
             allow_volume_expansion=True,
             reclaim_policy=self._args.volume_reclaim_policy,

@@ -128,6 +128,16 @@ def alb_ingress_annotations(
 
 
 @dataclass(frozen=True)
+class RestoredClaim:
+    """An existing EBS volume (components/restored_volume.py) for Hermes to run on instead of `<name>-data`."""
+
+    snapshot_id: str  # names the claim and the PersistentVolume
+    volume_id: pulumi.Input[str]
+    availability_zone: pulumi.Input[str]
+    size_gib: pulumi.Input[int]
+
+
+@dataclass(frozen=True)
 class HermesAgentArgs:
     image: pulumi.Input[str]
     app_version: str = ""  # the upstream release tag, for the app.kubernetes.io/version label
@@ -146,6 +156,7 @@ class HermesAgentArgs:
     dashboard_oidc_client_id: str = ""
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     ingress: IngressConfig | None = None
+    restored: RestoredClaim | None = None  # run on this volume; `<name>-data` is kept as it is
     # What the volume and the Ingress need first (the StorageClass, so the provider can read its
     # binding mode; the ingress controller's webhook), and what the pod needs first (its IAM binding).
     platform_depends_on: Sequence[pulumi.Resource] = ()
@@ -189,6 +200,7 @@ class HermesAgent(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=list(args.platform_depends_on)),
         )
+        self.restored_volume = self._restored_claim(ns) if args.restored else None
         self.service_account = k8s.core.v1.ServiceAccount(
             name,
             metadata={"name": name, "namespace": ns, "labels": self.labels,
@@ -302,7 +314,8 @@ class HermesAgent(pulumi.ComponentResource):
             env.append(self._secret_env(PROVIDER_KEY_ENV[args.model.provider], optional=bool(args.existing_secret_name)))
 
         volume_mounts = [data_mount]
-        volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": self.volume.metadata.name}}]
+        data_claim = (self.restored_volume or self.volume).metadata.name
+        volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": data_claim}}]
         if args.read_only_root_filesystem:
             # s6-overlay keeps its state under /run; S6_READ_ONLY_ROOT tells it the root is sealed.
             env.append({"name": "S6_READ_ONLY_ROOT", "value": "1"})
@@ -408,6 +421,46 @@ class HermesAgent(pulumi.ComponentResource):
                 # A 5 GB image pull plus the first boot's seeding outlast the provider's 10-minute default.
                 custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m"),
             ),
+        )
+
+    def _restored_claim(self, ns: pulumi.Output[str]) -> k8s.core.v1.PersistentVolumeClaim:
+        """A PersistentVolume for the restored EBS volume and a claim bound to it (static provisioning,
+        kubernetes-sigs/aws-ebs-csi-driver examples/kubernetes/static-provisioning)."""
+        args, restored = self._args, self._args.restored
+        claim_name = f"{self._name}-data-{restored.snapshot_id}"
+        # Cluster-scoped: the namespace in the name keeps two stacks on one cluster apart.
+        volume_name = pulumi.Output.concat(ns, "-", claim_name)
+        size = pulumi.Output.from_input(restored.size_gib).apply(lambda n: f"{n}Gi")
+        # Dropping these from the stack (clearing restoreFromSnapshot) must never delete the data
+        # written since the restore: retain, and Retain in the volume's reclaim policy.
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=list(args.platform_depends_on))
+        persistent_volume = k8s.core.v1.PersistentVolume(
+            claim_name,
+            metadata={"name": volume_name, "labels": self.labels},
+            spec={
+                "capacity": {"storage": size},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": args.storage_class_name,
+                "claimRef": {"namespace": ns, "name": claim_name},
+                "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": restored.volume_id, "fsType": "ext4"},
+                # EBS volumes are zonal: only nodes in the volume's zone can attach it.
+                "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [{
+                    "key": "topology.kubernetes.io/zone", "operator": "In", "values": [restored.availability_zone],
+                }]}]}},
+            },
+            opts=kept,
+        )
+        return k8s.core.v1.PersistentVolumeClaim(
+            claim_name,
+            metadata={"name": claim_name, "namespace": ns, "labels": self.labels},
+            spec={
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": args.storage_class_name,
+                "volumeName": persistent_volume.metadata.name,
+                "resources": {"requests": {"storage": size}},
+            },
+            opts=kept,
         )
 
     def _service(self, ns: pulumi.Output[str], role: str, port: int, health_path: str) -> k8s.core.v1.Service:

@@ -42,6 +42,7 @@ class HermesClusterArgs:
     volume_reclaim_policy: str = "Delete"
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
     tags: tuple[tuple[str, str], ...] = ()
+    volume_tags: tuple[tuple[str, str], ...] = ()  # on every EBS volume the gp3 class provisions
     # create
     cluster_name: str = ""
     admin_principal_arns: tuple[str, ...] = ()
@@ -94,6 +95,7 @@ class HermesCluster(pulumi.ComponentResource):
                 cluster=self.identity, kubernetes_version=args.kubernetes_version, region=args.region,
                 vpc_id=vpc_id, install=install, volume_reclaim_policy=args.volume_reclaim_policy,
                 ssl_policy=args.ssl_policy, default_storage_class=args.source == "create", depends_on=tuple(ready),
+                volume_tags=args.volume_tags,
             ),
             opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider}),
         )

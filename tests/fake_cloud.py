@@ -17,6 +17,13 @@ IMAGE_DIGEST = "sha256:" + "ab" * 32
 CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIfake\n-----END CERTIFICATE-----\n").decode()
 
 
+# EBS: snapshot id -> (source volume id, size in GiB); volume id -> zone. The volume of
+# snap-0feedface0000dead was deleted since.
+SNAPSHOTS = {"snap-0123456789abcdef0": ("vol-0aaaabbbbccccdddd", 20),
+             "snap-0feedface0000dead": ("vol-0deleted00000000", 20),
+             "snap-0b16b16b16b16b16b": ("vol-0aaaabbbbccccdddd", 200)}
+VOLUME_ZONES = {"vol-0aaaabbbbccccdddd": "eu-central-1b"}
+
 REMOTE_COMPONENTS = {"eks:index:Cluster", "eks:index:ManagedNodeGroup", "awsx:ec2:Vpc"}
 
 
@@ -101,6 +108,9 @@ def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
             nodeSecurityGroupId="sg-0node000000000000",
             clusterIngressRuleId="sgr-0ingress",
         )
+    elif type_ == "aws:ebs/volume:Volume":
+        rid = "vol-0restored" + _hex(name, 4)
+        state["arn"] = f"arn:aws:ec2:{inputs.get('availabilityZone', 'eu-central-1a')[:-1]}:{ACCOUNT}:volume/{rid}"
     elif type_.startswith("aws:"):
         state.setdefault("arn", f"arn:aws:{type_.split(':')[1].split('/')[0]}:eu-central-1:{ACCOUNT}:{name}")
     return rid, state
@@ -142,4 +152,18 @@ def invoke(token: str, args: dict) -> dict:
                 "version": versions.get(args["addonName"], "v1.0.0-eksbuild.1"), "id": args["addonName"]}
     if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
         return {"names": ["eu-central-1a", "eu-central-1b", "eu-central-1c"], "zoneIds": ["euc1-az2", "euc1-az3", "euc1-az1"], "id": "eu-central-1"}
+    if token == "aws:ebs/getSnapshot:getSnapshot":
+        snapshot = args["snapshotIds"][0]
+        if snapshot not in SNAPSHOTS:
+            raise Exception(f"reading EBS Snapshots: InvalidSnapshot.NotFound: The snapshot '{snapshot}' does not exist.")
+        volume, size = SNAPSHOTS[snapshot]
+        return {"snapshotId": snapshot, "id": snapshot, "volumeId": volume, "volumeSize": size, "encrypted": True,
+                "state": "completed", "ownerId": ACCOUNT, "arn": f"arn:aws:ec2:eu-central-1::snapshot/{snapshot}"}
+    if token == "aws:ebs/getEbsVolumes:getEbsVolumes":
+        wanted = args["filters"][0]["values"]
+        return {"ids": [v for v in wanted if v in VOLUME_ZONES], "id": "eu-central-1"}
+    if token == "aws:ebs/getVolume:getVolume":
+        volume = args["filters"][0]["values"][0]
+        return {"volumeId": volume, "id": volume, "availabilityZone": VOLUME_ZONES[volume], "size": 20,
+                "type": "gp3", "encrypted": True, "arn": f"arn:aws:ec2:eu-central-1:{ACCOUNT}:volume/{volume}"}
     raise NotImplementedError(f"tests/fake_cloud.py has no answer for invoke {token}: add one")

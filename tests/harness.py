@@ -53,6 +53,7 @@ class Registered:
     retain_on_delete: bool = False
     aliases: list = field(default_factory=list)
     urn: str = ""
+    provider: str = ""  # the explicit provider reference (`<urn>::<id>`), "" for the default one
 
     @property
     def plain(self) -> dict:
@@ -177,6 +178,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 aliases=list(request.aliases),
                 urn=response.urn,
+                provider=request.provider,
             ))
         return response
 

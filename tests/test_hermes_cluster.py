@@ -169,7 +169,9 @@ def test_encrypted_gp3_storage_class_on_the_csi_driver(name, reclaim):
         "metadata": {"name": "gp3", "labels": {"app.kubernetes.io/managed-by": "pulumi-hermes-eks"},
                      "annotations": {"storageclass.kubernetes.io/is-default-class": "true"}},
         "provisioner": "ebs.csi.aws.com",
-        "parameters": {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4"},
+        "parameters": {"type": "gp3", "encrypted": "true", "csi.storage.k8s.io/fstype": "ext4",
+                       # the stack's backup plan selects the volumes by this tag
+                       "tagSpecification_1": f"hermes-eks/backup=hermes-eks-{name}"},
         "volumeBindingMode": "WaitForFirstConsumer",
         "allowVolumeExpansion": True,
         "reclaimPolicy": reclaim,

@@ -305,3 +305,41 @@ def test_pod_identity_trust_admits_only_the_eks_pods_service_with_only_its_two_a
     assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+
+
+# --- every role the program registers --------------------------------------------------------------
+
+# The one principal each kind of role may be assumed by, and how. A role whose trust is none of these
+# (a new service, a second principal, a pattern) fails until it is reviewed and listed here.
+SERVICE_TRUST = {
+    "ec2.amazonaws.com": "sts:AssumeRole",  # the node group's instance role
+    "backup.amazonaws.com": "sts:AssumeRole",  # AWS Backup (components/volume_backups.py)
+}
+
+
+def _trust_kind(document: dict) -> str:
+    [statement] = document["Statement"]
+    principal = statement["Principal"]
+    if principal == {"Service": "pods.eks.amazonaws.com"}:
+        assert document == pod_identity_trust_policy()
+        return "pod identity"
+    if "Federated" in principal:
+        issuer = next(iter(statement["Condition"]["StringEquals"])).rsplit(":", 1)[0]
+        sub = statement["Condition"]["StringEquals"][f"{issuer}:sub"]
+        namespace, service_account = sub.split(":")[2:]
+        assert document == irsa_trust_policy(principal["Federated"], issuer, namespace, service_account)
+        return "irsa"
+    service = principal["Service"]
+    assert set(statement) == {"Effect", "Principal", "Action"} and statement["Effect"] == "Allow"
+    assert statement["Action"] == SERVICE_TRUST[service], f"no reviewed trust for service {service}"
+    return service
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_role_any_stack_registers_has_a_reviewed_trust_policy(stack):
+    from tests.harness import run_program  # noqa: PLC0415 - the programs are only needed here
+
+    roles = run_program(stack).of_type("aws:iam/role:Role")
+    kinds = {role.name: _trust_kind(json.loads(role.plain["assumeRolePolicy"])) for role in roles}
+    assert kinds["hermes-nodes"] == "ec2.amazonaws.com"
+    assert kinds["hermes-backups"] == "backup.amazonaws.com"
