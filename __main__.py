@@ -6,7 +6,9 @@ settings -> cluster -> image -> Bedrock identity -> the Hermes workload -> outpu
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.alert_topic import AlertTopic
 from components.bedrock_access import BedrockAccess, BedrockAccessArgs
+from components.cost_guardrails import CostGuardrails
 from components.hermes_agent import HermesAgent
 from components.hermes_cluster import HermesCluster
 from components.hermes_image import HermesImage
@@ -14,7 +16,16 @@ from components.labels import image_tag
 from components.restored_volume import RestoredVolume
 from components.volume_backups import VolumeBackups
 from settings import load_settings
-from wiring import agent_args, backup_args, cluster_args, image_args, restore_args, stack_outputs
+from wiring import (
+    agent_args,
+    alert_args,
+    backup_args,
+    cluster_args,
+    guardrail_args,
+    image_args,
+    restore_args,
+    stack_outputs,
+)
 
 NAME = "hermes"  # names the components, the Kubernetes objects and the service account
 
@@ -52,7 +63,13 @@ if settings.model_provider == "bedrock":
         cluster=cluster.identity,
     ))
 
-# 6. The Hermes workload.
+# 6. Where alerts go, and the guardrails on the Bedrock bill.
+alerts = AlertTopic(NAME, alert_args(settings, pulumi.get_stack())) if settings.uses_aws else None
+guardrails = None
+if bedrock is not None:
+    guardrails = CostGuardrails(NAME, guardrail_args(settings, pulumi.get_stack(), alerts, bedrock))
+
+# 7. The Hermes workload.
 hermes = HermesAgent(
     NAME,
     agent_args(settings, image=image.image_ref if image else settings.hermes_image,
@@ -61,6 +78,6 @@ hermes = HermesAgent(
     opts=pulumi.ResourceOptions(providers=[kubernetes]),
 )
 
-# 7. Outputs.
-for key, value in stack_outputs(settings, hermes, cluster, image, bedrock, backups).items():
+# 8. Outputs.
+for key, value in stack_outputs(settings, hermes, cluster, image, bedrock, backups, alerts, guardrails).items():
     pulumi.export(key, value)

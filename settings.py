@@ -253,6 +253,13 @@ class StackSettings(BaseModel):
     restore_from_snapshot: Annotated[str, _pattern(SNAPSHOT_REFERENCE.pattern, "an EBS snapshot id (snap-...) or an AWS Backup EBS recovery point ARN (arn:aws:ec2:<region>::snapshot/snap-...)", optional=True)] = ""
     restore_availability_zone: Annotated[str, _pattern(AVAILABILITY_ZONE.pattern, "an availability zone such as eu-central-1a", optional=True)] = ""
 
+    # --- alerts and the Bedrock cost guardrails (AWS stacks) ----------------------------------
+    alert_emails: ListOf(Annotated[str, _pattern(r"[^@\s,]+@[^@\s,]+\.[a-z]{2,}", "an email address such as platform-oncall@example.com")]) = ()
+    bedrock_monthly_budget_usd: Annotated[int, _between(1, 10_000_000, " of US dollars")] = 100
+    bedrock_budget_thresholds: ListOf(Annotated[int, _between(1, 1000, " percent")]) = (50, 80, 100)
+    bedrock_budget_deny_invoke: bool = False
+    bedrock_hourly_token_alarm: Annotated[int, _between(1000, 10_000_000_000, " of tokens")] = 1_000_000
+
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
 
@@ -429,6 +436,11 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
              "must name it) when restoreFromSnapshot is set on an adopted cluster without gp3-storage-class")
     if s.restore_availability_zone and not s.restore_from_snapshot:
         need("restore_availability_zone", "empty unless restoreFromSnapshot is set")
+    # --- alerts and the Bedrock cost guardrails ----------------------------------------------
+    if s.alert_emails and not s.uses_aws:
+        need("alert_emails", "an empty list when clusterSource is 'kubeconfig' (alerts are SNS's)")
+    if s.bedrock_budget_deny_invoke and s.model_provider != "bedrock":
+        need("bedrock_budget_deny_invoke", "false unless modelProvider is 'bedrock'")
     if s.restore_availability_zone and s.aws_region and not s.restore_availability_zone.startswith(s.aws_region):
         need("restore_availability_zone", f"a zone of aws:region {s.aws_region}, e.g. {s.aws_region}a")
     return problems
@@ -603,4 +615,9 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "backup_copy_region": ("Second region every recovery point is copied to; empty: no copy.", "eu-west-1"),
     "restore_from_snapshot": ("Run Hermes on a new volume made from this EBS snapshot or AWS Backup recovery point; the old volume is kept. Empty: the normal volume. See README \"Backups and restore\".", "snap-0123456789abcdef0"),
     "restore_availability_zone": ("Zone of the restored volume; empty: the zone of the snapshot's source volume.", "eu-central-1a"),
+    "alert_emails": ("Email addresses the stack's alert topic notifies (budgets, alarms); each confirms by mail first.", "[platform-oncall@example.com]"),
+    "bedrock_monthly_budget_usd": ("Monthly AWS Budget for Amazon Bedrock in US dollars (bedrock stacks).", "1000"),
+    "bedrock_budget_thresholds": ("Percentages of the budget at which actual spend notifies (forecast notifies at 100).", "[50, 80, 100]"),
+    "bedrock_budget_deny_invoke": ("When the budget is spent, deny the Hermes role Bedrock invokes until the 1st of the next month.", "true"),
+    "bedrock_hourly_token_alarm": ("Alarm when one model uses more tokens (input + output) than this in an hour.", "5000000"),
 }

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import pulumi
 
+from components.alert_topic import AlertTopic, AlertTopicArgs
 from components.bedrock_access import BedrockAccess
+from components.cost_guardrails import CostGuardrails, CostGuardrailsArgs
 from components.hermes_agent import (
     ContainerResources,
     RestoredClaim,
@@ -85,6 +87,25 @@ def restore_args(s: StackSettings, stack: str) -> RestoredVolumeArgs:
         availability_zone=s.restore_availability_zone,
         # Tagged like the volumes the gp3 class makes, so the backup plan keeps backing Hermes up.
         tags=(("project", PROJECT), ("stack", stack), *volume_tags(backup_vault_name(stack)).items()),
+    )
+
+
+def alert_args(s: StackSettings, stack: str) -> AlertTopicArgs:
+    return AlertTopicArgs(emails=s.alert_emails, tags=(("project", PROJECT), ("stack", stack)))
+
+
+def guardrail_args(s: StackSettings, stack: str, alerts: AlertTopic, bedrock: BedrockAccess) -> CostGuardrailsArgs:
+    deny = s.bedrock_budget_deny_invoke
+    return CostGuardrailsArgs(
+        budget_name=f"{PROJECT}-{stack}-bedrock",
+        monthly_limit_usd=s.bedrock_monthly_budget_usd,
+        actual_thresholds=s.bedrock_budget_thresholds,
+        alert_topic_arn=alerts.arn,
+        models=s.effective_bedrock_models,
+        hourly_token_limit=s.bedrock_hourly_token_alarm,
+        hermes_role_name=bedrock.role.name if deny else None,
+        hermes_role_arn=bedrock.role_arn if deny else None,
+        tags=(("project", PROJECT), ("stack", stack)),
     )
 
 
@@ -167,6 +188,8 @@ def stack_outputs(
     image: HermesImage | None,
     bedrock: BedrockAccess | None,
     backups: VolumeBackups | None = None,
+    alerts: AlertTopic | None = None,
+    guardrails: CostGuardrails | None = None,
 ) -> dict:
     outputs = dict(hermes.outputs)
     outputs["image"] = image.image_ref if image else s.hermes_image
@@ -191,4 +214,8 @@ def stack_outputs(
         outputs["bedrock_role_arn"] = bedrock.role_arn
     if backups is not None:
         outputs["backup_vault_name"] = backups.vault.name
+    if alerts is not None:
+        outputs["alert_topic_arn"] = alerts.arn
+    if guardrails is not None and guardrails.deny_policy is not None:
+        outputs["bedrock_budget_deny_policy_arn"] = guardrails.deny_policy.arn
     return outputs

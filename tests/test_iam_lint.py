@@ -22,6 +22,8 @@ import parliament
 import pytest
 
 from components.bedrock_access import INVOKE_ACTIONS, invoke_policy
+from components.cost_guardrails import budgets_trust_policy, scheduler_trust_policy
+from components.volume_backups import backup_role_trust_policy
 from components.workload_identity import irsa_trust_policy, pod_identity_trust_policy
 
 ACCOUNT = "123456789012"
@@ -309,11 +311,16 @@ def test_pod_identity_trust_admits_only_the_eks_pods_service_with_only_its_two_a
 
 # --- every role the program registers --------------------------------------------------------------
 
-# The one principal each kind of role may be assumed by, and how. A role whose trust is none of these
-# (a new service, a second principal, a pattern) fails until it is reviewed and listed here.
+# The exact trust policy each service-assumed role may have. A role whose trust is none of these (a new
+# service, a second principal, a missing condition) fails until it is reviewed and listed here.
 SERVICE_TRUST = {
-    "ec2.amazonaws.com": "sts:AssumeRole",  # the node group's instance role
-    "backup.amazonaws.com": "sts:AssumeRole",  # AWS Backup (components/volume_backups.py)
+    "ec2.amazonaws.com": lambda: {  # the node group's instance role
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    },
+    "backup.amazonaws.com": backup_role_trust_policy,  # components/volume_backups.py
+    "budgets.amazonaws.com": lambda: budgets_trust_policy(ACCOUNT),  # components/cost_guardrails.py
+    "scheduler.amazonaws.com": lambda: scheduler_trust_policy(ACCOUNT),  # components/cost_guardrails.py
 }
 
 
@@ -330,8 +337,8 @@ def _trust_kind(document: dict) -> str:
         assert document == irsa_trust_policy(principal["Federated"], issuer, namespace, service_account)
         return "irsa"
     service = principal["Service"]
-    assert set(statement) == {"Effect", "Principal", "Action"} and statement["Effect"] == "Allow"
-    assert statement["Action"] == SERVICE_TRUST[service], f"no reviewed trust for service {service}"
+    assert service in SERVICE_TRUST, f"no reviewed trust for service {service}"
+    assert document == SERVICE_TRUST[service]()
     return service
 
 
@@ -343,3 +350,6 @@ def test_every_role_any_stack_registers_has_a_reviewed_trust_policy(stack):
     kinds = {role.name: _trust_kind(json.loads(role.plain["assumeRolePolicy"])) for role in roles}
     assert kinds["hermes-nodes"] == "ec2.amazonaws.com"
     assert kinds["hermes-backups"] == "backup.amazonaws.com"
+    if stack == "dev":  # bedrockBudgetDenyInvoke
+        assert kinds["hermes-bedrock-budget-action"] == "budgets.amazonaws.com"
+        assert kinds["hermes-bedrock-budget-lift"] == "scheduler.amazonaws.com"
