@@ -14,9 +14,11 @@ import json
 import re
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 import pulumi
+import yaml
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
 from pydantic import (
     AfterValidator,
@@ -245,6 +247,11 @@ class StackSettings(BaseModel):
     protect_infrastructure: bool = False
     volume_reclaim_policy: Literal["Delete", "Retain"] = "Delete"
 
+    # --- dashboard OIDC as a confidential client (issue 7 item 9) ------------------------------
+    # Hermes 0.19.0 reads HERMES_DASHBOARD_OIDC_CLIENT_SECRET, "optional; set for a confidential
+    # client" (plugins/dashboard_auth/self_hosted/__init__.py, register()).
+    dashboard_oidc_client_secret: SecretStr | None = None
+
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
 
@@ -407,6 +414,85 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
                 break
         if not s.endpoint_public_access and s.endpoint_public_access_cidrs != ("0.0.0.0/0",):
             need("endpoint_public_access_cidrs", "left at its default when endpointPublicAccess is false")
+
+    # --- a model provider and the credential it needs (issue 6 item 11) -----------------------
+    # OpenRouter answers 401 to every call without a key. A `custom` endpoint may be an in-cluster
+    # server that needs none (vLLM, Ollama), so its key is required only for the hosted APIs that
+    # always need one. With existingSecretName the key is that Secret's business.
+    if not s.existing_secret_name:
+        if s.model_provider == "openrouter" and s.openrouter_api_key is None:
+            need("openrouter_api_key", "an OpenRouter API key, set with `pulumi config set --secret openrouterApiKey "
+                 "sk-or-...` (required when modelProvider is 'openrouter'), or existingSecretName")
+        if s.model_provider == "custom" and s.custom_model_api_key is None and _hosted_api(s.model_base_url):
+            need("custom_model_api_key", f"the API key of {_url_host(s.model_base_url)}, set with `pulumi config set "
+                 "--secret customModelApiKey ...` (that hosted API refuses calls without one), or existingSecretName")
+
+    # --- dashboard OIDC client secret (issue 7 item 9) ----------------------------------------
+    if s.dashboard_oidc_client_secret is not None:
+        if not (s.dashboard_oidc_issuer and s.dashboard_oidc_client_id):
+            need("dashboard_oidc_client_secret", "unset unless dashboardOidcIssuer and dashboardOidcClientId are set "
+                 "(it is the secret of that OIDC client)")
+        if s.existing_secret_name:
+            need("dashboard_oidc_client_secret", "unset when existingSecretName is set (that Secret holds every "
+                 "credential: put HERMES_DASHBOARD_OIDC_CLIENT_SECRET into it)")
+
+    # --- placeholders copied from examples (issue 6 item 11) ----------------------------------
+    problems += _placeholder_problems(s)
+    return problems
+
+
+# Names reserved for documentation and testing that can never be a deployment's own: RFC 2606
+# section 3 (example.com/.net/.org) and RFC 6761 sections 6.2-6.5 (.test, .localhost, .invalid,
+# .example). `.test` and `.localhost` are meant for local testing, so a `kubeconfig` stack may use
+# them; on AWS no certificate or DNS record can ever exist for them.
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org", "example", "invalid")
+LOCAL_ONLY_DOMAINS = ("test", "localhost")
+# The account id in AWS's documentation examples (docs.aws.amazon.com, "123456789012").
+DOCUMENTATION_ACCOUNT = "123456789012"
+_DOCUMENTATION_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:" + DOCUMENTATION_ACCOUNT + r":")
+# Hosted OpenAI-compatible APIs that refuse every call without a key.
+_KEYED_APIS = ("api.openai.com", "openai.azure.com", "openrouter.ai", "api.anthropic.com", "api.mistral.ai",
+               "api.groq.com", "api.together.xyz", "api.deepseek.com", "generativelanguage.googleapis.com")
+
+
+def _url_host(value: str) -> str:
+    match = re.match(r"[a-z][a-z0-9+.-]*://([^/:?#\s]+)", value, re.IGNORECASE)
+    return match.group(1).lower() if match else ""
+
+
+def _hosted_api(url: str) -> bool:
+    host = _url_host(url)
+    return any(host == api or host.endswith("." + api) for api in _KEYED_APIS)
+
+
+def _reserved_domain(host: str, *, local_ok: bool) -> str:
+    for domain in RESERVED_DOMAINS + (() if local_ok else LOCAL_ONLY_DOMAINS):
+        if host == domain or host.endswith("." + domain):
+            return domain
+    return ""
+
+
+def _placeholder_problems(s: StackSettings) -> list[Problem]:
+    """Every plain value (lists and map values included) holding an example host or account."""
+    problems = []
+    for attribute in StackSettings.model_fields:
+        value = getattr(s, attribute)
+        if attribute in SECRET_KEYS:
+            continue
+        items = value.values() if isinstance(value, Mapping) else value if isinstance(value, tuple) else (value,)
+        for item in (i for i in items if isinstance(i, str)):
+            host = item.lower() if re.fullmatch(HOSTNAME, item.lower()) else _url_host(item)
+            domain = _reserved_domain(host, local_ok=s.cluster_source == "kubeconfig") if host else ""
+            if _DOCUMENTATION_ARN.search(item):
+                problems.append(Problem(attribute, value, (
+                    f"an ARN in your own AWS account: {DOCUMENTATION_ACCOUNT} is the example account of AWS's "
+                    "documentation, a placeholder to replace with your account id")))
+                break
+            if domain:
+                problems.append(Problem(attribute, value, (
+                    f"a host name of your own: {domain} is reserved for documentation and testing (RFC 2606, "
+                    "RFC 6761) and no certificate or DNS record can exist for it; replace the placeholder")))
+                break
     return problems
 
 
@@ -419,9 +505,12 @@ def parse_settings(
     *,
     stack: str,
     secret_keys: frozenset[str] | set[str] = frozenset(),
+    stack_file_keys: frozenset[str] | set[str] | None = None,
 ) -> StackSettings:
     """Validate a stack's config (full keys such as 'hermes-eks:namespace' -> raw values).
 
+    `stack_file_keys`: the keys the stack file itself sets (the CLI merges Pulumi.yaml's defaults in,
+    so the rest came from there); None: every key given is the stack file's.
     Raises ConfigError listing every problem; returns the immutable settings otherwise.
     """
     stack_file = f"Pulumi.{stack}.yaml"
@@ -436,12 +525,16 @@ def parse_settings(
             close = difflib.get_close_matches(key, list(by_key), n=1)
             hint = f"did you mean {close[0]}?" if close else "see the README's configuration table"
             problems.append(f"{key} in {stack_file} is not a setting of this program; {hint}")
+        else:
+            problems += _misspelt_namespace(key, raw, stack_file, list(by_key), secret=key in secret_keys)
 
     def describe(attribute: str, value: Any, allowed: str) -> str:
-        if attribute not in values and value in (None, "", ()):
-            return f"{config_key(attribute)} is not set in {stack_file}; allowed: {allowed}"
-        source = stack_file if attribute in values else "Pulumi.yaml (default)"
-        return f"{config_key(attribute)} in {source} is {_shown(attribute, value)}; allowed: {allowed}"
+        key = config_key(attribute)
+        in_stack_file = attribute in values and (stack_file_keys is None or key in stack_file_keys)
+        if not in_stack_file and value in (None, "", (), {}):
+            return f"{key} is not set in {stack_file}; allowed: {allowed}"
+        source = stack_file if in_stack_file else "Pulumi.yaml (default)"
+        return f"{key} in {source} is {_shown(attribute, value)}; allowed: {allowed}"
 
     for attribute in sorted(SECRET_KEYS):
         if attribute in values and config_key(attribute) not in secret_keys:
@@ -505,10 +598,66 @@ def _current_config() -> dict[str, Any]:
 def load_settings() -> StackSettings:
     """Read and validate the current stack's config. Call before registering any resource."""
     stack = pulumi.get_stack()
-    config = {k: v for k, v in _current_config().items() if k.startswith(PROJECT + ":") or k == "aws:region"}
+    # Every key, not only the project's: a key in a misspelt namespace (hermes_eks:storageSize) is
+    # handed over like any provider's config and would otherwise be silently ignored.
+    config = _current_config()
     secret_keys = {k for k in config if pulumi.runtime.is_config_secret(k)}
     secret_keys |= set(pulumi.runtime.get_config_secret_keys_env())
-    return parse_settings(config, stack=stack, secret_keys=frozenset(secret_keys))
+    return parse_settings(config, stack=stack, secret_keys=frozenset(secret_keys),
+                          stack_file_keys=_stack_file_keys(stack, config))
+
+
+# --- where each value came from, and misspelt namespaces (issue 6 items 1 and 11) -------------
+
+def _stack_file_keys(stack: str, config: Mapping[str, Any]) -> frozenset[str]:
+    """The keys Pulumi.<stack>.yaml itself sets, so messages can tell them from Pulumi.yaml's defaults.
+
+    The CLI runs the program in the project directory, next to the stack file. When the file is
+    elsewhere (stackConfigDir, --config-file, an ESC environment), a value equal to its declared
+    default is taken to be the default.
+    """
+    path = Path.cwd() / f"Pulumi.{stack}.yaml"
+    if path.is_file():
+        document = yaml.safe_load(path.read_text()) or {}
+        return frozenset(k if ":" in k else f"{PROJECT}:{k}" for k in (document.get("config") or {}))
+    by_key = {config_key(name): name for name in StackSettings.model_fields}
+    return frozenset(k for k, v in config.items() if k not in by_key or not _is_default(by_key[k], v))
+
+
+def _is_default(attribute: str, raw: Any) -> bool:
+    default = StackSettings.model_fields[attribute].default
+    try:
+        value = _json_text(raw) if isinstance(default, (tuple, dict)) else raw
+    except ValueError:
+        return False
+    if isinstance(default, tuple):
+        return isinstance(value, (list, tuple)) and tuple(value) == default
+    if isinstance(default, bool):
+        return str(value).lower() == str(default).lower()
+    return default is not None and str(value) == str(default)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
+
+
+def _misspelt_namespace(key: str, raw: Any, stack_file: str, known: list[str], *, secret: bool) -> list[str]:
+    """A key whose namespace looks like a typo of the project's (hermes_eks:, hermeseks:, hermes-eks2:)."""
+    namespace, _, name = key.partition(":")
+    squashed = re.sub(r"[^a-z0-9]", "", namespace.lower())
+    if namespace == PROJECT or not (squashed == re.sub(r"[^a-z0-9]", "", PROJECT)
+                                    or _edit_distance(namespace.lower(), PROJECT) <= 2):
+        return []
+    close = difflib.get_close_matches(f"{PROJECT}:{name}", known, n=1)
+    hint = f"did you mean {close[0]}?" if close else f"this program's keys are {PROJECT}:<name> (README, Configuration)"
+    shown = "<secret value hidden>" if secret else (raw if isinstance(raw, str) and raw[:1] in "[{" else json.dumps(raw, default=str))
+    return [f"{key} in {stack_file} is {shown}, but namespace '{namespace}' is not this program's and would be "
+            f"ignored; allowed: keys in namespace '{PROJECT}'; {hint}"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -574,4 +723,5 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "protect_infrastructure": ("Protect the cluster, its VPC and the ECR repository from deletion and replacement.", "true"),
     "volume_reclaim_policy": ("Reclaim policy of the created gp3 StorageClass: `Retain` keeps the EBS volume when its claim is deleted.", "Retain"),
     "aws_region": ("The AWS provider's region (`aws:region`); required by every AWS stack.", "eu-central-1"),
+    "dashboard_oidc_client_secret": ("Secret. OIDC client secret, for an identity provider that treats the dashboard as a confidential client (with dashboardOidcIssuer and dashboardOidcClientId).", "`pulumi config set --secret dashboardOidcClientSecret ...`"),
 }

@@ -4,9 +4,16 @@
     python3 scripts/config_reference.py --write   # rewrite Pulumi.yaml and the README table
     python3 scripts/config_reference.py --check   # exit 1 if either is out of date (the tests do this)
 
-Pulumi.yaml gets every key with its type, default, secrecy and description (project config types are
-string/integer/boolean/array only, so map-valued keys are documented in the README and default in
-settings.py). The README gets one table row per key between two marker comments.
+Pulumi.yaml gets every plain key with its type, default and description. The CLI merges that block into
+every stack and validates it before the program starts (pulumi/pulumi pkg/workspace/config.go
+`mergeConfig`, `validateStackConfigValue`; tests/engine_config.py is our port), which rules out two kinds
+of declaration, so those keys are documented in the README and defaulted in settings.py only:
+- secret keys: a project key with no `default` is REQUIRED in every stack, and a `default` is merged in as
+  a plain value that then fails "must be encrypted as it's secret"; a declared secret can never be
+  optional. settings.py refuses a plain value for them itself.
+- map-valued keys: the `object` type exists only since pulumi/pulumi#20129 (CLI v3.186.0, July 2025); an older
+  CLI refuses the whole Pulumi.yaml. The program parses them from the JSON the engine hands over.
+The README gets one table row per key between two marker comments.
 """
 
 from __future__ import annotations
@@ -70,15 +77,12 @@ def render_pulumi_yaml() -> str:
     for name in project_keys():
         field = StackSettings.model_fields[name]
         kind = _kind(field.annotation)
-        if kind == "object":
+        if kind == "object" or name in SECRET_KEYS:
             continue
         entry: dict = {"type": kind, "description": KEY_DOCS[name][0]}
         if kind == "array":
             entry["items"] = {"type": "string"}
-        if name in SECRET_KEYS:
-            entry["secret"] = True
-        else:
-            entry["default"] = _default(name)
+        entry["default"] = _default(name)
         config[config_key(name)] = entry
     body = yaml.safe_dump({"config": config}, sort_keys=False, width=100, allow_unicode=True)
     return PULUMI_YAML_HEADER + body
