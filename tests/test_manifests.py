@@ -35,7 +35,8 @@ EVERYTHING = {**WITH_INGRESS, "modelProvider": "openrouter", "modelDefault": "an
 
 def programs() -> list[tuple[str, Program]]:
     runs = [(stack, run_program(stack)) for stack in STACKS]
-    runs.append(("local+everything", run_program("local", EVERYTHING, secrets={"openrouterApiKey": "sk-or-test"})))
+    runs.append(("local+everything", run_program("local", EVERYTHING, secrets={"openrouterApiKey": "sk-or-test",
+                                                                                "dashboardOidcClientSecret": "oidc-client-secret"})))
     return runs
 
 
