@@ -486,7 +486,7 @@ def _placeholder_problems(s: StackSettings) -> list[Problem]:
             if _DOCUMENTATION_ARN.search(item):
                 problems.append(Problem(attribute, value, (
                     f"an ARN in your own AWS account: {DOCUMENTATION_ACCOUNT} is the example account of AWS's "
-                    "documentation, a placeholder to replace with your account id")))
+                    "documentation; replace the placeholder with your account id")))
                 break
             if domain:
                 problems.append(Problem(attribute, value, (
