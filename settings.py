@@ -144,7 +144,7 @@ def ListOf(item: Any) -> Any:  # noqa: N802 - reads as a type in the field decla
 
 DnsLabel = Annotated[str, _pattern(DNS_LABEL, "a DNS-1123 label: lowercase letters, digits and '-', at most 63")]
 ObjectName = Annotated[str, _pattern(DNS_SUBDOMAIN, "a Kubernetes object name (DNS-1123 subdomain)", optional=True)]
-OptionalHostname = Annotated[str, _pattern(HOSTNAME, "a fully qualified lowercase DNS name such as hermes.example.com", optional=True)]
+OptionalHostname = Annotated[str, _pattern(HOSTNAME, "a fully qualified lowercase DNS name such as hermes.corp-internal.net", optional=True)]
 OptionalRegion = Annotated[str, _pattern(AWS_REGION, "an AWS region code such as eu-central-1", optional=True)]
 ImageReference = Annotated[
     str,
@@ -160,7 +160,7 @@ CpuQuantity = Annotated[str, _pattern(r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?", "a CPU 
 OptionalCpuQuantity = Annotated[str, _pattern(r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?", "a CPU quantity such as 2 or 1500m (empty: no CPU limit)", optional=True)]
 MemoryQuantity = Annotated[str, _pattern(r"[1-9][0-9]*(Mi|Gi)", "a memory quantity in Mi or Gi, e.g. 512Mi or 4Gi")]
 KubernetesVersion = Annotated[str, _pattern("|".join(re.escape(v) for v in SUPPORTED_KUBERNETES_VERSIONS), "one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS))]
-IamPrincipalArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}", "an IAM role or user ARN such as arn:aws:iam::123456789012:role/platform-admins")]
+IamPrincipalArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}", "an IAM role or user ARN such as arn:aws:iam::<12-digit account id>:role/platform-admins")]
 OptionalCertificateArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}", "an ACM certificate ARN (empty: the controller discovers one by host)", optional=True)]
 InstanceType = Annotated[str, _pattern(INSTANCE_TYPE, "an EC2 instance type such as m7i.large or m7g.xlarge")]
 BedrockModelId = Annotated[str, _pattern(BEDROCK_MODEL_ID, "a Bedrock model id such as anthropic.claude-sonnet-4-5-20250929-v1:0, or a system inference profile id with a geography prefix (" + ", ".join(g + "." for g in BEDROCK_PROFILE_GEOS) + ")")]
@@ -612,16 +612,19 @@ def load_settings() -> StackSettings:
 def _stack_file_keys(stack: str, config: Mapping[str, Any]) -> frozenset[str]:
     """The keys Pulumi.<stack>.yaml itself sets, so messages can tell them from Pulumi.yaml's defaults.
 
-    The CLI runs the program in the project directory, next to the stack file. When the file is
-    elsewhere (stackConfigDir, --config-file, an ESC environment), a value equal to its declared
-    default is taken to be the default.
+    The CLI runs the program in the project directory, next to the stack file. A value the file does
+    not hold (it lives elsewhere: stackConfigDir, --config-file, an ESC environment) counts as the
+    default when it equals the declared default.
     """
     path = Path.cwd() / f"Pulumi.{stack}.yaml"
     if path.is_file():
         document = yaml.safe_load(path.read_text()) or {}
-        return frozenset(k if ":" in k else f"{PROJECT}:{k}" for k in (document.get("config") or {}))
+        in_file = frozenset(k if ":" in k else f"{PROJECT}:{k}" for k in (document.get("config") or {}))
+    else:
+        in_file = frozenset()
+    # A value from elsewhere (an ESC environment) that differs from the default is the stack's own too.
     by_key = {config_key(name): name for name in StackSettings.model_fields}
-    return frozenset(k for k, v in config.items() if k not in by_key or not _is_default(by_key[k], v))
+    return in_file | {k for k, v in config.items() if k not in by_key or not _is_default(by_key[k], v)}
 
 
 def _is_default(attribute: str, raw: Any) -> bool:
@@ -688,7 +691,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "existing_secret_name": ("Use this externally managed Secret (e.g. from External Secrets Operator) instead of creating one; see README \"Bring your own Secret\".", "hermes-credentials"),
     "api_server_key": ("Secret. API server key (64 hex chars); empty: generated and kept in state.", "`pulumi config set --secret apiServerKey $(openssl rand -hex 32)`"),
     "dashboard_username": ("Dashboard basic-auth user name (the password is generated: output `dashboard_password`).", "admin"),
-    "dashboard_oidc_issuer": ("OIDC issuer URL for dashboard single sign-on (with dashboardOidcClientId and dashboardHost).", "https://login.example.com/realms/main"),
+    "dashboard_oidc_issuer": ("OIDC issuer URL for dashboard single sign-on (with dashboardOidcClientId and dashboardHost).", "https://login.corp-internal.net/realms/main"),
     "dashboard_oidc_client_id": ("OIDC client id for the dashboard.", "hermes-dashboard"),
     "model_provider": ("Model provider written into config.yaml: `none` (choose in the dashboard), `bedrock`, `openrouter` or `custom` (any OpenAI-compatible API).", "bedrock"),
     "model_default": ("Default model id for the provider.", "eu.anthropic.claude-sonnet-4-6"),
@@ -699,15 +702,15 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "bedrock_models": ("Every model or inference profile the pod's IAM role may invoke (modelDefault is always included).", "[eu.anthropic.claude-sonnet-4-6, eu.anthropic.claude-haiku-4-5-20251001-v1:0]"),
     "bedrock_discovery": ("Also grant the read-only Bedrock list/get actions Hermes uses to discover models.", "true"),
     "pod_identity_mode": ("How the pod gets its AWS role: `irsa` (OIDC, service-account annotation) or `pod-identity` (EKS Pod Identity association).", "pod-identity"),
-    "dashboard_host": ("Host name routed to the dashboard (all paths); with apiHost, setting either creates the Ingress.", "hermes.internal.example.com"),
-    "api_host": ("Host name routed to the OpenAI-compatible API (base URL https://<apiHost>/v1).", "hermes-api.internal.example.com"),
+    "dashboard_host": ("Host name routed to the dashboard (all paths); with apiHost, setting either creates the Ingress.", "hermes.corp-internal.net"),
+    "api_host": ("Host name routed to the OpenAI-compatible API (base URL https://<apiHost>/v1).", "hermes-api.corp-internal.net"),
     "ingress_class_name": ("IngressClass; the ALB defaults below apply only to `alb`.", "alb"),
     "ingress_scheme": ("ALB scheme: `internal` (VPC only) or `internet-facing`.", "internal"),
-    "ingress_certificate_arn": ("ACM certificate for the ALB's HTTPS listener; empty: discovered by host.", "arn:aws:acm:eu-central-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"),
+    "ingress_certificate_arn": ("ACM certificate for the ALB's HTTPS listener; empty: discovered by host.", "arn:aws:acm:eu-central-1:210987654321:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"),
     "ingress_ssl_policy": ("TLS policy of the ALB's HTTPS listener.", "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"),
     "ingress_group_name": ("ALB group to share one load balancer between Ingresses.", "internal-tools"),
     "ingress_annotations": ("Extra Ingress annotations; they override the ALB defaults.", "{alb.ingress.kubernetes.io/inbound-cidrs: 10.0.0.0/8}"),
-    "cluster_admin_principal_arns": ("IAM roles/users given cluster-admin access entries: engineers, CI, Pulumi Deployments.", "[arn:aws:iam::123456789012:role/platform-admins]"),
+    "cluster_admin_principal_arns": ("IAM roles/users given cluster-admin access entries: engineers, CI, Pulumi Deployments.", "[arn:aws:iam::210987654321:role/platform-admins]"),
     "vpc_cidr": ("CIDR of the created VPC.", "10.42.0.0/16"),
     "availability_zone_count": ("Availability zones the VPC and nodes span.", "3"),
     "nat_gateways": ("NAT gateways for the private subnets: `single` (cheaper) or `one-per-az` (survives an AZ outage).", "one-per-az"),

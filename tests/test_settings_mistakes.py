@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 
+import settings
 from settings import ConfigError
 from tests import engine_config as cli
 from tests.harness import PROJECT, PROJECT_DECLARATION, ROOT, Program, run_program
@@ -125,3 +126,14 @@ def test_a_custom_endpoint_at_a_hosted_api_needs_its_key(url):
     assert problem.startswith("hermes-eks:customModelApiKey is not set in Pulumi.local.yaml; allowed: the API key of ")
     accepted("local", {"modelProvider": "custom", "modelDefault": "gpt-5.1", "modelBaseUrl": url},
              secrets={"customModelApiKey": "sk-test"})
+
+
+# --- the configuration table's own examples ------------------------------------------------------------
+
+@pytest.mark.parametrize("attribute", [a for a in settings.KEY_DOCS if a not in settings.SECRET_KEYS])
+def test_every_example_in_the_configuration_table_is_a_value_the_program_accepts(attribute):
+    """A user copying an example from the README table must not get it refused as invalid or a placeholder."""
+    written = cli.go_yaml_load(settings.KEY_DOCS[attribute][1])  # as if pasted into the stack file
+    raw = cli.decrypted_text(cli.value_from_yaml(written))
+    parsed = settings.StackSettings.model_validate({attribute: raw})
+    assert settings._placeholder_problems(parsed) == []
