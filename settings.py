@@ -14,9 +14,11 @@ import json
 import re
 import typing
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
 import pulumi
+import yaml
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
 from components.restored_volume import AVAILABILITY_ZONE, SNAPSHOT_REFERENCE
 from pydantic import (
@@ -143,7 +145,7 @@ def ListOf(item: Any) -> Any:  # noqa: N802 - reads as a type in the field decla
 
 DnsLabel = Annotated[str, _pattern(DNS_LABEL, "a DNS-1123 label: lowercase letters, digits and '-', at most 63")]
 ObjectName = Annotated[str, _pattern(DNS_SUBDOMAIN, "a Kubernetes object name (DNS-1123 subdomain)", optional=True)]
-OptionalHostname = Annotated[str, _pattern(HOSTNAME, "a fully qualified lowercase DNS name such as hermes.example.com", optional=True)]
+OptionalHostname = Annotated[str, _pattern(HOSTNAME, "a fully qualified lowercase DNS name such as hermes.corp-internal.net", optional=True)]
 OptionalRegion = Annotated[str, _pattern(AWS_REGION, "an AWS region code such as eu-central-1", optional=True)]
 ImageReference = Annotated[
     str,
@@ -159,7 +161,7 @@ CpuQuantity = Annotated[str, _pattern(r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?", "a CPU 
 OptionalCpuQuantity = Annotated[str, _pattern(r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?", "a CPU quantity such as 2 or 1500m (empty: no CPU limit)", optional=True)]
 MemoryQuantity = Annotated[str, _pattern(r"[1-9][0-9]*(Mi|Gi)", "a memory quantity in Mi or Gi, e.g. 512Mi or 4Gi")]
 KubernetesVersion = Annotated[str, _pattern("|".join(re.escape(v) for v in SUPPORTED_KUBERNETES_VERSIONS), "one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS))]
-IamPrincipalArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}", "an IAM role or user ARN such as arn:aws:iam::123456789012:role/platform-admins")]
+IamPrincipalArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}", "an IAM role or user ARN such as arn:aws:iam::<12-digit account id>:role/platform-admins")]
 OptionalCertificateArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}", "an ACM certificate ARN (empty: the controller discovers one by host)", optional=True)]
 InstanceType = Annotated[str, _pattern(INSTANCE_TYPE, "an EC2 instance type such as m7i.large or m7g.xlarge")]
 BedrockModelId = Annotated[str, _pattern(BEDROCK_MODEL_ID, "a Bedrock model id such as anthropic.claude-sonnet-4-5-20250929-v1:0, or a system inference profile id with a geography prefix (" + ", ".join(g + "." for g in BEDROCK_PROFILE_GEOS) + ")")]
@@ -245,6 +247,11 @@ class StackSettings(BaseModel):
     control_plane_log_types: ListOf(Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]) = ()
     protect_infrastructure: bool = False
     volume_reclaim_policy: Literal["Delete", "Retain"] = "Delete"
+
+    # --- dashboard OIDC as a confidential client (issue 7 item 9) ------------------------------
+    # Hermes 0.19.0 reads HERMES_DASHBOARD_OIDC_CLIENT_SECRET, "optional; set for a confidential
+    # client" (plugins/dashboard_auth/self_hosted/__init__.py, register()).
+    dashboard_oidc_client_secret: SecretStr | None = None
 
     # --- backups and restore of the Hermes volume (AWS stacks) -------------------------------
     backup_schedule: Annotated[str, _pattern(r"cron\((\S+ ){5}\S+\)", "an AWS Backup cron expression in UTC with six fields, e.g. cron(0 3 * * ? *)")] = "cron(0 3 * * ? *)"
@@ -423,6 +430,27 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
         if not s.endpoint_public_access and s.endpoint_public_access_cidrs != ("0.0.0.0/0",):
             need("endpoint_public_access_cidrs", "left at its default when endpointPublicAccess is false")
 
+    # --- a model provider and the credential it needs (issue 6 item 11) -----------------------
+    # OpenRouter answers 401 to every call without a key. A `custom` endpoint may be an in-cluster
+    # server that needs none (vLLM, Ollama), so its key is required only for the hosted APIs that
+    # always need one. With existingSecretName the key is that Secret's business.
+    if not s.existing_secret_name:
+        if s.model_provider == "openrouter" and s.openrouter_api_key is None:
+            need("openrouter_api_key", "an OpenRouter API key, set with `pulumi config set --secret openrouterApiKey "
+                 "sk-or-...` (required when modelProvider is 'openrouter'), or existingSecretName")
+        if s.model_provider == "custom" and s.custom_model_api_key is None and _hosted_api(s.model_base_url):
+            need("custom_model_api_key", f"the API key of {_url_host(s.model_base_url)}, set with `pulumi config set "
+                 "--secret customModelApiKey ...` (that hosted API refuses calls without one), or existingSecretName")
+
+    # --- dashboard OIDC client secret (issue 7 item 9) ----------------------------------------
+    if s.dashboard_oidc_client_secret is not None:
+        if not (s.dashboard_oidc_issuer and s.dashboard_oidc_client_id):
+            need("dashboard_oidc_client_secret", "unset unless dashboardOidcIssuer and dashboardOidcClientId are set "
+                 "(it is the secret of that OIDC client)")
+        if s.existing_secret_name:
+            need("dashboard_oidc_client_secret", "unset when existingSecretName is set (that Secret holds every "
+                 "credential: put HERMES_DASHBOARD_OIDC_CLIENT_SECRET into it)")
+
     # --- backups and restore -------------------------------------------------------------------
     if s.backup_copy_region and not s.uses_aws:
         need("backup_copy_region", "empty when clusterSource is 'kubeconfig' (backups are AWS Backup's)")
@@ -443,6 +471,64 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
         need("bedrock_budget_deny_invoke", "false unless modelProvider is 'bedrock'")
     if s.restore_availability_zone and s.aws_region and not s.restore_availability_zone.startswith(s.aws_region):
         need("restore_availability_zone", f"a zone of aws:region {s.aws_region}, e.g. {s.aws_region}a")
+
+    # --- placeholders copied from examples (issue 6 item 11) ----------------------------------
+    problems += _placeholder_problems(s)
+    return problems
+
+
+# Names reserved for documentation and testing that can never be a deployment's own: RFC 2606
+# section 3 (example.com/.net/.org) and RFC 6761 sections 6.2-6.5 (.test, .localhost, .invalid,
+# .example). `.test` and `.localhost` are meant for local testing, so a `kubeconfig` stack may use
+# them; on AWS no certificate or DNS record can ever exist for them.
+RESERVED_DOMAINS = ("example.com", "example.net", "example.org", "example", "invalid")
+LOCAL_ONLY_DOMAINS = ("test", "localhost")
+# The account id in AWS's documentation examples (docs.aws.amazon.com, "123456789012").
+DOCUMENTATION_ACCOUNT = "123456789012"
+_DOCUMENTATION_ARN = re.compile(r"arn:aws[a-z-]*:[a-z0-9-]*:[a-z0-9-]*:" + DOCUMENTATION_ACCOUNT + r":")
+# Hosted OpenAI-compatible APIs that refuse every call without a key.
+_KEYED_APIS = ("api.openai.com", "openai.azure.com", "openrouter.ai", "api.anthropic.com", "api.mistral.ai",
+               "api.groq.com", "api.together.xyz", "api.deepseek.com", "generativelanguage.googleapis.com")
+
+
+def _url_host(value: str) -> str:
+    match = re.match(r"[a-z][a-z0-9+.-]*://([^/:?#\s]+)", value, re.IGNORECASE)
+    return match.group(1).lower() if match else ""
+
+
+def _hosted_api(url: str) -> bool:
+    host = _url_host(url)
+    return any(host == api or host.endswith("." + api) for api in _KEYED_APIS)
+
+
+def _reserved_domain(host: str, *, local_ok: bool) -> str:
+    for domain in RESERVED_DOMAINS + (() if local_ok else LOCAL_ONLY_DOMAINS):
+        if host == domain or host.endswith("." + domain):
+            return domain
+    return ""
+
+
+def _placeholder_problems(s: StackSettings) -> list[Problem]:
+    """Every plain value (lists and map values included) holding an example host or account."""
+    problems = []
+    for attribute in StackSettings.model_fields:
+        value = getattr(s, attribute)
+        if attribute in SECRET_KEYS:
+            continue
+        items = value.values() if isinstance(value, Mapping) else value if isinstance(value, tuple) else (value,)
+        for item in (i for i in items if isinstance(i, str)):
+            host = item.lower() if re.fullmatch(HOSTNAME, item.lower()) else _url_host(item)
+            domain = _reserved_domain(host, local_ok=s.cluster_source == "kubeconfig") if host else ""
+            if _DOCUMENTATION_ARN.search(item):
+                problems.append(Problem(attribute, value, (
+                    f"an ARN in your own AWS account: {DOCUMENTATION_ACCOUNT} is the example account of AWS's "
+                    "documentation; replace the placeholder with your account id")))
+                break
+            if domain:
+                problems.append(Problem(attribute, value, (
+                    f"a host name of your own: {domain} is reserved for documentation and testing (RFC 2606, "
+                    "RFC 6761) and no certificate or DNS record can exist for it; replace the placeholder")))
+                break
     return problems
 
 
@@ -455,9 +541,12 @@ def parse_settings(
     *,
     stack: str,
     secret_keys: frozenset[str] | set[str] = frozenset(),
+    stack_file_keys: frozenset[str] | set[str] | None = None,
 ) -> StackSettings:
     """Validate a stack's config (full keys such as 'hermes-eks:namespace' -> raw values).
 
+    `stack_file_keys`: the keys the stack file itself sets (the CLI merges Pulumi.yaml's defaults in,
+    so the rest came from there); None: every key given is the stack file's.
     Raises ConfigError listing every problem; returns the immutable settings otherwise.
     """
     stack_file = f"Pulumi.{stack}.yaml"
@@ -472,12 +561,16 @@ def parse_settings(
             close = difflib.get_close_matches(key, list(by_key), n=1)
             hint = f"did you mean {close[0]}?" if close else "see the README's configuration table"
             problems.append(f"{key} in {stack_file} is not a setting of this program; {hint}")
+        else:
+            problems += _misspelt_namespace(key, raw, stack_file, list(by_key), secret=key in secret_keys)
 
     def describe(attribute: str, value: Any, allowed: str) -> str:
-        if attribute not in values and value in (None, "", ()):
-            return f"{config_key(attribute)} is not set in {stack_file}; allowed: {allowed}"
-        source = stack_file if attribute in values else "Pulumi.yaml (default)"
-        return f"{config_key(attribute)} in {source} is {_shown(attribute, value)}; allowed: {allowed}"
+        key = config_key(attribute)
+        in_stack_file = attribute in values and (stack_file_keys is None or key in stack_file_keys)
+        if not in_stack_file and value in (None, "", (), {}):
+            return f"{key} is not set in {stack_file}; allowed: {allowed}"
+        source = stack_file if in_stack_file else "Pulumi.yaml (default)"
+        return f"{key} in {source} is {_shown(attribute, value)}; allowed: {allowed}"
 
     for attribute in sorted(SECRET_KEYS):
         if attribute in values and config_key(attribute) not in secret_keys:
@@ -541,10 +634,69 @@ def _current_config() -> dict[str, Any]:
 def load_settings() -> StackSettings:
     """Read and validate the current stack's config. Call before registering any resource."""
     stack = pulumi.get_stack()
-    config = {k: v for k, v in _current_config().items() if k.startswith(PROJECT + ":") or k == "aws:region"}
+    # Every key, not only the project's: a key in a misspelt namespace (hermes_eks:storageSize) is
+    # handed over like any provider's config and would otherwise be silently ignored.
+    config = _current_config()
     secret_keys = {k for k in config if pulumi.runtime.is_config_secret(k)}
     secret_keys |= set(pulumi.runtime.get_config_secret_keys_env())
-    return parse_settings(config, stack=stack, secret_keys=frozenset(secret_keys))
+    return parse_settings(config, stack=stack, secret_keys=frozenset(secret_keys),
+                          stack_file_keys=_stack_file_keys(stack, config))
+
+
+# --- where each value came from, and misspelt namespaces (issue 6 items 1 and 11) -------------
+
+def _stack_file_keys(stack: str, config: Mapping[str, Any]) -> frozenset[str]:
+    """The keys Pulumi.<stack>.yaml itself sets, so messages can tell them from Pulumi.yaml's defaults.
+
+    The CLI runs the program in the project directory, next to the stack file. A value the file does
+    not hold (it lives elsewhere: stackConfigDir, --config-file, an ESC environment) counts as the
+    default when it equals the declared default.
+    """
+    path = Path.cwd() / f"Pulumi.{stack}.yaml"
+    if path.is_file():
+        document = yaml.safe_load(path.read_text()) or {}
+        in_file = frozenset(k if ":" in k else f"{PROJECT}:{k}" for k in (document.get("config") or {}))
+    else:
+        in_file = frozenset()
+    # A value from elsewhere (an ESC environment) that differs from the default is the stack's own too.
+    by_key = {config_key(name): name for name in StackSettings.model_fields}
+    return in_file | {k for k, v in config.items() if k not in by_key or not _is_default(by_key[k], v)}
+
+
+def _is_default(attribute: str, raw: Any) -> bool:
+    default = StackSettings.model_fields[attribute].default
+    try:
+        value = _json_text(raw) if isinstance(default, (tuple, dict)) else raw
+    except ValueError:
+        return False
+    if isinstance(default, tuple):
+        return isinstance(value, (list, tuple)) and tuple(value) == default
+    if isinstance(default, bool):
+        return str(value).lower() == str(default).lower()
+    return default is not None and str(value) == str(default)
+
+
+def _edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, cb in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (ca != cb))
+    return row[-1]
+
+
+def _misspelt_namespace(key: str, raw: Any, stack_file: str, known: list[str], *, secret: bool) -> list[str]:
+    """A key whose namespace looks like a typo of the project's (hermes_eks:, hermeseks:, hermes-eks2:)."""
+    namespace, _, name = key.partition(":")
+    squashed = re.sub(r"[^a-z0-9]", "", namespace.lower())
+    if namespace == PROJECT or not (squashed == re.sub(r"[^a-z0-9]", "", PROJECT)
+                                    or _edit_distance(namespace.lower(), PROJECT) <= 2):
+        return []
+    close = difflib.get_close_matches(f"{PROJECT}:{name}", known, n=1)
+    hint = f"did you mean {close[0]}?" if close else f"this program's keys are {PROJECT}:<name> (README, Configuration)"
+    shown = "<secret value hidden>" if secret else (raw if isinstance(raw, str) and raw[:1] in "[{" else json.dumps(raw, default=str))
+    return [f"{key} in {stack_file} is {shown}, but namespace '{namespace}' is not this program's and would be "
+            f"ignored; allowed: keys in namespace '{PROJECT}'; {hint}"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -575,7 +727,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "existing_secret_name": ("Use this externally managed Secret (e.g. from External Secrets Operator) instead of creating one; see README \"Bring your own Secret\".", "hermes-credentials"),
     "api_server_key": ("Secret. API server key (64 hex chars); empty: generated and kept in state.", "`pulumi config set --secret apiServerKey $(openssl rand -hex 32)`"),
     "dashboard_username": ("Dashboard basic-auth user name (the password is generated: output `dashboard_password`).", "admin"),
-    "dashboard_oidc_issuer": ("OIDC issuer URL for dashboard single sign-on (with dashboardOidcClientId and dashboardHost).", "https://login.example.com/realms/main"),
+    "dashboard_oidc_issuer": ("OIDC issuer URL for dashboard single sign-on (with dashboardOidcClientId and dashboardHost).", "https://login.corp-internal.net/realms/main"),
     "dashboard_oidc_client_id": ("OIDC client id for the dashboard.", "hermes-dashboard"),
     "model_provider": ("Model provider written into config.yaml: `none` (choose in the dashboard), `bedrock`, `openrouter` or `custom` (any OpenAI-compatible API).", "bedrock"),
     "model_default": ("Default model id for the provider.", "eu.anthropic.claude-sonnet-4-6"),
@@ -586,15 +738,15 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "bedrock_models": ("Every model or inference profile the pod's IAM role may invoke (modelDefault is always included).", "[eu.anthropic.claude-sonnet-4-6, eu.anthropic.claude-haiku-4-5-20251001-v1:0]"),
     "bedrock_discovery": ("Also grant the read-only Bedrock list/get actions Hermes uses to discover models.", "true"),
     "pod_identity_mode": ("How the pod gets its AWS role: `irsa` (OIDC, service-account annotation) or `pod-identity` (EKS Pod Identity association).", "pod-identity"),
-    "dashboard_host": ("Host name routed to the dashboard (all paths); with apiHost, setting either creates the Ingress.", "hermes.internal.example.com"),
-    "api_host": ("Host name routed to the OpenAI-compatible API (base URL https://<apiHost>/v1).", "hermes-api.internal.example.com"),
+    "dashboard_host": ("Host name routed to the dashboard (all paths); with apiHost, setting either creates the Ingress.", "hermes.corp-internal.net"),
+    "api_host": ("Host name routed to the OpenAI-compatible API (base URL https://<apiHost>/v1).", "hermes-api.corp-internal.net"),
     "ingress_class_name": ("IngressClass; the ALB defaults below apply only to `alb`.", "alb"),
     "ingress_scheme": ("ALB scheme: `internal` (VPC only) or `internet-facing`.", "internal"),
-    "ingress_certificate_arn": ("ACM certificate for the ALB's HTTPS listener; empty: discovered by host.", "arn:aws:acm:eu-central-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"),
+    "ingress_certificate_arn": ("ACM certificate for the ALB's HTTPS listener; empty: discovered by host.", "arn:aws:acm:eu-central-1:210987654321:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"),
     "ingress_ssl_policy": ("TLS policy of the ALB's HTTPS listener.", "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"),
     "ingress_group_name": ("ALB group to share one load balancer between Ingresses.", "internal-tools"),
     "ingress_annotations": ("Extra Ingress annotations; they override the ALB defaults.", "{alb.ingress.kubernetes.io/inbound-cidrs: 10.0.0.0/8}"),
-    "cluster_admin_principal_arns": ("IAM roles/users given cluster-admin access entries: engineers, CI, Pulumi Deployments.", "[arn:aws:iam::123456789012:role/platform-admins]"),
+    "cluster_admin_principal_arns": ("IAM roles/users given cluster-admin access entries: engineers, CI, Pulumi Deployments.", "[arn:aws:iam::210987654321:role/platform-admins]"),
     "vpc_cidr": ("CIDR of the created VPC.", "10.42.0.0/16"),
     "availability_zone_count": ("Availability zones the VPC and nodes span.", "3"),
     "nat_gateways": ("NAT gateways for the private subnets: `single` (cheaper) or `one-per-az` (survives an AZ outage).", "one-per-az"),
@@ -610,6 +762,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "protect_infrastructure": ("Protect the cluster, its VPC and the ECR repository from deletion and replacement.", "true"),
     "volume_reclaim_policy": ("Reclaim policy of the created gp3 StorageClass: `Retain` keeps the EBS volume when its claim is deleted.", "Retain"),
     "aws_region": ("The AWS provider's region (`aws:region`); required by every AWS stack.", "eu-central-1"),
+    "dashboard_oidc_client_secret": ("Secret. OIDC client secret, for an identity provider that treats the dashboard as a confidential client (with dashboardOidcIssuer and dashboardOidcClientId).", "`pulumi config set --secret dashboardOidcClientSecret ...`"),
     "backup_schedule": ("When AWS Backup snapshots the Hermes volume (AWS stacks): an AWS Backup cron expression, UTC.", "cron(0 */6 * * ? *)"),
     "backup_retention_days": ("Days each recovery point is kept (and its cross-region copy).", "35"),
     "backup_copy_region": ("Second region every recovery point is copied to; empty: no copy.", "eu-west-1"),

@@ -167,6 +167,7 @@ def agent_args(
         dashboard_username=s.dashboard_username,
         dashboard_oidc_issuer=s.dashboard_oidc_issuer,
         dashboard_oidc_client_id=s.dashboard_oidc_client_id,
+        dashboard_oidc_client_secret=_secret(s.dashboard_oidc_client_secret),
         service_account_annotations=bedrock.service_account_annotations if bedrock else {},
         ingress=ingress_config(s),
         restored=RestoredClaim(

@@ -58,6 +58,9 @@ SECRET_API_SERVER_KEY = "API_SERVER_KEY"
 SECRET_PASSWORD_HASH = "HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH"
 SECRET_SIGNING_KEY = "HERMES_DASHBOARD_BASIC_AUTH_SECRET"
 PROVIDER_KEY_ENV = {"openrouter": "OPENROUTER_API_KEY", "custom": "OPENAI_API_KEY"}
+# Read by Hermes 0.19.0 for a confidential OIDC client ("optional; set for a confidential client",
+# plugins/dashboard_auth/self_hosted/__init__.py); the Secret key and the variable share the name.
+SECRET_OIDC_CLIENT_SECRET = "HERMES_DASHBOARD_OIDC_CLIENT_SECRET"
 
 
 @dataclass(frozen=True)
@@ -154,6 +157,7 @@ class HermesAgentArgs:
     dashboard_username: str = "admin"
     dashboard_oidc_issuer: str = ""
     dashboard_oidc_client_id: str = ""
+    dashboard_oidc_client_secret: pulumi.Input[str] | None = None  # a Pulumi secret; confidential client
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     ingress: IngressConfig | None = None
     restored: RestoredClaim | None = None  # run on this volume; `<name>-data` is kept as it is
@@ -255,6 +259,8 @@ class HermesAgent(pulumi.ComponentResource):
         }
         if args.provider_api_key is not None:
             data[PROVIDER_KEY_ENV[args.model.provider]] = pulumi.Output.secret(args.provider_api_key)
+        if args.dashboard_oidc_client_secret is not None:
+            data[SECRET_OIDC_CLIENT_SECRET] = pulumi.Output.secret(args.dashboard_oidc_client_secret)
         secret_name = f"{self._name}-credentials"
         k8s.core.v1.Secret(
             secret_name,
@@ -310,6 +316,9 @@ class HermesAgent(pulumi.ComponentResource):
                 {"name": "HERMES_DASHBOARD_OIDC_ISSUER", "value": args.dashboard_oidc_issuer},
                 {"name": "HERMES_DASHBOARD_OIDC_CLIENT_ID", "value": args.dashboard_oidc_client_id},
             ]
+            # A public client (PKCE only) has no secret; an own Secret (existingSecretName) may hold one.
+            if args.dashboard_oidc_client_secret is not None or args.existing_secret_name:
+                env.append(self._secret_env(SECRET_OIDC_CLIENT_SECRET, optional=bool(args.existing_secret_name)))
         if args.model.provider in PROVIDER_KEY_ENV and (args.provider_api_key is not None or args.existing_secret_name):
             env.append(self._secret_env(PROVIDER_KEY_ENV[args.model.provider], optional=bool(args.existing_secret_name)))
 

@@ -1,8 +1,11 @@
 """Run the real `__main__.py` under Pulumi mocks with a stack file's config; return what it registered.
 
 The engine is replaced by `pulumi.runtime.set_mocks`; everything else is the program as `pulumi up`
-runs it: config arrives as the engine hands it over (strings, JSON text for lists and maps, a list of
-secret keys), defaults are the program's own, and nothing is created anywhere.
+runs it. Config goes through the CLI's own rules first (tests/engine_config.py, our port of pulumi/pulumi
+`mergeConfig`): the stack's values as the CLI loads them from YAML, `Pulumi.yaml`'s defaults merged in,
+the declared types and secrecy checked (a config the CLI would refuse raises EngineConfigError, whatever
+`raise_errors` says: the program would never start), then handed over as the engine does (strings, JSON
+text for lists and maps, a list of secret keys). Nothing is created anywhere.
 
 Besides the inputs the mocks see, a recording monitor keeps each registration's options (protect,
 dependencies, timeouts, parent) and the stack's outputs as registered, secret markers included.
@@ -12,9 +15,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
+import os
 import runpy
 import sys
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +33,7 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
+from tests import engine_config as cli
 from tests import fake_cloud
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,6 +42,18 @@ STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in ROOT.glob("Pulumi.
 SECRET_SIG = rpc._special_sig_key  # "4dabf18193072939515e22adb298388d"
 SECRET_VALUE = rpc._special_secret_sig  # "1b47061264138c4ac30d75fd1eb44270"
 RESOURCE_REFERENCE = rpc._special_resource_sig
+PROJECT_DECLARATION = cli.load_project((ROOT / "Pulumi.yaml").read_text())
+
+# What an operator fills in before a stack's first `up` where its file ships placeholders the program
+# refuses (README "AWS: first `pulumi up`"). run_program applies them unless site_values=False, so the
+# rest of the suite renders these stacks as they would really be deployed.
+SITE_VALUES: dict[str, dict[str, Any]] = {
+    "prod": {
+        "hermes-eks:dashboardHost": "hermes.corp-internal.net",
+        "hermes-eks:apiHost": "hermes-api.corp-internal.net",
+        "hermes-eks:clusterAdminPrincipalArns": ["arn:aws:iam::210987654321:role/platform-admins"],
+    },
+}
 
 
 @dataclass
@@ -109,25 +126,47 @@ def _whole_numbers(value: Any) -> Any:
 
 
 def engine_config(values: Mapping[str, Any]) -> dict[str, str]:
-    """Config values as the Pulumi engine hands them to a program: strings, JSON for the rest."""
-    out = {}
-    for key, value in values.items():
-        if isinstance(value, str):
-            out[key] = value
-        elif isinstance(value, bool):
-            out[key] = "true" if value else "false"
-        else:
-            out[key] = json.dumps(list(value) if isinstance(value, tuple) else value)
-    return out
+    """Config values (as a stack file's YAML holds them) as the Pulumi engine hands them to a program."""
+    return cli.program_config(cli.stack_from_values(values, PROJECT))[0]
 
 
-def stack_file_config(stack: str) -> dict[str, Any]:
-    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}
-    config = dict(document.get("config") or {})
-    assert not any(isinstance(v, dict) and "secure" in v for v in config.values()), (
+def stack_file_config(stack: str, *, site_values: bool = False) -> dict[str, Any]:
+    """A stack file's config as YAML values by full key (plus the operator's SITE_VALUES if asked)."""
+    text = (ROOT / f"Pulumi.{stack}.yaml").read_text()
+    document = yaml.safe_load(text) or {}
+    assert not any(isinstance(v, dict) and "secure" in v for v in (document.get("config") or {}).values()), (
         f"Pulumi.{stack}.yaml carries an encrypted value; tests pass secrets with run_program(secrets=...)"
     )
-    return config
+    values = cli.stack_yaml_values(cli.load_stack(text, PROJECT))
+    if site_values:
+        values.update(SITE_VALUES.get(stack, {}))
+    return values
+
+
+def cli_config(
+    stack: str,
+    config: Mapping[str, Any] | None = None,
+    *,
+    secrets: Mapping[str, str] | None = None,
+    remove: tuple[str, ...] = (),
+    site_values: bool = True,
+) -> dict[str, cli.Value]:
+    """The stack's config as the CLI holds it before the merge: the stack file, the site values, then
+    `config` as YAML values written into the file and `secrets` as `pulumi config set --secret` stores them."""
+    values = cli.load_stack((ROOT / f"Pulumi.{stack}.yaml").read_text(), PROJECT)
+    if site_values:
+        values.update(cli.stack_from_values(SITE_VALUES.get(stack, {}), PROJECT))
+    values.update(cli.stack_from_values(config or {}, PROJECT))
+    for key, value in (secrets or {}).items():
+        values[cli.namespaced(PROJECT, key)] = cli.Value(value, secure=True)
+    for key in remove:
+        values.pop(cli.namespaced(PROJECT, key), None)
+    return values
+
+
+def program_config(stack: str, values: Mapping[str, cli.Value]) -> tuple[dict[str, str], list[str]]:
+    """What `pulumi up` hands the program for this stack config, or EngineConfigError as the CLI refuses it."""
+    return cli.program_config(cli.merge_config(stack, PROJECT_DECLARATION, values))
 
 
 def _references_as_urns(value):
@@ -209,33 +248,35 @@ def run_program(
     secrets: Mapping[str, str] | None = None,
     remove: tuple[str, ...] = (),
     raise_errors: bool = True,
+    site_values: bool = True,
 ) -> Program:
     """Run __main__.py for `stack` with its stack file, plus `config` overrides and `secrets`.
 
-    Keys may be given short (`storageSize`) or full (`hermes-eks:storageSize`, `aws:region`).
+    Keys may be given short (`storageSize`) or full (`hermes-eks:storageSize`, `aws:region`); values
+    as the stack file's YAML would hold them (lists as lists). `site_values=False` leaves out the
+    operator's SITE_VALUES, to see what the shipped file does.
     """
-    values = stack_file_config(stack)
-
-    def full(key: str) -> str:
-        return key if ":" in key else f"{PROJECT}:{key}"
-
-    values.update({full(k): v for k, v in (config or {}).items()})
-    values.update({full(k): v for k, v in (secrets or {}).items()})
-    for key in remove:
-        values.pop(full(key), None)
+    stack_values = cli_config(stack, config, secrets=secrets, remove=remove, site_values=site_values)
+    values, secret_keys = program_config(stack, stack_values)
 
     mocks = FakeCloudMocks()
     monitor = RecordingMonitor(mocks)
     pulumi_settings.set_root_resource(None)
-    pulumi.runtime.set_all_config(engine_config(values), [full(k) for k in (secrets or {})])
+    pulumi.runtime.set_all_config(values, secret_keys)
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=monitor)
     # set_mocks finalises its root Stack at once (pulumi/runtime/mocks.py); re-open it so the
     # program's exports are registered when it ends, as `pulumi up` registers them.
     pulumi_settings.get_root_resource()._outputs_registered = False
 
     error: BaseException | None = None
-    saved_path = list(sys.path)
+    saved_path, saved_cwd = list(sys.path), os.getcwd()
     sys.path.insert(0, str(ROOT))
+    # The CLI runs the program in the project directory, next to Pulumi.<stack>.yaml (settings.py reads
+    # which keys it sets, to name where a value came from): give it the stack file this test describes.
+    project_dir = tempfile.TemporaryDirectory(prefix="hermes-eks-project-")
+    (Path(project_dir.name) / f"Pulumi.{stack}.yaml").write_text(
+        yaml.safe_dump({"config": cli.stack_yaml_values(stack_values)}, sort_keys=False))
+    os.chdir(project_dir.name)
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
         root = pulumi_settings.get_root_resource()
@@ -246,6 +287,8 @@ def run_program(
         error = caught
     finally:
         sys.path[:] = saved_path
+        os.chdir(saved_cwd)
+        project_dir.cleanup()
     if error is not None and raise_errors:
         raise error
     return Program(stack, monitor.registered, monitor.stack_outputs, mocks.invokes, error)

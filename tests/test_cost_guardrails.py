@@ -50,7 +50,7 @@ def test_a_monthly_bedrock_budget_notifies_the_alert_topic_on_actual_and_forecas
 
 
 def test_thresholds_and_recipients_come_from_config():
-    program = stack("dev", bedrockBudgetThresholds="[90]", alertEmails='["oncall@corp-internal.net"]')
+    program = run_program("dev", {"bedrockBudgetThresholds": [90], "alertEmails": ["oncall@corp-internal.net"]})
     assert {(n["notificationType"], n["threshold"]) for n in program.one(BUDGET).plain["notifications"]} == {
         ("ACTUAL", 90), ("FORECASTED", 100)}
     assert program.one(SUBSCRIPTION).plain["protocol"] == "email"
@@ -175,10 +175,10 @@ def test_the_local_stack_has_no_budget_alarms_or_topic():
 
 @pytest.mark.parametrize(("stack_name", "config", "message"), [
     ("dev", {"bedrockMonthlyBudgetUsd": "0"}, "hermes-eks:bedrockMonthlyBudgetUsd in Pulumi.dev.yaml is \"0\"; allowed: a whole number of US dollars from 1"),
-    ("dev", {"bedrockBudgetThresholds": "[0, 80]"}, "hermes-eks:bedrockBudgetThresholds in Pulumi.dev.yaml is [0, 80]; allowed: a whole number percent from 1 to 1000"),
-    ("dev", {"alertEmails": '["not-an-email"]'}, "hermes-eks:alertEmails in Pulumi.dev.yaml is [\"not-an-email\"]"),
+    ("dev", {"bedrockBudgetThresholds": [0, 80]}, "hermes-eks:bedrockBudgetThresholds in Pulumi.dev.yaml is [0,80]; allowed: a whole number percent from 1 to 1000"),
+    ("dev", {"alertEmails": ["not-an-email"]}, "hermes-eks:alertEmails in Pulumi.dev.yaml is [\"not-an-email\"]"),
     ("dev", {"bedrockHourlyTokenAlarm": "10"}, "hermes-eks:bedrockHourlyTokenAlarm in Pulumi.dev.yaml is \"10\"; allowed: a whole number of tokens from 1000"),
-    ("local", {"alertEmails": '["oncall@corp-internal.net"]'}, "allowed: an empty list when clusterSource is 'kubeconfig'"),
+    ("local", {"alertEmails": ["oncall@corp-internal.net"]}, "allowed: an empty list when clusterSource is 'kubeconfig'"),
     ("local", {"bedrockBudgetDenyInvoke": "true"}, "hermes-eks:bedrockBudgetDenyInvoke in Pulumi.local.yaml is true; allowed: false unless modelProvider is 'bedrock'"),
 ])
 def test_bad_guardrail_config_is_refused_before_anything_is_registered(stack_name, config, message):

@@ -20,7 +20,7 @@ INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
 SA = "kubernetes:core/v1:ServiceAccount"
 NETPOL = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 
-WITH_INGRESS = {"dashboardHost": "hermes.example.com", "apiHost": "hermes-api.example.com"}
+WITH_INGRESS = {"dashboardHost": "hermes.corp-internal.net", "apiHost": "hermes-api.corp-internal.net"}
 
 
 @functools.cache
@@ -198,11 +198,11 @@ def test_the_dashboard_service_binds_all_interfaces_with_basic_auth(local):
 
 
 def test_behind_an_ingress_the_dashboard_knows_its_public_url_and_trusts_proxy_headers():
-    values = env(container(program(**WITH_INGRESS, dashboardOidcIssuer="https://login.example.com",
+    values = env(container(program(**WITH_INGRESS, dashboardOidcIssuer="https://login.corp-internal.net",
                                    dashboardOidcClientId="hermes"), "hermes"))
-    assert values["HERMES_DASHBOARD_PUBLIC_URL"] == "https://hermes.example.com"
+    assert values["HERMES_DASHBOARD_PUBLIC_URL"] == "https://hermes.corp-internal.net"
     assert values["FORWARDED_ALLOW_IPS"] == "*"
-    assert values["HERMES_DASHBOARD_OIDC_ISSUER"] == "https://login.example.com"
+    assert values["HERMES_DASHBOARD_OIDC_ISSUER"] == "https://login.corp-internal.net"
     assert values["HERMES_DASHBOARD_OIDC_CLIENT_ID"] == "hermes"
 
 
@@ -240,7 +240,8 @@ def test_read_only_root_is_opt_in_with_s6_state_in_memory():
 
 
 def test_init_container_meets_the_restricted_profile():
-    p = program(modelProvider="openrouter", modelDefault="anthropic/claude-sonnet-4.6")
+    p = run_program("local", {"modelProvider": "openrouter", "modelDefault": "anthropic/claude-sonnet-4.6"},
+                    secrets={"openrouterApiKey": "sk-or-test"})
     context = container(p, "configure")["securityContext"]
     assert context["runAsNonRoot"] is True and context["runAsUser"] == 10000
     assert context["capabilities"] == {"drop": ["ALL"]}
@@ -308,13 +309,13 @@ def test_ingress_routes_by_host_and_never_sends_a_dashboard_path_to_the_gateway(
     p = program(**WITH_INGRESS)
     rules = {r["host"]: r["http"]["paths"] for r in p.one(INGRESS).plain["spec"]["rules"]}
     assert rules == {
-        "hermes.example.com": [{"path": "/", "pathType": "Prefix",
+        "hermes.corp-internal.net": [{"path": "/", "pathType": "Prefix",
                                 "backend": {"service": {"name": "hermes-dashboard", "port": {"name": "http"}}}}],
-        "hermes-api.example.com": [{"path": "/", "pathType": "Prefix",
+        "hermes-api.corp-internal.net": [{"path": "/", "pathType": "Prefix",
                                     "backend": {"service": {"name": "hermes-api", "port": {"name": "http"}}}}],
     }
-    assert p.outputs["dashboard_url"] == "https://hermes.example.com"
-    assert p.outputs["api_base_url"] == "https://hermes-api.example.com/v1"
+    assert p.outputs["dashboard_url"] == "https://hermes.corp-internal.net"
+    assert p.outputs["api_base_url"] == "https://hermes-api.corp-internal.net/v1"
 
 
 def test_alb_defaults_are_internal_https_only_modern_tls_and_ip_targets():
@@ -332,7 +333,7 @@ def test_alb_defaults_are_internal_https_only_modern_tls_and_ip_targets():
 
 def test_certificate_group_and_user_annotations_are_applied_user_last():
     p = run_program("local", {**WITH_INGRESS, "ingressGroupName": "tools",
-                              "ingressCertificateArn": "arn:aws:acm:eu-central-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
+                              "ingressCertificateArn": "arn:aws:acm:eu-central-1:210987654321:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789",
                               "ingressAnnotations": {"alb.ingress.kubernetes.io/scheme": "internet-facing",
                                                      "alb.ingress.kubernetes.io/inbound-cidrs": "10.0.0.0/8"}})
     annotations = p.one(INGRESS).plain["metadata"]["annotations"]

@@ -22,7 +22,7 @@ ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
 ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 ISSUER = fake_cloud.OIDC_ISSUER
 OIDC_ARN = f"arn:aws:iam::{fake_cloud.ACCOUNT}:oidc-provider/{ISSUER}"
-ADMINS = "arn:aws:iam::123456789012:role/platform-admins"
+ADMINS = "arn:aws:iam::210987654321:role/platform-admins"  # prod's SITE_VALUES (tests/harness.py)
 
 
 @functools.cache
@@ -70,7 +70,7 @@ def test_prod_logs_the_control_plane_and_protects_cluster_vpc_and_deletion():
 
 def test_every_admin_principal_gets_a_cluster_admin_access_entry():
     entries = stack("prod").one(CLUSTER).plain["accessEntries"]
-    assert entries == {"123456789012-role-platform-admins": {
+    assert entries == {"210987654321-role-platform-admins": {
         "principalArn": ADMINS,
         "type": "STANDARD",
         "accessPolicies": {"cluster-admin": {

@@ -30,12 +30,13 @@ QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
 
 # A fully featured variant of the local stack, so every optional object is rendered and checked.
 EVERYTHING = {**WITH_INGRESS, "modelProvider": "openrouter", "modelDefault": "anthropic/claude-sonnet-4.6",
-              "dashboardOidcIssuer": "https://login.example.com", "dashboardOidcClientId": "hermes"}
+              "dashboardOidcIssuer": "https://login.corp-internal.net", "dashboardOidcClientId": "hermes"}
 
 
 def programs() -> list[tuple[str, Program]]:
     runs = [(stack, run_program(stack)) for stack in STACKS]
-    runs.append(("local+everything", run_program("local", EVERYTHING, secrets={"openrouterApiKey": "sk-or-test"})))
+    runs.append(("local+everything", run_program("local", EVERYTHING, secrets={"openrouterApiKey": "sk-or-test",
+                                                                                "dashboardOidcClientSecret": "oidc-client-secret"})))
     return runs
 
 
@@ -44,7 +45,7 @@ PROGRAMS = programs()
 
 def kubernetes_version(stack: str) -> str:
     name = stack.split("+")[0]
-    return parse_settings(stack_file_config(name), stack=name).kubernetes_version
+    return parse_settings(stack_file_config(name, site_values=True), stack=name).kubernetes_version
 
 
 @pytest.mark.parametrize(("stack", "program"), PROGRAMS, ids=[s for s, _ in PROGRAMS])

@@ -129,10 +129,10 @@ def test_a_good_secret_is_accepted_and_hidden_in_repr():
         ({"imageSource": "mirror"}, "hermes-eks:imageSource", "'reference' when clusterSource is 'kubeconfig'"),
         ({"modelProvider": "bedrock", "modelDefault": "anthropic.claude-sonnet-4-6"}, "hermes-eks:modelProvider", "Bedrock credentials come from the pod's IAM role"),
         ({"modelProvider": "custom", "modelDefault": "llama"}, "hermes-eks:modelBaseUrl", "required when modelProvider is 'custom'"),
-        ({"modelProvider": "openrouter", "modelDefault": "claude"}, "hermes-eks:modelDefault", "vendor/model"),
-        ({"dashboardHost": "h.example.com", "apiHost": "h.example.com"}, "hermes-eks:apiHost", "a different host"),
-        ({"dashboardOidcIssuer": "https://login.example.com", "dashboardHost": "h.example.com"}, "hermes-eks:dashboardOidcClientId", "set together"),
-        ({"dashboardOidcIssuer": "https://login.example.com", "dashboardOidcClientId": "hermes"}, "hermes-eks:dashboardHost", "OIDC callback"),
+        ({"modelProvider": "openrouter", "modelDefault": "claude", "existingSecretName": "hermes-credentials"}, "hermes-eks:modelDefault", "vendor/model"),
+        ({"dashboardHost": "h.corp-internal.net", "apiHost": "h.corp-internal.net"}, "hermes-eks:apiHost", "a different host"),
+        ({"dashboardOidcIssuer": "https://login.corp-internal.net", "dashboardHost": "h.corp-internal.net"}, "hermes-eks:dashboardOidcClientId", "set together"),
+        ({"dashboardOidcIssuer": "https://login.corp-internal.net", "dashboardOidcClientId": "hermes"}, "hermes-eks:dashboardHost", "OIDC callback"),
         ({"clusterSource": "create", "aws:region": "eu-central-1", "nodeInstanceTypes": '["m7g.large"]'}, "hermes-eks:nodeInstanceTypes", "(m7g.large is arm64)"),
         ({"clusterSource": "create", "aws:region": "eu-central-1", "nodeArchitecture": "arm64", "nodeInstanceTypes": '["m7i.large"]'}, "hermes-eks:nodeInstanceTypes", "(m7i.large is x86_64)"),
         ({"clusterSource": "create", "aws:region": "eu-central-1", "nodeMinSize": "3", "nodeDesiredSize": "2"}, "hermes-eks:nodeDesiredSize", "between nodeMinSize (3)"),
@@ -157,4 +157,5 @@ def test_every_key_is_documented():
 
 
 def test_every_secret_typed_key_is_treated_as_a_secret():
-    assert settings.SECRET_KEYS == {"api_server_key", "openrouter_api_key", "custom_model_api_key"}
+    assert settings.SECRET_KEYS == {"api_server_key", "openrouter_api_key", "custom_model_api_key",
+                                   "dashboard_oidc_client_secret"}

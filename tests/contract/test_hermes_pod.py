@@ -20,8 +20,8 @@ from tests.harness import reveal, run_program
 pytestmark = pytest.mark.contract
 
 CONFIG = {
-    "dashboardHost": "hermes.example.com",
-    "apiHost": "hermes-api.example.com",
+    "dashboardHost": "hermes.corp-internal.net",
+    "apiHost": "hermes-api.corp-internal.net",
     "modelProvider": "openrouter",
     "modelDefault": "anthropic/claude-sonnet-4.6",
     "dashboardUsername": "operator",
@@ -152,9 +152,9 @@ def routes(program) -> list[tuple[str, str, int]]:
 
 def test_every_ingress_rule_reaches_the_process_that_serves_it(pod, program):
     served = routes(program)
-    assert {(h, p) for h, p, _ in served} == {("hermes.example.com", "/"), ("hermes-api.example.com", "/")}
+    assert {(h, p) for h, p, _ in served} == {("hermes.corp-internal.net", "/"), ("hermes-api.corp-internal.net", "/")}
     for host, _, port in served:
-        if host == "hermes.example.com":
+        if host == "hermes.corp-internal.net":
             # The dashboard UI's own API calls land on the dashboard, with the dashboard's auth.
             status = pod.request("GET", port, "/api/status", host=host)
             assert status.status == 200 and "gateway_running" in status.json()
@@ -168,7 +168,7 @@ def test_every_ingress_rule_reaches_the_process_that_serves_it(pod, program):
 
 def test_no_dashboard_path_is_routed_to_the_gateway(program):
     for host, path, port in routes(program):
-        if host == "hermes.example.com":
+        if host == "hermes.corp-internal.net":
             assert port == 9119 and path == "/"
 
 
@@ -220,7 +220,7 @@ def test_liveness_fails_when_either_process_does_not_answer(pod):
 def test_behind_the_load_balancer_session_cookies_are_secure(pod, program):
     """ALB terminates TLS and sends X-Forwarded-Proto: https; the dashboard must trust it."""
     response = pod.request("POST", ports(pod)["dashboard"], "/auth/password-login", session="https",
-                           host="hermes.example.com", headers={"X-Forwarded-Proto": "https"},
+                           host="hermes.corp-internal.net", headers={"X-Forwarded-Proto": "https"},
                            json={"provider": "basic", "username": "operator",
                                  "password": reveal(program.outputs["dashboard_password"])})
     assert response.status == 200

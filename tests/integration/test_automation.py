@@ -16,7 +16,6 @@ and PULUMI_CONFIG_PASSPHRASE for a passphrase-encrypted one.
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import shutil
@@ -33,6 +32,25 @@ import pytest
 from tests.harness import ROOT, stack_file_config
 
 pytestmark = pytest.mark.integration
+
+
+def config_set_calls(values: dict) -> list[tuple[str, str, bool]]:
+    """`pulumi config set [--path] <key> <value>` calls (key, value, path) that rebuild a stack file's config.
+
+    The CLI refuses a list given as one plain value for a key Pulumi.yaml declares an `array` ("must be
+    of type 'array<string>'"), so lists and maps are set item by item with --path. An empty list needs no
+    call: Pulumi.yaml's default is merged in. tests/test_engine_config.py replays these through our port
+    of the CLI and compares with the stack file.
+    """
+    calls = []
+    for key, value in values.items():
+        if isinstance(value, list):
+            calls += [(f"{key}[{index}]", str(item), True) for index, item in enumerate(value)]
+        elif isinstance(value, dict):
+            calls += [(f'{key}["{name}"]', str(item), True) for name, item in value.items()]
+        else:
+            calls.append((key, str(value), False))
+    return calls
 
 
 def _aws_credentials() -> bool:
@@ -105,8 +123,8 @@ def test_preview_up_hermes_answers_destroy(stack_file):
     name = f"it-{stack_file}-{secrets.token_hex(3)}"
     stack = auto.create_or_select_stack(stack_name=name, work_dir=str(ROOT))
     try:
-        for key, value in stack_file_config(stack_file).items():
-            stack.set_config(key, auto.ConfigValue(value=value if isinstance(value, str) else json.dumps(value)))
+        for key, value, path in config_set_calls(stack_file_config(stack_file)):
+            stack.set_config(key, auto.ConfigValue(value=value), path=path)
         if stack_file != "local":
             # A throw-away copy: nothing protected, nothing retained, the repository may be emptied.
             for key, value in {"hermes-eks:protectInfrastructure": "false", "hermes-eks:ecrForceDelete": "true",
