@@ -150,7 +150,9 @@ def test_pull_requests_never_run_with_the_base_repository_token():
 @pytest.mark.parametrize("path", [PULL_REQUEST, DEPLOY], ids=lambda p: p.name)
 def test_the_test_suite_gates_everything_else(path):
     jobs = load(path)["jobs"]
-    assert [s.get("run") for s in jobs["test"]["steps"] if "run" in s] == ["python3 scripts/test.py"]
+    # The whole suite, as root (its contract tests need `unshare --net`), with setup-python's python3.
+    assert [s.get("run") for s in jobs["test"]["steps"] if "run" in s] == [
+        'sudo --preserve-env "$(command -v python3)" scripts/test.py']
     for name, job in jobs.items():
         if name != "test":
             assert job["needs"] == "test", name
@@ -231,3 +233,19 @@ def test_pulumi_jobs_install_the_pinned_cli_and_both_virtualenvs_first(path):
             install = next(s["run"] for s in job["steps"] if "pip install" in s.get("run", ""))
             assert "-r requirements.txt" in install and ".venv/bin/pip" in install
             assert "python3 -m venv policy/venv" in install and "-r policy/requirements.txt" in install
+
+
+def test_prod_runs_where_its_restricted_endpoint_is_reachable():
+    """prod's EKS endpoint admits only endpointPublicAccessCidrs: its jobs may run on the team's own runner."""
+    assert "0.0.0.0/0" not in stack_file_config("prod")["hermes-eks:endpointPublicAccessCidrs"]
+    assert _deploy_jobs()["prod"]["runs-on"] == "${{ vars.PROD_RUNNER || 'ubuntu-24.04' }}"
+    assert load(PULL_REQUEST)["jobs"]["preview"]["runs-on"] == "${{ matrix.stack == 'prod' && vars.PROD_RUNNER || 'ubuntu-24.04' }}"
+
+
+def test_policy_exceptions_and_workflows_need_code_owner_review():
+    owners = {}
+    for line in (ROOT / ".github" / "CODEOWNERS").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            path, *teams = line.split()
+            owners[path] = teams
+    assert owners["/policy/"] and owners["/.github/"]
