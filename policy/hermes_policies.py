@@ -423,6 +423,7 @@ def trust_problems(document: Mapping) -> list[str]:
         for provider in _as_list(principal.get("Federated")):
             match = EKS_OIDC_PROVIDER.match(str(provider))
             if match is None:
+                problems += _web_identity_problems(statement, str(provider))
                 continue
             issuer = match.group(1)
             equals = _get(statement, "Condition", "StringEquals") or {}
@@ -437,6 +438,26 @@ def trust_problems(document: Mapping) -> list[str]:
     return problems
 
 
+def _web_identity_problems(statement: Mapping, provider: str) -> list[str]:
+    """Any other OIDC issuer (GitHub Actions, Pulumi Cloud): conditions on both its aud and its sub.
+    Without a sub condition every repository or organization on that issuer could assume the role
+    (AWS IAM User Guide, id_roles_create_for-idp_oidc.html, "Configuring a role for GitHub OIDC")."""
+    if "oidc-provider/" not in provider:
+        return []
+    issuer = provider.split("oidc-provider/", 1)[1]
+    conditions: dict[str, list] = {}
+    for operator in (statement.get("Condition") or {}).values():
+        for key, value in (operator or {}).items():
+            conditions.setdefault(key, []).extend(_as_list(value))
+    problems = []
+    for claim in ("aud", "sub"):
+        values = conditions.get(f"{issuer}:{claim}", [])
+        if not values or any(str(v).strip("*") == "" for v in values):
+            problems.append(f"web identity trust of {issuer} without a condition on {issuer}:{claim} "
+                            "naming who may assume it")
+    return problems
+
+
 def _workload_trust_scoped(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type != ROLE:
         return
@@ -446,8 +467,8 @@ def _workload_trust_scoped(args: ResourceValidationArgs, report: ReportViolation
 
 workload_trust_scoped = ResourceValidationPolicy(
     name="workload-trust-scoped",
-    description="A workload role's trust names one service account: IRSA conditions on both aud and sub, "
-                "Pod Identity trust only for pods.eks.amazonaws.com, never Principal *.",
+    description="A role's trust names who may assume it: IRSA on both aud and one service account's sub, "
+                "other OIDC issuers on both aud and sub, Pod Identity only pods.eks.amazonaws.com, never Principal *.",
     enforcement_level=MANDATORY,
     validate=_workload_trust_scoped,
 )

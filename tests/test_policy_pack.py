@@ -481,11 +481,22 @@ SYNTHETIC = [
     ("dashboard-not-internet-facing", _synthetic("aws:lb/loadBalancer:LoadBalancer", "public", {"internal": False, "loadBalancerType": "application"}), "internet-facing"),
     ("tls-modern-policy", _synthetic("aws:lb/listener:Listener", "https", {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08"}), "ELBSecurityPolicy-2016-08"),
     ("eks-endpoint-restricted", _synthetic("aws:eks/cluster:Cluster", "hermes-eks-eksCluster", {"vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}}), "0.0.0.0/0"),
+    ("workload-trust-scoped", _synthetic(ROLE, "github-deploy", {"assumeRolePolicy": json.dumps({"Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+        "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"},
+        "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}]})}),
+     "token.actions.githubusercontent.com:sub"),
+    ("workload-trust-scoped", _synthetic(ROLE, "pulumi-deploy", {"assumeRolePolicy": json.dumps({"Statement": [{
+        "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+        "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/api.pulumi.com/oidc"},
+        "Condition": {"StringEquals": {"api.pulumi.com/oidc:aud": "acme"},
+                      "StringLike": {"api.pulumi.com/oidc:sub": "*"}}}]})}),
+     "api.pulumi.com/oidc:sub"),
     ("iam-no-wildcard-actions", _synthetic(ROLE, "inline", {"assumeRolePolicy": "{}", "inlinePolicies": [{"name": "x", "policy": json.dumps({"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})}]}), "'*'"),
 ]
 
 
-@pytest.mark.parametrize("case", SYNTHETIC, ids=[f"{c[0]}-{c[1].type}" for c in SYNTHETIC])
+@pytest.mark.parametrize("case", SYNTHETIC, ids=[f"{c[0]}-{c[1].type}-{c[1].name}" for c in SYNTHETIC])
 def test_a_resource_the_program_may_add_later_is_reported(case):
     policy_name, registered, expected = case
     policy = BY_NAME[policy_name]
@@ -553,3 +564,14 @@ def test_every_rule_has_a_negative_case():
     covered |= {"pod-identity-roles-trust-only-eks-pods", "hermes-volume-retained"}  # the two stack tests above
     assert covered == set(BY_NAME)
     assert {p.name for p in hp.POLICIES if isinstance(p, ResourceValidationPolicy)} <= {case[0] for case in NEGATIVE}
+
+
+def test_a_scoped_github_or_pulumi_cloud_trust_passes():
+    policy = BY_NAME["workload-trust-scoped"]
+    for issuer, sub in (("token.actions.githubusercontent.com", "repo:acme/hermes-eks:environment:prod"),
+                        ("api.pulumi.com/oidc", "pulumi:deploy:org:acme:project:hermes-eks:stack:prod:operation:update:scope:write")):
+        role = _synthetic(ROLE, "scoped", {"assumeRolePolicy": json.dumps({"Statement": [{
+            "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+            "Principal": {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{issuer}"},
+            "Condition": {"StringEquals": {f"{issuer}:aud": "sts.amazonaws.com", f"{issuer}:sub": sub}}}]})})
+        assert run_policy(policy, resource_args(role, engine_config(policy, "prod"))) == []
