@@ -108,6 +108,13 @@ def _json_text(value: Any) -> Any:
     return value
 
 
+def _scalars_as_text(value: Any) -> Any:
+    """`pulumi config set --path 'map["k"]' true` stores a boolean (integers likewise): keep its text."""
+    if isinstance(value, dict):
+        return {k: json.dumps(v) if isinstance(v, (bool, int, float)) else v for k, v in value.items()}
+    return value
+
+
 def _ipv4_cidr(value: str) -> str:
     try:
         network = ipaddress.ip_network(value, strict=True)
@@ -167,7 +174,7 @@ BedrockModelId = Annotated[str, _pattern(BEDROCK_MODEL_ID, "a Bedrock model id s
 Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 VpcCidr = Annotated[str, AfterValidator(_vpc_cidr)]
 NoSpaces = Annotated[str, _pattern(r"[^\s]{1,256}", "a value without spaces", optional=True)]
-StringMap = Annotated[dict[str, str], BeforeValidator(_json_text)]
+StringMap = Annotated[dict[str, str], BeforeValidator(_scalars_as_text), BeforeValidator(_json_text)]
 
 
 # ---------------------------------------------------------------------------------------------
