@@ -166,7 +166,7 @@ StorageSize = Annotated[str, _pattern(r"[1-9][0-9]*(Gi|Ti)", "a whole number of 
 CpuQuantity = Annotated[str, _pattern(r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?", "a CPU quantity such as 250m or 1.5")]
 OptionalCpuQuantity = Annotated[str, _pattern(r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?", "a CPU quantity such as 2 or 1500m (empty: no CPU limit)", optional=True)]
 MemoryQuantity = Annotated[str, _pattern(r"[1-9][0-9]*(Mi|Gi)", "a memory quantity in Mi or Gi, e.g. 512Mi or 4Gi")]
-KubernetesVersion = Annotated[str, _pattern("|".join(re.escape(v) for v in SUPPORTED_KUBERNETES_VERSIONS), "one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS))]
+KubernetesVersion = Annotated[str, _pattern("|".join(re.escape(v) for v in SUPPORTED_KUBERNETES_VERSIONS), "one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS) + ' (quoted in YAML: an unquoted 1.30 is the number 1.3)')]
 IamPrincipalArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}", "an IAM role or user ARN such as arn:aws:iam::<12-digit account id>:role/platform-admins")]
 OptionalCertificateArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}", "an ACM certificate ARN (empty: the controller discovers one by host)", optional=True)]
 InstanceType = Annotated[str, _pattern(INSTANCE_TYPE, "an EC2 instance type such as m7i.large or m7g.xlarge")]
