@@ -109,6 +109,13 @@ def _json_text(value: Any) -> Any:
     return value
 
 
+def _scalars_as_text(value: Any) -> Any:
+    """`pulumi config set --path 'map["k"]' true` stores a boolean (integers likewise): keep its text."""
+    if isinstance(value, dict):
+        return {k: json.dumps(v) if isinstance(v, (bool, int, float)) else v for k, v in value.items()}
+    return value
+
+
 def _ipv4_cidr(value: str) -> str:
     try:
         network = ipaddress.ip_network(value, strict=True)
@@ -160,7 +167,7 @@ StorageSize = Annotated[str, _pattern(r"[1-9][0-9]*(Gi|Ti)", "a whole number of 
 CpuQuantity = Annotated[str, _pattern(r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?", "a CPU quantity such as 250m or 1.5")]
 OptionalCpuQuantity = Annotated[str, _pattern(r"[1-9][0-9]*m|[0-9]+(\.[0-9]+)?", "a CPU quantity such as 2 or 1500m (empty: no CPU limit)", optional=True)]
 MemoryQuantity = Annotated[str, _pattern(r"[1-9][0-9]*(Mi|Gi)", "a memory quantity in Mi or Gi, e.g. 512Mi or 4Gi")]
-KubernetesVersion = Annotated[str, _pattern("|".join(re.escape(v) for v in SUPPORTED_KUBERNETES_VERSIONS), "one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS))]
+KubernetesVersion = Annotated[str, _pattern("|".join(re.escape(v) for v in SUPPORTED_KUBERNETES_VERSIONS), "one of " + ", ".join(SUPPORTED_KUBERNETES_VERSIONS) + ' (quoted in YAML: an unquoted 1.30 is the number 1.3)')]
 IamPrincipalArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[A-Za-z0-9+=,.@_/-]{1,512}", "an IAM role or user ARN such as arn:aws:iam::<12-digit account id>:role/platform-admins")]
 OptionalCertificateArn = Annotated[str, _pattern(r"arn:aws(-[a-z]+)*:acm:[a-z0-9-]+:[0-9]{12}:certificate/[0-9a-f-]{36}", "an ACM certificate ARN (empty: the controller discovers one by host)", optional=True)]
 InstanceType = Annotated[str, _pattern(INSTANCE_TYPE, "an EC2 instance type such as m7i.large or m7g.xlarge")]
@@ -168,7 +175,7 @@ BedrockModelId = Annotated[str, _pattern(BEDROCK_MODEL_ID, "a Bedrock model id s
 Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 VpcCidr = Annotated[str, AfterValidator(_vpc_cidr)]
 NoSpaces = Annotated[str, _pattern(r"[^\s]{1,256}", "a value without spaces", optional=True)]
-StringMap = Annotated[dict[str, str], BeforeValidator(_json_text)]
+StringMap = Annotated[dict[str, str], BeforeValidator(_scalars_as_text), BeforeValidator(_json_text)]
 
 
 # ---------------------------------------------------------------------------------------------

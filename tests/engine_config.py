@@ -273,7 +273,7 @@ SIMPLE_CONFIG_TYPES = ("string", "integer", "boolean", "array", "object")  # pro
 
 @dataclass(frozen=True)
 class ConfigType:
-    """project.go `ProjectConfigType` (`default`/`value` absent: the _MISSING marker)."""
+    """project.go `ProjectConfigType`; has_default/has_value stand for Go's `Default != nil`/`Value != nil`."""
 
     type: str | None = None
     items: Mapping | None = None
@@ -407,7 +407,9 @@ def load_project(text: str) -> Project:
     """loaders.go `LoadProjectBytes`: ValidateProject, RewriteShorthandConfigValues, Project.Validate."""
     raw = go_yaml_load(text)
     validate_project_schema(raw)
-    raw = rewrite_shorthand_config_values(dict(raw, config=dict(raw.get("config") or {})))
+    config = raw.get("config")
+    # A string `config:` is the old spelling of stackConfigDir (RewriteConfigPathIntoStackConfigDir).
+    raw = rewrite_shorthand_config_values(dict(raw, config=dict(config) if isinstance(config, Mapping) else {}))
     declared = {}
     for key, entry in raw["config"].items():
         # `default: null` unmarshals to a nil `any`: the same as no default (Default != nil checks).

@@ -254,7 +254,8 @@ def run_program(
 
     Keys may be given short (`storageSize`) or full (`hermes-eks:storageSize`, `aws:region`); values
     as the stack file's YAML would hold them (lists as lists). `site_values=False` leaves out the
-    operator's SITE_VALUES, to see what the shipped file does.
+    operator's SITE_VALUES, to see what the shipped file does. A config the Pulumi CLI would refuse
+    raises cli.EngineConfigError even with raise_errors=False: the program would never have started.
     """
     stack_values = cli_config(stack, config, secrets=secrets, remove=remove, site_values=site_values)
     values, secret_keys = program_config(stack, stack_values)

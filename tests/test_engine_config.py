@@ -257,3 +257,26 @@ def test_site_values_are_only_what_an_operator_replaces():
         shipped = stack_file_config(stack)
         assert set(values) <= set(shipped), "site values replace placeholders the stack file ships"
         assert Path(ROOT / f"Pulumi.{stack}.yaml").exists()
+
+
+def test_config_set_path_builds_lists_item_by_item_and_keeps_items_it_does_not_touch():
+    config: dict[str, cli.Value] = {}
+    cli.config_set(config, PROJECT, "bedrockModels[0]", "a", path=True)
+    cli.config_set(config, PROJECT, "bedrockModels[1]", "b", path=True)
+    assert config["hermes-eks:bedrockModels"] == cli.Value('["a","b"]', object=True)
+    cli.config_set(config, PROJECT, "bedrockModels[0]", "c", path=True)  # why the README says `config rm` first
+    assert config["hermes-eks:bedrockModels"].text == '["c","b"]'
+    cli.config_set(config, PROJECT, 'ingressAnnotations["a.b/c"]', "true", path=True)
+    assert config["hermes-eks:ingressAnnotations"].text == '{"a.b/c":true}'  # --path coerces true/false and integers
+    with pytest.raises(cli.EngineConfigError, match="array index out of range"):
+        cli.config_set(config, PROJECT, "bedrockModels[5]", "x", path=True)
+
+
+def test_a_map_value_coerced_by_config_set_path_still_reaches_the_program_as_text():
+    config = cli_config("local", {"dashboardHost": "hermes.corp-internal.net", "ingressClassName": "nginx"})
+    cli.config_set(config, PROJECT, 'ingressAnnotations["nginx.ingress.kubernetes.io/ssl-redirect"]', "true", path=True)
+    cli.config_set(config, PROJECT, 'ingressAnnotations["nginx.ingress.kubernetes.io/proxy-read-timeout"]', "300", path=True)
+    program = run_program("local", cli.stack_yaml_values(config))
+    annotations = program.one("kubernetes:networking.k8s.io/v1:Ingress").plain["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/ssl-redirect"] == "true"
+    assert annotations["nginx.ingress.kubernetes.io/proxy-read-timeout"] == "300"

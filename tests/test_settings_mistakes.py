@@ -137,3 +137,10 @@ def test_every_example_in_the_configuration_table_is_a_value_the_program_accepts
     raw = cli.decrypted_text(cli.value_from_yaml(written))
     parsed = settings.StackSettings.model_validate({attribute: raw})
     assert settings._placeholder_problems(parsed) == []
+
+
+def test_an_unquoted_version_in_yaml_is_refused_with_the_reason():
+    """The CLI keeps an unquoted 1.30 as the YAML number's text, "1.3" (tests/engine_config.py)."""
+    problems = refused("dev", {"kubernetesVersion": 1.30})
+    assert problems == ['hermes-eks:kubernetesVersion in Pulumi.dev.yaml is "1.3"; allowed: one of 1.30, 1.31, 1.32, '
+                        "1.33, 1.34, 1.35, 1.36, 1.37 (quoted in YAML: an unquoted 1.30 is the number 1.3)"]
