@@ -122,7 +122,7 @@ def _ipv4_cidr(value: str) -> str:
     except ValueError:
         network = None
     if network is None or network.version != 4:
-        raise ValueError("an IPv4 CIDR block with no host bits set, e.g. 203.0.113.0/24")
+        raise ValueError("an IPv4 CIDR block with no host bits set, e.g. 198.18.0.0/24")
     return value
 
 
@@ -536,7 +536,24 @@ def _placeholder_problems(s: StackSettings) -> list[Problem]:
                     f"a host name of your own: {domain} is reserved for documentation and testing (RFC 2606, "
                     "RFC 6761) and no certificate or DNS record can exist for it; replace the placeholder")))
                 break
+            if _documentation_network(item):
+                problems.append(Problem(attribute, value, (
+                    f"your own address range: {item} is reserved for documentation (RFC 5737) and no real "
+                    "client ever comes from it; replace the placeholder")))
+                break
     return problems
+
+
+# RFC 5737 section 3: TEST-NET-1, -2 and -3, for documentation only.
+DOCUMENTATION_NETWORKS = tuple(ipaddress.ip_network(n) for n in ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24"))
+
+
+def _documentation_network(item: str) -> bool:
+    try:
+        network = ipaddress.ip_network(item, strict=False)
+    except ValueError:
+        return False
+    return any(network.version == 4 and network.subnet_of(doc) for doc in DOCUMENTATION_NETWORKS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -764,7 +781,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "node_max_size": ("Maximum node count.", "4"),
     "node_disk_size_gib": ("Root volume of each node in GiB (the Hermes image is over 5 GB).", "80"),
     "endpoint_public_access": ("Whether the EKS API endpoint is reachable from the internet (needed by Pulumi Deployments' hosted runners).", "false"),
-    "endpoint_public_access_cidrs": ("CIDRs allowed to reach the public EKS endpoint.", "[203.0.113.0/24]"),
+    "endpoint_public_access_cidrs": ("CIDRs allowed to reach the public EKS endpoint: the egress ranges of whatever runs `pulumi up`.", "[198.18.0.0/24]"),
     "control_plane_log_types": ("EKS control plane log types sent to CloudWatch.", "[api, audit, authenticator]"),
     "protect_infrastructure": ("Protect the cluster, its VPC and the ECR repository from deletion and replacement.", "true"),
     "volume_reclaim_policy": ("Reclaim policy of the created gp3 StorageClass: `Retain` keeps the EBS volume when its claim is deleted.", "Retain"),

@@ -130,6 +130,10 @@ def alb_ingress_annotations(
     return annotations
 
 
+# On the claim and PersistentVolume of a restored volume: the snapshot they were restored from.
+RESTORED_FROM_ANNOTATION = "hermes-eks/restored-from-snapshot"
+
+
 @dataclass(frozen=True)
 class RestoredClaim:
     """An existing EBS volume (components/restored_volume.py) for Hermes to run on instead of `<name>-data`."""
@@ -443,9 +447,11 @@ class HermesAgent(pulumi.ComponentResource):
         # Dropping these from the stack (clearing restoreFromSnapshot) must never delete the data
         # written since the restore: retain, and Retain in the volume's reclaim policy.
         kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True, depends_on=list(args.platform_depends_on))
+        # Says what this claim is to readers that cannot see resource options (the policy pack).
+        restored_from = {RESTORED_FROM_ANNOTATION: restored.snapshot_id}
         persistent_volume = k8s.core.v1.PersistentVolume(
             claim_name,
-            metadata={"name": volume_name, "labels": self.labels},
+            metadata={"name": volume_name, "labels": self.labels, "annotations": restored_from},
             spec={
                 "capacity": {"storage": size},
                 "accessModes": ["ReadWriteOnce"],
@@ -462,7 +468,7 @@ class HermesAgent(pulumi.ComponentResource):
         )
         return k8s.core.v1.PersistentVolumeClaim(
             claim_name,
-            metadata={"name": claim_name, "namespace": ns, "labels": self.labels},
+            metadata={"name": claim_name, "namespace": ns, "labels": self.labels, "annotations": restored_from},
             spec={
                 "accessModes": ["ReadWriteOnce"],
                 "storageClassName": args.storage_class_name,

@@ -564,8 +564,17 @@ no_plain_secret_env = ResourceValidationPolicy(
 # 6. Stateful resources are protected where the stack says they matter (prod)
 # ---------------------------------------------------------------------------------------------
 
+# A claim the program binds to a restored volume (restoreFromSnapshot) is registered retain_on_delete,
+# not protect, so that clearing the key goes back without deleting it (components/restored_volume.py).
+# Policies see `protect` only (pulumi_policy.PolicyResourceOptions), so the claim says what it is.
+RESTORED_FROM_ANNOTATION = "hermes-eks/restored-from-snapshot"
+
+
 def _stateful_resources_protected(args: ResourceValidationArgs, report: ReportViolation) -> None:
     if args.resource_type not in STATEFUL_TYPES or not _config(args, "requireProtection", True):
+        return
+    if (args.resource_type == "kubernetes:core/v1:PersistentVolumeClaim"
+            and RESTORED_FROM_ANNOTATION in (_get(args.props, "metadata", "annotations") or {})):
         return
     if not args.opts.protect:
         report(f"{args.resource_type} {args.name} is not protected: an update that deletes or replaces it "

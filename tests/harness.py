@@ -52,6 +52,7 @@ SITE_VALUES: dict[str, dict[str, Any]] = {
         "hermes-eks:dashboardHost": "hermes.corp-internal.net",
         "hermes-eks:apiHost": "hermes-api.corp-internal.net",
         "hermes-eks:clusterAdminPrincipalArns": ["arn:aws:iam::210987654321:role/platform-admins"],
+        "hermes-eks:endpointPublicAccessCidrs": ["198.18.0.0/24"],
     },
 }
 

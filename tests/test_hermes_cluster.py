@@ -81,8 +81,8 @@ def test_every_admin_principal_gets_a_cluster_admin_access_entry():
 
 
 def test_public_endpoint_cidrs_follow_config():
-    cluster = stack("dev", endpointPublicAccessCidrs=("203.0.113.0/24",)).one(CLUSTER).plain
-    assert cluster["publicAccessCidrs"] == ["203.0.113.0/24"]
+    cluster = stack("dev", endpointPublicAccessCidrs=("198.18.0.0/24",)).one(CLUSTER).plain
+    assert cluster["publicAccessCidrs"] == ["198.18.0.0/24"]
 
 
 # --- the network ---------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ from pulumi_policy import (
 from pulumi_policy.proxy import unknown_checking_proxy
 
 from tests.conftest import stack_program
-from tests.harness import ROOT, STACKS, Registered, reveal
+from tests.harness import ROOT, STACKS, Registered, reveal, run_program
 
 POLICY_DIR = ROOT / "policy"
 _spec = importlib.util.spec_from_file_location("hermes_policies", POLICY_DIR / "hermes_policies.py")
@@ -214,6 +214,25 @@ def test_prod_takes_no_exception():
 @pytest.mark.parametrize("policy", hp.POLICIES, ids=lambda p: p.name)
 def test_every_stack_file_passes_the_policy(any_stack, policy):
     assert resource_violations(policy, any_stack, any_stack.stack) == []
+
+
+def test_prod_passes_while_it_runs_on_a_restored_volume():
+    """The restored claim is retain_on_delete instead of protected (so the restore can be undone)."""
+    program = run_program("prod", {"restoreFromSnapshot": "snap-0123456789abcdef0"})
+    for policy in hp.POLICIES:
+        assert resource_violations(policy, program, "prod") == [], policy.name
+
+
+def test_only_a_claim_marked_as_restored_escapes_protection():
+    program = run_program("prod", {"restoreFromSnapshot": "snap-0123456789abcdef0"})
+    claim = program.one("kubernetes:core/v1:PersistentVolumeClaim", "hermes-data-snap-0123456789abcdef0")
+    props = copy.deepcopy(claim.plain)
+    del props["metadata"]["annotations"][hp.RESTORED_FROM_ANNOTATION]
+    config = engine_config(hp.stateful_resources_protected, "prod")
+    assert run_policy(hp.stateful_resources_protected, resource_args(claim, config, props=props))
+    # The pack shares nothing with the program but this name; keep the two spellings one.
+    from components.hermes_agent import RESTORED_FROM_ANNOTATION  # noqa: PLC0415
+    assert hp.RESTORED_FROM_ANNOTATION == RESTORED_FROM_ANNOTATION
 
 
 def test_policies_also_pass_without_engine_defaults_filled_in():
@@ -423,11 +442,11 @@ NEGATIVE = [
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/prod/hermes-agent:latest"), None, {}, "not an ECR image"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/dev/hermes-agent@sha256:" + "ab" * 32), None, {}, "'hermes-eks/dev/hermes-agent'"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("busybox:1.37", container="configure"), None, {}, "initContainer 'configure'"),
-    ("iam-no-wildcard-actions", "dev", ROLE_POLICY, None, m_policy_action("bedrock:Invoke", ["bedrock:*"]), None, {}, "'bedrock:*'"),
+    ("iam-no-wildcard-actions", "dev", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_action("bedrock:Invoke", ["bedrock:*"]), None, {}, "'bedrock:*'"),
     ("iam-no-wildcard-actions", "prod", "aws:iam/policy:Policy", None, m_policy_action("ec2:Describe", ["ec2:Describe*"]), None, {}, "'ec2:Describe*'"),
-    ("iam-no-wildcard-actions", "prod", ROLE_POLICY, None, m_not_action("bedrock:Invoke"), None, {}, "NotAction"),
-    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, None, m_policy_resource("bedrock:Invoke", "*"), None, {}, "'*'"),
-    ("bedrock-invoke-scoped", "dev", ROLE_POLICY, None, m_policy_resource("bedrock:Invoke", ["arn:aws:bedrock:eu-central-1::foundation-model/*"]), None, {}, "foundation-model/*"),
+    ("iam-no-wildcard-actions", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_not_action("bedrock:Invoke"), None, {}, "NotAction"),
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", "*"), None, {}, "'*'"),
+    ("bedrock-invoke-scoped", "dev", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", ["arn:aws:bedrock:eu-central-1::foundation-model/*"]), None, {}, "foundation-model/*"),
     ("workload-trust-scoped", "dev", ROLE, "hermes-bedrock", m_trust(_drop_condition(":aud")), None, {}, ":aud"),
     ("workload-trust-scoped", "dev", ROLE, "hermes-bedrock", m_trust(_drop_condition(":sub")), None, {}, ":sub"),
     ("workload-trust-scoped", "dev", ROLE, "hermes-addons-ebs-csi", m_trust(_wildcard_subject), None, {}, ":sub"),

@@ -51,9 +51,12 @@ def test_other_programs_namespaces_are_left_alone():
 def test_prod_as_shipped_passes_the_cli_but_the_program_refuses_its_placeholders():
     cli.merge_config("prod", PROJECT_DECLARATION, cli.load_stack((ROOT / "Pulumi.prod.yaml").read_text(), PROJECT))
     problems = refused("prod", {}, site_values=False)
-    assert len(problems) == 3, problems
-    host, api, admins = sorted(problems, key=lambda m: ["dashboardHost", "apiHost", "clusterAdmin"].index(
-        next(k for k in ("dashboardHost", "apiHost", "clusterAdmin") if k in m.split(" ", 1)[0])))
+    assert len(problems) == 4, problems
+    keys = ["dashboardHost", "apiHost", "clusterAdmin", "endpointPublicAccessCidrs"]
+    host, api, admins, cidrs = sorted(problems, key=lambda m: keys.index(
+        next(k for k in keys if k in m.split(" ", 1)[0])))
+    assert cidrs.startswith('hermes-eks:endpointPublicAccessCidrs in Pulumi.prod.yaml is ["203.0.113.0/24"]; '
+                            "allowed: your own address range: 203.0.113.0/24 is reserved for documentation (RFC 5737)")
     assert host.startswith('hermes-eks:dashboardHost in Pulumi.prod.yaml is "hermes.internal.example.com"; allowed: '
                            "a host name of your own: example.com is reserved")
     assert api.startswith('hermes-eks:apiHost in Pulumi.prod.yaml is "hermes-api.internal.example.com"')
@@ -70,6 +73,12 @@ def test_prod_as_shipped_passes_the_cli_but_the_program_refuses_its_placeholders
 def test_reserved_host_names_are_refused_on_aws(host):
     [problem] = refused("dev", {"dashboardHost": host})
     assert problem.startswith(f'hermes-eks:dashboardHost in Pulumi.dev.yaml is "{host}"; allowed: a host name of your own')
+
+
+@pytest.mark.parametrize("cidr", ["192.0.2.0/24", "198.51.100.0/25", "203.0.113.7/32"])
+def test_documentation_address_ranges_are_refused(cidr):
+    [problem] = refused("dev", {"endpointPublicAccessCidrs": [cidr]})
+    assert "reserved for documentation (RFC 5737)" in problem
 
 
 @pytest.mark.parametrize("host", ["hermes.test", "hermes.localhost"])
