@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Annotated, Any, Literal, NamedTuple
 
 import pulumi
+from components.addon_versions import ADDON_VERSION_PATTERN, EKS_ADDONS, missing_versions
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
 from pydantic import (
     AfterValidator,
@@ -166,6 +167,7 @@ Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 VpcCidr = Annotated[str, AfterValidator(_vpc_cidr)]
 NoSpaces = Annotated[str, _pattern(r"[^\s]{1,256}", "a value without spaces", optional=True)]
 StringMap = Annotated[dict[str, str], BeforeValidator(_json_text)]
+AddonVersion = Annotated[str, _pattern(ADDON_VERSION_PATTERN, "an EKS add-on version such as v1.20.1-eksbuild.3")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,6 +247,11 @@ class StackSettings(BaseModel):
     protect_infrastructure: bool = False
     volume_reclaim_policy: Literal["Delete", "Retain"] = "Delete"
 
+    # --- cluster network: node zones, add-on versions, who may reach Hermes (issues 6 and 7) ----
+    node_zone_count: Annotated[int, _between(1, 3, " of zones")] = 1
+    addon_versions: Annotated[dict[Literal[EKS_ADDONS], AddonVersion], BeforeValidator(_json_text)] = {}
+    ingress_source_cidrs: ListOf(Cidr) = ()
+
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
 
@@ -260,6 +267,11 @@ class StackSettings(BaseModel):
     @property
     def effective_bedrock_region(self) -> str:
         return self.bedrock_region or self.aws_region
+
+    @property
+    def created_cluster_addons(self) -> tuple[str, ...]:
+        """The EKS add-ons a created cluster gets (the Pod Identity agent only in pod-identity mode)."""
+        return tuple(a for a in EKS_ADDONS if a != "eks-pod-identity-agent" or self.pod_identity_mode == "pod-identity")
 
     @property
     def effective_bedrock_models(self) -> tuple[str, ...]:
@@ -407,6 +419,19 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
                 break
         if not s.endpoint_public_access and s.endpoint_public_access_cidrs != ("0.0.0.0/0",):
             need("endpoint_public_access_cidrs", "left at its default when endpointPublicAccess is false")
+
+    # --- cluster network: node zones, add-on versions, who may reach Hermes -------------------
+    if s.cluster_source != "create" and s.node_zone_count != 1:
+        need("node_zone_count", "left at 1 unless clusterSource is 'create' (it lays out the nodes of a created cluster)")
+    if s.cluster_source == "create" and s.node_zone_count > s.availability_zone_count:
+        need("node_zone_count", f"at most availabilityZoneCount ({s.availability_zone_count}): node groups go in the VPC's zones")
+    if s.cluster_source == "kubeconfig" and s.addon_versions:
+        need("addon_versions", "empty unless clusterSource is 'create' or 'existing' (EKS add-ons)")
+    if s.cluster_source == "create":
+        missing = missing_versions(s.kubernetes_version, s.created_cluster_addons, s.addon_versions)
+        if missing:
+            need("addon_versions", f"a version for {', '.join(missing)}: kubernetesVersion {s.kubernetes_version} has "
+                 "no pinned add-on versions in components/addon_versions.py (see `aws eks describe-addon-versions`)")
     return problems
 
 
@@ -564,9 +589,9 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "nat_gateways": ("NAT gateways for the private subnets: `single` (cheaper) or `one-per-az` (survives an AZ outage).", "one-per-az"),
     "node_architecture": ("CPU architecture of the nodes and of the image build: `x86_64` or `arm64` (Graviton).", "arm64"),
     "node_instance_types": ("Instance types of the managed node group (must match nodeArchitecture).", "[m7g.large, m7g.xlarge]"),
-    "node_min_size": ("Minimum node count.", "2"),
-    "node_desired_size": ("Desired node count at creation.", "2"),
-    "node_max_size": ("Maximum node count.", "4"),
+    "node_min_size": ("Minimum node count of each zone's node group (see nodeZoneCount).", "1"),
+    "node_desired_size": ("Desired node count of each zone's node group at creation.", "1"),
+    "node_max_size": ("Maximum node count of each zone's node group.", "2"),
     "node_disk_size_gib": ("Root volume of each node in GiB (the Hermes image is over 5 GB).", "80"),
     "endpoint_public_access": ("Whether the EKS API endpoint is reachable from the internet (needed by Pulumi Deployments' hosted runners).", "false"),
     "endpoint_public_access_cidrs": ("CIDRs allowed to reach the public EKS endpoint.", "[203.0.113.0/24]"),
@@ -574,4 +599,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "protect_infrastructure": ("Protect the cluster, its VPC and the ECR repository from deletion and replacement.", "true"),
     "volume_reclaim_policy": ("Reclaim policy of the created gp3 StorageClass: `Retain` keeps the EBS volume when its claim is deleted.", "Retain"),
     "aws_region": ("The AWS provider's region (`aws:region`); required by every AWS stack.", "eu-central-1"),
+    "node_zone_count": ("Zones that get a node group of their own, the first N of the VPC's; the Hermes volume is only created in them (README \"Node layout\").", "2"),
+    "addon_versions": ("EKS add-on versions overriding the table pinned per Kubernetes version in components/addon_versions.py (vpc-cni, kube-proxy, aws-ebs-csi-driver, eks-pod-identity-agent).", "{aws-ebs-csi-driver: v1.53.0-eksbuild.1}"),
+    "ingress_source_cidrs": ("Where traffic to the Hermes ports may come from, trusted for X-Forwarded-* headers; empty: the load balancer subnets (created cluster), the cluster's VPC (adopted), the private address ranges (`kubeconfig`). See README \"Network policy\".", "[10.244.0.0/16]"),
 }
