@@ -27,6 +27,7 @@ EXISTING_CLUSTERS: list[str] = []  # EKS clusters already in the region (aws.eks
 RECORDED_CREATOR: str | None = None
 ZONES = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
 EXISTING_VPC_CIDR = "172.31.0.0/16"
+EXISTING_CLUSTER_VERSION = "1.34"  # the Kubernetes version aws.eks.get_cluster reports
 
 
 def _hex(seed: str, length: int) -> str:
@@ -147,7 +148,7 @@ def invoke(token: str, args: dict) -> dict:
             "vpcConfig": {"vpcId": "vpc-0existing00000000", "subnetIds": ["subnet-a", "subnet-b"],
                           "clusterSecurityGroupId": "sg-0existing", "endpointPrivateAccess": True,
                           "endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"], "securityGroupIds": []},
-            "version": "1.34",
+            "version": EXISTING_CLUSTER_VERSION,
             "accessConfigs": [{"authenticationMode": "API"}],
             "id": name,
         }

@@ -53,6 +53,7 @@ class Registered:
     retain_on_delete: bool = False
     aliases: list = field(default_factory=list)
     urn: str = ""
+    ignore_changes: list[str] = field(default_factory=list)
 
     @property
     def plain(self) -> dict:
@@ -177,6 +178,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 aliases=list(request.aliases),
                 urn=response.urn,
+                ignore_changes=list(request.ignoreChanges),
             ))
         return response
 

@@ -284,6 +284,20 @@ def test_existing_cluster_installs_only_the_listed_addons_and_trusts_its_oidc_is
     assert trust(role)["Statement"][0]["Principal"] == {"Federated": OIDC_ARN}
 
 
+def test_adopting_a_pod_identity_cluster_needs_no_iam_oidc_provider():
+    program = existing(podIdentityMode="pod-identity", existingClusterAddons=("ebs-csi-driver", "pod-identity-agent"))
+    tokens = [token for token, _ in program.invokes]
+    assert "aws:eks/getCluster:getCluster" in tokens
+    assert "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider" not in tokens
+    role = role_for(program, "hermes-addons-ebs-csi")
+    assert trust(role)["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+
+
+def test_adopting_an_irsa_cluster_looks_up_its_oidc_provider():
+    tokens = [token for token, _ in existing(existingClusterAddons=("ebs-csi-driver",)).invokes]
+    assert "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider" in tokens
+
+
 # --- outputs -------------------------------------------------------------------------------------
 
 def test_kubeconfig_is_a_secret_output_and_cluster_name_is_exported():
