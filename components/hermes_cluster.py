@@ -314,7 +314,9 @@ class HermesCluster(pulumi.ComponentResource):
         issuer_url = found.identities.apply(lambda ids: ids[0].oidcs[0].issuer)
         # Only IRSA trusts the IAM OIDC provider; a Pod Identity cluster often has none registered,
         # and the lookup fails when there is none.
-        oidc_arn = aws.iam.get_open_id_connect_provider_output(url=issuer_url).arn if args.identity_mode == "irsa" else None
+        oidc_arn = None
+        if args.identity_mode == "irsa":
+            oidc_arn = aws.iam.get_open_id_connect_provider_output(url=issuer_url).arn
         self.name = found.name
         ca_data = found.certificate_authorities.apply(lambda authorities: authorities[0].data)
         self.kubeconfig = pulumi.Output.secret(

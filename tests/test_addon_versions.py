@@ -9,12 +9,15 @@ inside the remote component, invisible under mocks, so the Cluster's inputs must
 from __future__ import annotations
 
 import functools
+import re
 
 import pytest
 
 from components.addon_versions import (
+    ADDON_VERSION_PATTERN,
     ADDON_VERSIONS,
     EBS_CSI_DRIVER,
+    EKS_ADDONS,
     KUBE_PROXY,
     POD_IDENTITY_AGENT,
     VPC_CNI,
@@ -104,9 +107,6 @@ def test_an_unknown_add_on_or_a_malformed_version_is_refused(value, expected):
 
 
 def test_every_pinned_version_is_well_formed_and_every_table_row_is_complete():
-    import re
-
-    from components.addon_versions import ADDON_VERSION_PATTERN, EKS_ADDONS
     for kubernetes_version, row in ADDON_VERSIONS.items():
         assert kubernetes_version in SUPPORTED_KUBERNETES_VERSIONS
         assert set(row) == set(EKS_ADDONS)

@@ -10,14 +10,15 @@
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
 from tests import fake_cloud
 from tests.conftest import stack_program
 from tests.harness import Program, run_program
 
-NETPOL, CLUSTER = "kubernetes:networking.k8s.io/v1:NetworkPolicy", "eks:index:Cluster"
-DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+CLUSTER = "eks:index:Cluster"
 PORTS = [{"protocol": "TCP", "port": 8642}, {"protocol": "TCP", "port": 9119}]
 # prod's VPC is 10.40.0.0/16: load balancer subnets are the first three /22s of its last eighth,
 # public ones the next three (components/hermes_cluster.py subnet_layout).
@@ -27,8 +28,7 @@ PROD_PUBLIC_SUBNETS = ["10.40.236.0/22", "10.40.240.0/22", "10.40.244.0/22"]
 
 def sources(program: Program) -> list[str] | None:
     """The CIDRs the policy admits to the two ports; [] when it admits nothing."""
-    spec = program.kubernetes_objects()
-    policy = next(o for o in spec if o["kind"] == "NetworkPolicy")["spec"]
+    policy = next(o for o in program.kubernetes_objects() if o["kind"] == "NetworkPolicy")["spec"]
     assert policy["policyTypes"] == ["Ingress"]
     if not policy["ingress"]:
         return []
@@ -61,8 +61,6 @@ def test_an_internet_facing_alb_reaches_hermes_from_the_public_subnets_only():
 
 
 def test_no_node_or_pod_address_is_admitted():
-    import ipaddress
-
     vpc = run_program("prod").one("awsx:ec2:Vpc").plain
     node_subnets = next(s for s in vpc["subnetSpecs"] if s["type"] == "Private")["cidrBlocks"]
     for cidr in sources(stack_program("prod")):
