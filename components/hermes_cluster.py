@@ -189,13 +189,15 @@ class HermesCluster(pulumi.ComponentResource):
             tags=tags,
             opts=protect,
         )
-        # The creator recorded at the first `up`, kept in state for good (ignore_changes): a later `up`
-        # by CI or Pulumi Deployments must neither rewrite it nor lose it.
+        # Who created the cluster, in state. It follows the caller until the cluster exists (a first
+        # `up` that failed before creating it may be retried by someone else), then is kept for good
+        # (ignore_changes): a later `up` by CI or Pulumi Deployments neither rewrites nor loses it.
+        cluster_exists = args.creator == UNKNOWN_CREATOR
         creator = random.RandomId(
             f"{name}-creator",
             byte_length=4,
             keepers={"principal": args.creator},
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["keepers"]),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["keepers"] if cluster_exists else []),
         )
         # Every access entry waits for this check, so a listed creator stops the update before
         # CreateAccessEntry answers 409 (see refuse_listed_creator).

@@ -59,8 +59,16 @@ def test_an_unlisted_creator_gets_no_entry_and_is_recorded_for_later_runs(accoun
     assert list(program.one(CLUSTER).plain["accessEntries"]) == ["123456789012-role-platform-admins"]
     record = program.one(RECORD)
     assert record.plain["keepers"] == {"principal": CI_SESSION}
-    # Recorded once: a later `up` by someone else neither rewrites nor replaces it.
+    # Until the cluster exists the record follows whoever runs (a failed first `up` may be retried by
+    # someone else)...
+    assert record.ignore_changes == []
+
+
+def test_once_the_cluster_exists_the_recorded_creator_is_never_rewritten(account):
+    account(caller=ADMIN_SESSION, existing=("hermes-prod",), recorded=CI_SESSION)
+    record = run_program("prod", {"clusterAdminPrincipalArns": []}).one(RECORD)
     assert record.ignore_changes == ["keepers"]
+    assert record.outputs["keepers"] == {"principal": CI_SESSION}
 
 
 def test_a_later_up_by_a_listed_principal_changes_nothing(account):
