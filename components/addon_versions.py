@@ -73,7 +73,7 @@ def addon_version(addon: str, kubernetes_version: str, overrides: Mapping[str, s
         raise ValueError(
             f"no pinned version of the {addon} add-on for Kubernetes {kubernetes_version} (pinned for "
             f"{', '.join(ADDON_VERSIONS)}); set hermes-eks:addonVersions with `pulumi config set --path "
-            f"'addonVersions.{addon}' <version>` (`aws eks describe-addon-versions --addon-name {addon} "
+            f"'addonVersions[\"{addon}\"]' <version>` (`aws eks describe-addon-versions --addon-name {addon} "
             f"--kubernetes-version {kubernetes_version}` lists them)"
         )
     return pinned[addon]

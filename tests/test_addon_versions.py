@@ -21,6 +21,7 @@ from components.addon_versions import (
     KUBE_PROXY,
     POD_IDENTITY_AGENT,
     VPC_CNI,
+    addon_version,
 )
 from settings import SUPPORTED_KUBERNETES_VERSIONS, ConfigError
 from tests import fake_cloud
@@ -112,3 +113,10 @@ def test_every_pinned_version_is_well_formed_and_every_table_row_is_complete():
         assert set(row) == set(EKS_ADDONS)
         assert all(re.fullmatch(ADDON_VERSION_PATTERN, version) for version in row.values())
     assert set(ADDON_VERSIONS) >= {"1.34"}  # the default kubernetesVersion
+
+
+def test_an_adopted_cluster_of_an_unpinned_version_is_told_how_to_pin_it():
+    # Adopted clusters learn their version at run time; the lookup refuses with the fix in the message.
+    with pytest.raises(ValueError, match=r"""pulumi config set --path 'addonVersions\["aws-ebs-csi-driver"\]'"""):
+        addon_version(EBS_CSI_DRIVER, "1.99", {})
+    assert addon_version(EBS_CSI_DRIVER, "1.99", {EBS_CSI_DRIVER: "v1.0.0-eksbuild.1"}) == "v1.0.0-eksbuild.1"
