@@ -600,6 +600,6 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "volume_reclaim_policy": ("Reclaim policy of the created gp3 StorageClass: `Retain` keeps the EBS volume when its claim is deleted.", "Retain"),
     "aws_region": ("The AWS provider's region (`aws:region`); required by every AWS stack.", "eu-central-1"),
     "node_zone_count": ("Zones that get a node group of their own, the first N of the VPC's; the Hermes volume is only created in them (README \"Node layout\").", "2"),
-    "addon_versions": ("EKS add-on versions overriding the table pinned per Kubernetes version in components/addon_versions.py (vpc-cni, kube-proxy, aws-ebs-csi-driver, eks-pod-identity-agent).", "{aws-ebs-csi-driver: v1.53.0-eksbuild.1}"),
+    "addon_versions": ("EKS add-on versions overriding the table pinned per Kubernetes version in components/addon_versions.py (vpc-cni, kube-proxy, aws-ebs-csi-driver, eks-pod-identity-agent).", "{aws-ebs-csi-driver: v1.65.0-eksbuild.1}"),
     "ingress_source_cidrs": ("Where traffic to the Hermes ports may come from, trusted for X-Forwarded-* headers; empty: the load balancer subnets (created cluster), the cluster's VPC (adopted), the private address ranges (`kubeconfig`). See README \"Network policy\".", "[10.244.0.0/16]"),
 }

@@ -10,19 +10,22 @@ coredns is not in the table: with no default node group pulumi-eks creates no co
 (cluster.ts: only with the default node group, Fargate or when enabled explicitly), so the cluster
 keeps the self-managed coredns EKS installs at creation, which nothing upgrades by itself either.
 
-Where the versions come from (no AWS API is reachable where this was written; check a version with
-`aws eks describe-addon-versions --addon-name NAME --kubernetes-version X.Y` and override it with the
-stack's `addonVersions` when AWS no longer offers it or you want another one):
-- kube-proxy: the AWS EKS User Guide, "Manage kube-proxy", table "kube-proxy versions" (latest
+Where the versions come from. No AWS API is reachable where this table was written, so each entry
+says how sure it is. Check one with `aws eks describe-addon-versions --addon-name NAME
+--kubernetes-version X.Y --query 'addons[].addonVersions[].addonVersion'` and override it with the
+stack's `addonVersions` if AWS does not offer it for your cluster (or you want another):
+- kube-proxy: the AWS EKS User Guide, "Manage kube-proxy", table "kube-proxy versions" (the latest
   add-on version per Kubernetes version; docs.amazonaws.cn/zh_cn/eks/latest/userguide/managing-kube-proxy.md,
   stored copy read 2026-11-24).
-- vpc-cni: the AWS EKS User Guide, "Amazon VPC CNI versions", which lists v1.20.1-eksbuild.3 for
-  Kubernetes 1.27-1.33 (docs.aws.amazon.com/ja_jp/eks/latest/userguide/managing-vpc-cni.html, stored
-  copy). NOT VERIFIED for 1.34 and 1.35: the same version is assumed (VPC CNI builds are published for
-  every supported Kubernetes version at once).
-- aws-ebs-csi-driver, eks-pod-identity-agent: NOT VERIFIED against AWS; the user guide has no
-  per-version table for them. Verify with describe-addon-versions before the first `up` of a new
-  stack, and correct the table (or the stack's addonVersions) if AWS does not list them.
+- vpc-cni, Kubernetes 1.30-1.33: the AWS EKS User Guide, "Amazon VPC CNI versions", which lists
+  v1.20.1-eksbuild.3 for 1.27-1.33 (docs.aws.amazon.com/ja_jp/eks/latest/userguide/managing-vpc-cni.html).
+  1.34-1.35: v1.22.3-eksbuild.1, which `describe-addon-versions` offered for 1.33 in July 2026
+  (ministryofjustice/cloud-platform-infrastructure#4678); NOT VERIFIED for 1.34/1.35 themselves
+  (VPC CNI builds are normally offered for every supported Kubernetes version at once).
+- aws-ebs-csi-driver: v1.66.0-eksbuild.1, AWS's default version for Kubernetes 1.36 in September 2026
+  (mitodl/ol-infrastructure#5959); NOT VERIFIED for the Kubernetes versions of this table.
+- eks-pod-identity-agent: v1.3.9-eksbuild.1, used with CreateAddon by AWS's own EKS Hybrid Nodes
+  end-to-end tests (aws/eks-hybrid#763, October 2025); NOT VERIFIED per Kubernetes version.
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ EKS_ADDONS = (VPC_CNI, KUBE_PROXY, EBS_CSI_DRIVER, POD_IDENTITY_AGENT)
 ADDON_VERSION_PATTERN = r"v[0-9]+\.[0-9]+\.[0-9]+(-[a-z0-9]+)*-eksbuild\.[0-9]+"
 
 _VPC_CNI_DOCUMENTED = "v1.20.1-eksbuild.3"
-_EBS_CSI_DRIVER = "v1.53.0-eksbuild.1"  # NOT VERIFIED (see above)
-_POD_IDENTITY_AGENT = "v1.3.10-eksbuild.2"  # NOT VERIFIED (see above)
+_VPC_CNI_RECENT = "v1.22.3-eksbuild.1"  # NOT VERIFIED for 1.34/1.35 (see above)
+_EBS_CSI_DRIVER = "v1.66.0-eksbuild.1"  # NOT VERIFIED per Kubernetes version (see above)
+_POD_IDENTITY_AGENT = "v1.3.9-eksbuild.1"  # NOT VERIFIED per Kubernetes version (see above)
 
 ADDON_VERSIONS: dict[str, dict[str, str]] = {
     "1.30": {VPC_CNI: _VPC_CNI_DOCUMENTED, KUBE_PROXY: "v1.30.14-eksbuild.28",
@@ -51,9 +55,9 @@ ADDON_VERSIONS: dict[str, dict[str, str]] = {
              EBS_CSI_DRIVER: _EBS_CSI_DRIVER, POD_IDENTITY_AGENT: _POD_IDENTITY_AGENT},
     "1.33": {VPC_CNI: _VPC_CNI_DOCUMENTED, KUBE_PROXY: "v1.33.10-eksbuild.2",
              EBS_CSI_DRIVER: _EBS_CSI_DRIVER, POD_IDENTITY_AGENT: _POD_IDENTITY_AGENT},
-    "1.34": {VPC_CNI: _VPC_CNI_DOCUMENTED, KUBE_PROXY: "v1.34.6-eksbuild.2",
+    "1.34": {VPC_CNI: _VPC_CNI_RECENT, KUBE_PROXY: "v1.34.6-eksbuild.2",
              EBS_CSI_DRIVER: _EBS_CSI_DRIVER, POD_IDENTITY_AGENT: _POD_IDENTITY_AGENT},
-    "1.35": {VPC_CNI: _VPC_CNI_DOCUMENTED, KUBE_PROXY: "v1.35.3-eksbuild.2",
+    "1.35": {VPC_CNI: _VPC_CNI_RECENT, KUBE_PROXY: "v1.35.3-eksbuild.2",
              EBS_CSI_DRIVER: _EBS_CSI_DRIVER, POD_IDENTITY_AGENT: _POD_IDENTITY_AGENT},
 }
 

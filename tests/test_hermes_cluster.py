@@ -12,6 +12,7 @@ import json
 
 import pytest
 
+from components.addon_versions import ADDON_VERSIONS
 from components.cluster_addons import LOAD_BALANCER_CONTROLLER_POLICY, load_balancer_controller_policy
 from components.hermes_cluster import subnet_layout
 from tests import fake_cloud
@@ -162,7 +163,8 @@ def test_dev_installs_the_ebs_csi_driver_with_its_own_irsa_role_and_no_pod_ident
     found = addons(program)
     assert set(found) == {"aws-ebs-csi-driver"}
     ebs = found["aws-ebs-csi-driver"]
-    assert ebs["addonVersion"] == "v1.53.0-eksbuild.1" and ebs["clusterName"] == fake_cloud.CLUSTER_NAME
+    assert ebs["addonVersion"] == ADDON_VERSIONS["1.34"]["aws-ebs-csi-driver"]
+    assert ebs["clusterName"] == fake_cloud.CLUSTER_NAME
     role = role_for(program, "hermes-addons-ebs-csi")
     assert ebs["serviceAccountRoleArn"] == role.outputs["arn"]
     assert trust(role)["Statement"][0]["Condition"] == {"StringEquals": {
