@@ -19,6 +19,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import pulumi
 import yaml
+from components.addon_versions import ADDON_VERSION_PATTERN, EKS_ADDONS, missing_versions
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
 from components.restored_volume import AVAILABILITY_ZONE, SNAPSHOT_REFERENCE
 from pydantic import (
@@ -176,6 +177,7 @@ Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 VpcCidr = Annotated[str, AfterValidator(_vpc_cidr)]
 NoSpaces = Annotated[str, _pattern(r"[^\s]{1,256}", "a value without spaces", optional=True)]
 StringMap = Annotated[dict[str, str], BeforeValidator(_scalars_as_text), BeforeValidator(_json_text)]
+AddonVersion = Annotated[str, _pattern(ADDON_VERSION_PATTERN, "an EKS add-on version such as v1.20.1-eksbuild.3")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -273,6 +275,10 @@ class StackSettings(BaseModel):
     bedrock_budget_thresholds: ListOf(Annotated[int, _between(1, 1000, " percent")]) = (50, 80, 100)
     bedrock_budget_deny_invoke: bool = False
     bedrock_hourly_token_alarm: Annotated[int, _between(1000, 10_000_000_000, " of tokens")] = 1_000_000
+    # --- cluster network: node zones, add-on versions, who may reach Hermes (issues 6 and 7) ----
+    node_zone_count: Annotated[int, _between(1, 3, " of zones")] = 1
+    addon_versions: Annotated[dict[Literal[EKS_ADDONS], AddonVersion], BeforeValidator(_json_text)] = {}
+    ingress_source_cidrs: ListOf(Cidr) = ()
 
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
@@ -289,6 +295,11 @@ class StackSettings(BaseModel):
     @property
     def effective_bedrock_region(self) -> str:
         return self.bedrock_region or self.aws_region
+
+    @property
+    def created_cluster_addons(self) -> tuple[str, ...]:
+        """The EKS add-ons a created cluster gets (the Pod Identity agent only in pod-identity mode)."""
+        return tuple(a for a in EKS_ADDONS if a != "eks-pod-identity-agent" or self.pod_identity_mode == "pod-identity")
 
     @property
     def effective_bedrock_models(self) -> tuple[str, ...]:
@@ -478,6 +489,19 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
         need("bedrock_budget_deny_invoke", "false unless modelProvider is 'bedrock'")
     if s.restore_availability_zone and s.aws_region and not s.restore_availability_zone.startswith(s.aws_region):
         need("restore_availability_zone", f"a zone of aws:region {s.aws_region}, e.g. {s.aws_region}a")
+
+    # --- cluster network: node zones, add-on versions, who may reach Hermes -------------------
+    if s.cluster_source != "create" and s.node_zone_count != 1:
+        need("node_zone_count", "left at 1 unless clusterSource is 'create' (it lays out the nodes of a created cluster)")
+    if s.cluster_source == "create" and s.node_zone_count > s.availability_zone_count:
+        need("node_zone_count", f"at most availabilityZoneCount ({s.availability_zone_count}): node groups go in the VPC's zones")
+    if s.cluster_source == "kubeconfig" and s.addon_versions:
+        need("addon_versions", "empty unless clusterSource is 'create' or 'existing' (EKS add-ons)")
+    if s.cluster_source == "create":
+        missing = missing_versions(s.kubernetes_version, s.created_cluster_addons, s.addon_versions)
+        if missing:
+            need("addon_versions", f"a version for {', '.join(missing)}: kubernetesVersion {s.kubernetes_version} has "
+                 "no pinned add-on versions in components/addon_versions.py (see `aws eks describe-addon-versions`)")
 
     # --- placeholders copied from examples (issue 6 item 11) ----------------------------------
     problems += _placeholder_problems(s)
@@ -770,15 +794,15 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "ingress_ssl_policy": ("TLS policy of the ALB's HTTPS listener.", "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"),
     "ingress_group_name": ("ALB group to share one load balancer between Ingresses.", "internal-tools"),
     "ingress_annotations": ("Extra Ingress annotations; they override the ALB defaults.", "{alb.ingress.kubernetes.io/inbound-cidrs: 10.0.0.0/8}"),
-    "cluster_admin_principal_arns": ("IAM roles/users given cluster-admin access entries: engineers, CI, Pulumi Deployments.", "[arn:aws:iam::210987654321:role/platform-admins]"),
+    "cluster_admin_principal_arns": ("IAM roles/users given cluster-admin access entries: engineers, CI, Pulumi Deployments; never the principal that runs the first `pulumi up` (EKS makes it admin itself; README \"Cluster access\").", "[arn:aws:iam::210987654321:role/platform-admins]"),
     "vpc_cidr": ("CIDR of the created VPC.", "10.42.0.0/16"),
     "availability_zone_count": ("Availability zones the VPC and nodes span.", "3"),
     "nat_gateways": ("NAT gateways for the private subnets: `single` (cheaper) or `one-per-az` (survives an AZ outage).", "one-per-az"),
     "node_architecture": ("CPU architecture of the nodes and of the image build: `x86_64` or `arm64` (Graviton).", "arm64"),
     "node_instance_types": ("Instance types of the managed node group (must match nodeArchitecture).", "[m7g.large, m7g.xlarge]"),
-    "node_min_size": ("Minimum node count.", "2"),
-    "node_desired_size": ("Desired node count at creation.", "2"),
-    "node_max_size": ("Maximum node count.", "4"),
+    "node_min_size": ("Minimum node count of each zone's node group (see nodeZoneCount).", "1"),
+    "node_desired_size": ("Desired node count of each zone's node group at creation.", "1"),
+    "node_max_size": ("Maximum node count of each zone's node group.", "2"),
     "node_disk_size_gib": ("Root volume of each node in GiB (the Hermes image is over 5 GB).", "80"),
     "endpoint_public_access": ("Whether the EKS API endpoint is reachable from the internet (needed by Pulumi Deployments' hosted runners).", "false"),
     "endpoint_public_access_cidrs": ("CIDRs allowed to reach the public EKS endpoint: the egress ranges of whatever runs `pulumi up`.", "[198.18.0.0/24]"),
@@ -797,4 +821,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "bedrock_budget_thresholds": ("Percentages of the budget at which actual spend notifies (forecast notifies at 100).", "[50, 80, 100]"),
     "bedrock_budget_deny_invoke": ("When the budget is spent, deny the Hermes role Bedrock invokes until the 1st of the next month.", "true"),
     "bedrock_hourly_token_alarm": ("Alarm when one model uses more tokens (input + output) than this in an hour.", "5000000"),
+    "node_zone_count": ("Zones that get a node group of their own, the first N of the VPC's; the Hermes volume is only created in them (README \"Node layout\").", "2"),
+    "addon_versions": ("EKS add-on versions overriding the table pinned per Kubernetes version in components/addon_versions.py (vpc-cni, kube-proxy, aws-ebs-csi-driver, eks-pod-identity-agent).", "{aws-ebs-csi-driver: v1.65.0-eksbuild.1}"),
+    "ingress_source_cidrs": ("Where traffic to the Hermes ports may come from, trusted for X-Forwarded-* headers; empty: the load balancer subnets (created cluster), the cluster's VPC (adopted), the private address ranges (`kubeconfig`). See README \"Network policy\".", "[10.244.0.0/16]"),
 }

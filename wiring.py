@@ -20,11 +20,18 @@ from components.hermes_agent import (
     ModelConfig,
     alb_ingress_annotations,
 )
-from components.hermes_cluster import HermesCluster, HermesClusterArgs
+from components.hermes_cluster import (
+    UNKNOWN_CREATOR,
+    CreatorListedError,
+    HermesCluster,
+    HermesClusterArgs,
+    cluster_creator,
+    refuse_listed_creator,
+)
 from components.hermes_image import HermesImage, HermesImageArgs
 from components.restored_volume import RestoredVolume, RestoredVolumeArgs
 from components.volume_backups import VolumeBackups, VolumeBackupsArgs, volume_tags
-from settings import PROJECT, StackSettings
+from settings import PROJECT, ConfigError, StackSettings, config_key
 
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 
@@ -34,6 +41,21 @@ def _secret(value) -> pulumi.Output[str] | None:
 
 
 def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
+    """The cluster's Args. For a cluster still to be created, asks AWS who is creating it and refuses
+    (before anything is registered, so `pulumi preview` already says so) a creator that
+    clusterAdminPrincipalArns lists: its access entry would fail with 409 once the cluster exists."""
+    cluster_name = f"hermes-{stack}"
+    creator = cluster_creator(cluster_name) if s.cluster_source == "create" else ""
+    try:
+        refuse_listed_creator(creator, s.cluster_admin_principal_arns, cluster_name)
+    except CreatorListedError as error:
+        key = config_key("cluster_admin_principal_arns")
+        raise ConfigError(stack, [
+            f"{key} in Pulumi.{stack}.yaml lists {error.listed}, which is the principal running this first "
+            f"`pulumi up` ({error.creator}); allowed: every principal that runs Pulumi or kubectl EXCEPT the "
+            "cluster's creator, whom EKS already makes admin (a second access entry fails with 409 "
+            "ResourceInUseException after the cluster exists). Remove it, or create the cluster as another principal"
+        ]) from None
     return HermesClusterArgs(
         source=s.cluster_source,
         region=s.aws_region,
@@ -43,7 +65,7 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         ssl_policy=s.ingress_ssl_policy,
         tags=(("project", PROJECT), ("stack", stack)),
         volume_tags=tuple(volume_tags(backup_vault_name(stack)).items()),
-        cluster_name=f"hermes-{stack}",
+        cluster_name=cluster_name,
         admin_principal_arns=s.cluster_admin_principal_arns,
         vpc_cidr=s.vpc_cidr,
         availability_zone_count=s.availability_zone_count,
@@ -60,6 +82,9 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         protect=s.protect_infrastructure,
         existing_cluster_name=s.existing_cluster_name,
         existing_addons=s.existing_cluster_addons,
+        node_zone_count=s.node_zone_count,
+        creator=creator or UNKNOWN_CREATOR,
+        addon_versions=tuple(sorted(s.addon_versions.items())),
     )
 
 
@@ -107,6 +132,24 @@ def guardrail_args(s: StackSettings, stack: str, alerts: AlertTopic, bedrock: Be
         hermes_role_arn=bedrock.role_arn if deny else None,
         tags=(("project", PROJECT), ("stack", stack)),
     )
+
+
+# An in-cluster ingress controller on a `kubeconfig` cluster connects from a pod address, and kind,
+# minikube and Docker Desktop give pods private (RFC 1918) addresses: admit those, not the internet.
+PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
+
+
+def allowed_source_cidrs(s: StackSettings, cluster: HermesCluster | None) -> pulumi.Input[list[str]]:
+    """Who may reach the Hermes ports and whose X-Forwarded-* Hermes trusts: ingressSourceCidrs when
+    set; else, with an Ingress, where its load balancer connects from; else nobody (a port-forward
+    enters through the pod's own loopback, which no NetworkPolicy filters)."""
+    if s.ingress_source_cidrs:
+        return list(s.ingress_source_cidrs)
+    if not s.ingress_enabled:
+        return []
+    if cluster is None:
+        return list(PRIVATE_RANGES)
+    return cluster.load_balancer_source_cidrs(s.ingress_scheme)
 
 
 def image_args(s: StackSettings, stack: str) -> HermesImageArgs:
@@ -174,6 +217,7 @@ def agent_args(
             snapshot_id=restored.snapshot_id, volume_id=restored.volume_id,
             availability_zone=restored.availability_zone, size_gib=restored.size_gib,
         ) if restored else None,
+        allowed_source_cidrs=allowed_source_cidrs(s, cluster),
         # The PVC's provider must read its StorageClass (WaitForFirstConsumer) to await it correctly,
         # and the Ingress needs the controller's webhook: both must exist first.
         platform_depends_on=tuple(cluster.addons.ready_for_workloads) if cluster else (),

@@ -3,7 +3,8 @@
 - `ebs-csi-driver`: the aws-ebs-csi-driver EKS add-on. EKS ships no CSI driver, and the in-tree EBS
   provisioner cannot make gp3 volumes (seed-review 7; pulumi-eks issue #510).
 - `gp3-storage-class`: an encrypted gp3 StorageClass on ebs.csi.aws.com, WaitForFirstConsumer (the
-  volume is made in the zone the pod is scheduled to), expandable, reclaim policy from config.
+  volume is made in the zone the pod is scheduled to), expandable, reclaim policy from config, and on
+  a created cluster restricted to the zones that have a node group of their own (allowedTopologies).
 - `pod-identity-agent`: the eks-pod-identity-agent add-on, needed for EKS Pod Identity.
 - `load-balancer-controller`: the AWS Load Balancer Controller (Helm), which turns the Hermes Ingress
   into an ALB; its IAM policy is vendored from the same release (components/vendor/).
@@ -22,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
+from components.addon_versions import EBS_CSI_DRIVER, POD_IDENTITY_AGENT, addon_version
 from components.labels import MANAGED_BY
 from components.workload_identity import ClusterIdentity, WorkloadRole
 
@@ -39,12 +41,16 @@ LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 EBS_CSI_POLICY_ARN = "arn:{partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 GP3_STORAGE_CLASS = "gp3"
+# The zone label every node carries; the EBS CSI driver reports and honours it as a topology key
+# (kubernetes-sigs/aws-ebs-csi-driver pkg/driver: WellKnownZoneTopologyKey in NodeGetInfo and in
+# CreateVolume's pickAvailabilityZone).
+ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
 
 
 @dataclass(frozen=True)
 class ClusterAddonsArgs:
     cluster: ClusterIdentity
-    kubernetes_version: str
+    kubernetes_version: pulumi.Input[str]  # the cluster's: picks the pinned add-on versions
     region: str
     vpc_id: pulumi.Input[str]
     install: tuple[str, ...] = ADDONS
@@ -53,6 +59,8 @@ class ClusterAddonsArgs:
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
     depends_on: tuple[pulumi.Resource, ...] = ()  # e.g. the node group: add-ons need nodes to schedule
     volume_tags: tuple[tuple[str, str], ...] = ()  # put on every EBS volume the gp3 class provisions
+    addon_versions: tuple[tuple[str, str], ...] = ()  # overrides of components/addon_versions.py
+    volume_zones: tuple[str, ...] = ()  # the only zones gp3 volumes may be made in; empty: any
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -70,7 +78,7 @@ class ClusterAddons(pulumi.ComponentResource):
 
         self.pod_identity_agent = None
         if "pod-identity-agent" in args.install:
-            self.pod_identity_agent = self._eks_addon("eks-pod-identity-agent")
+            self.pod_identity_agent = self._eks_addon(POD_IDENTITY_AGENT)
             self.ready.append(self.pod_identity_agent)
         self.ebs_csi_driver = self._ebs_csi_driver() if "ebs-csi-driver" in args.install else None
         self.storage_class = self._gp3_storage_class() if "gp3-storage-class" in args.install else None
@@ -88,9 +96,10 @@ class ClusterAddons(pulumi.ComponentResource):
     # -----------------------------------------------------------------------------------------
     def _eks_addon(self, addon: str, **extra) -> aws.eks.Addon:
         args = self._args
-        version = aws.eks.get_addon_version_output(
-            addon_name=addon, kubernetes_version=args.kubernetes_version, most_recent=True
-        ).version
+        overrides = dict(args.addon_versions)
+        version = pulumi.Output.from_input(args.kubernetes_version).apply(
+            lambda kubernetes_version: addon_version(addon, kubernetes_version, overrides)
+        )
         return aws.eks.Addon(
             f"{self._name}-{addon}",
             cluster_name=args.cluster.name,
@@ -119,9 +128,9 @@ class ClusterAddons(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         if identity.mode == "irsa":
-            addon = self._eks_addon("aws-ebs-csi-driver", service_account_role_arn=identity.role.arn)
+            addon = self._eks_addon(EBS_CSI_DRIVER, service_account_role_arn=identity.role.arn)
         else:
-            addon = self._eks_addon("aws-ebs-csi-driver", pod_identity_associations=[
+            addon = self._eks_addon(EBS_CSI_DRIVER, pod_identity_associations=[
                 aws.eks.AddonPodIdentityAssociationArgs(role_arn=identity.role.arn, service_account=EBS_CSI_SERVICE_ACCOUNT)
             ])
         self.ready.append(addon)
@@ -146,6 +155,9 @@ class ClusterAddons(pulumi.ComponentResource):
                    for i, (key, value) in enumerate(self._args.volume_tags, start=1)},
             },
             volume_binding_mode="WaitForFirstConsumer",
+            allowed_topologies=[{"matchLabelExpressions": [
+                {"key": ZONE_TOPOLOGY_KEY, "values": list(self._args.volume_zones)},
+            ]}] if self._args.volume_zones else None,
             allow_volume_expansion=True,
             reclaim_policy=self._args.volume_reclaim_policy,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ebs_csi_driver] if self.ebs_csi_driver else []),

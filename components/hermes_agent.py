@@ -165,6 +165,12 @@ class HermesAgentArgs:
     service_account_annotations: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     ingress: IngressConfig | None = None
     restored: RestoredClaim | None = None  # run on this volume; `<name>-data` is kept as it is
+    # Where traffic to the two ports may come from (NetworkPolicy) and whose X-Forwarded-* headers
+    # Hermes trusts (FORWARDED_ALLOW_IPS): the load balancer's addresses. Empty: nothing from outside
+    # the pod, which still leaves `kubectl port-forward` (it connects through the pod's own loopback,
+    # and a pod cannot block access to itself) and the kubelet's probes (traffic from the pod's node
+    # is always allowed): kubernetes.io docs, concepts/services-networking/network-policies.
+    allowed_source_cidrs: pulumi.Input[Sequence[str]] = ()
     # What the volume and the Ingress need first (the StorageClass, so the provider can read its
     # binding mode; the ingress controller's webhook), and what the pod needs first (its IAM binding).
     platform_depends_on: Sequence[pulumi.Resource] = ()
@@ -224,12 +230,9 @@ class HermesAgent(pulumi.ComponentResource):
         self.network_policy = k8s.networking.v1.NetworkPolicy(
             name,
             metadata={"name": name, "namespace": ns, "labels": self.labels},
-            spec={
-                "podSelector": {"matchLabels": self.selector},
-                "policyTypes": ["Ingress"],
-                "ingress": [{"ports": [{"protocol": "TCP", "port": GATEWAY_PORT},
-                                       {"protocol": "TCP", "port": DASHBOARD_PORT}]}],
-            },
+            spec=pulumi.Output.from_input(args.allowed_source_cidrs).apply(
+                lambda cidrs: network_policy_spec(self.selector, list(cidrs))
+            ),
             opts=child,
         )
         self.ingress = self._ingress(ns) if args.ingress else None
@@ -311,9 +314,13 @@ class HermesAgent(pulumi.ComponentResource):
             env += [
                 # Used for the OIDC redirect URI (<public url>/auth/callback).
                 {"name": "HERMES_DASHBOARD_PUBLIC_URL", "value": self._public_url()},
-                # uvicorn trusts X-Forwarded-* only from these peers; behind the load balancer it must
-                # trust it, or the session cookies lose `Secure` and redirects say http://.
-                {"name": "FORWARDED_ALLOW_IPS", "value": "*"},
+                # uvicorn trusts X-Forwarded-* only from these peers: the load balancer's addresses,
+                # or the session cookies lose `Secure` and redirects say http://. Never "*": any
+                # other peer could then claim to be https or another client. uvicorn 0.54 (what
+                # hermes-agent 0.19.0 runs) takes addresses and CIDRs, comma separated
+                # (uvicorn/middleware/proxy_headers.py, _TrustedHosts).
+                {"name": "FORWARDED_ALLOW_IPS",
+                 "value": pulumi.Output.from_input(args.allowed_source_cidrs).apply(lambda cidrs: ",".join(cidrs))},
             ]
         if args.dashboard_oidc_issuer:
             env += [
@@ -545,6 +552,17 @@ class HermesAgent(pulumi.ComponentResource):
         for key, value in outputs.items():
             setattr(self, key, value)
         return outputs
+
+
+def network_policy_spec(selector: Mapping[str, str], source_cidrs: list[str]) -> dict:
+    """Admit the two ports from `source_cidrs` only; with none, admit nothing from outside the pod.
+
+    Enforced only where the CNI implements NetworkPolicy: the VPC CNI with network policy support
+    on (created clusters turn it on; README "Network policy").
+    """
+    ports = [{"protocol": "TCP", "port": GATEWAY_PORT}, {"protocol": "TCP", "port": DASHBOARD_PORT}]
+    rules = [{"from": [{"ipBlock": {"cidr": cidr}} for cidr in source_cidrs], "ports": ports}] if source_cidrs else []
+    return {"podSelector": {"matchLabels": dict(selector)}, "policyTypes": ["Ingress"], "ingress": rules}
 
 
 def _http_probe(port: str, path: str, *, period: int, failures: int, timeout: int = 3) -> dict:

@@ -58,7 +58,7 @@ class ClusterIdentity:
     """What a workload role needs to know about the cluster."""
 
     name: pulumi.Input[str]
-    oidc_provider_arn: pulumi.Input[str]
+    oidc_provider_arn: pulumi.Input[str] | None  # IRSA only; None for a Pod Identity cluster
     oidc_issuer: pulumi.Input[str]  # without https://
     mode: IdentityMode = "irsa"
 

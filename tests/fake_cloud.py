@@ -10,7 +10,7 @@ import base64
 import hashlib
 import json
 
-ACCOUNT = "123456789012"
+ACCOUNT = "210987654321"  # not AWS's documentation account, which settings.py refuses as a placeholder
 CLUSTER_NAME = "hermes-dev"
 OIDC_ISSUER = "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 IMAGE_DIGEST = "sha256:" + "ab" * 32
@@ -25,6 +25,16 @@ SNAPSHOTS = {"snap-0123456789abcdef0": ("vol-0aaaabbbbccccdddd", 20),
 VOLUME_ZONES = {"vol-0aaaabbbbccccdddd": "eu-central-1b"}
 
 REMOTE_COMPONENTS = {"eks:index:Cluster", "eks:index:ManagedNodeGroup", "awsx:ec2:Vpc"}
+
+# What the account looks like; tests change these with pytest's monkeypatch.
+# The caller as STS reports a role session: an assumed-role ARN, with no role path.
+CALLER_ARN = f"arn:aws:sts::{ACCOUNT}:assumed-role/deployer/ci"
+EXISTING_CLUSTERS: list[str] = []  # EKS clusters already in the region (aws.eks.get_clusters)
+# The creator an earlier `up` recorded in state (the hermes-creator record), or None: a first `up`.
+RECORDED_CREATOR: str | None = None
+ZONES = ["eu-central-1a", "eu-central-1b", "eu-central-1c"]
+EXISTING_VPC_CIDR = "172.31.0.0/16"
+EXISTING_CLUSTER_VERSION = "1.34"  # the Kubernetes version aws.eks.get_cluster reports
 
 
 def _hex(seed: str, length: int) -> str:
@@ -87,13 +97,19 @@ def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
     elif type_ == "docker-build:index:Image":
         repository = (inputs.get("tags") or ["registry/image:tag"])[0].rsplit(":", 1)[0]
         state.update(digest=IMAGE_DIGEST, ref=f"{repository}@{IMAGE_DIGEST}")
+    elif type_ == "random:index/randomId:RandomId":
+        state.update(hex=_hex(name, int(inputs["byteLength"])))
+        if RECORDED_CREATOR is not None and "principal" in (inputs.get("keepers") or {}):
+            state["keepers"] = {"principal": RECORDED_CREATOR}  # ignore_changes keeps the first value
     elif type_ == "awsx:ec2:Vpc":
-        azs = int(inputs.get("numberOfAvailabilityZones") or 2)
+        # awsx lists each kind of subnet in zone order (awsx/ec2/vpc.ts); the ids name their zone.
+        zones = inputs.get("availabilityZoneNames") or ZONES[: int(inputs.get("numberOfAvailabilityZones") or 2)]
+        kinds = {spec["type"] for spec in inputs.get("subnetSpecs") or []} or {"Private", "Public"}
         state.update(
             vpcId="vpc-0123456789abcdef0",
-            privateSubnetIds=[f"subnet-private{i}" for i in range(azs)],
-            publicSubnetIds=[f"subnet-public{i}" for i in range(azs)],
-            isolatedSubnetIds=[],
+            privateSubnetIds=[f"subnet-private-{zone}" for zone in zones] if "Private" in kinds else [],
+            publicSubnetIds=[f"subnet-public-{zone}" for zone in zones] if "Public" in kinds else [],
+            isolatedSubnetIds=[f"subnet-isolated-{zone}" for zone in zones] if "Isolated" in kinds else [],
         )
     elif type_ == "eks:index:Cluster":
         endpoint = "https://EXAMPLE0123456789.gr7.eu-central-1.eks.amazonaws.com"
@@ -119,7 +135,11 @@ def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
 def invoke(token: str, args: dict) -> dict:
     """The result of a data-source call (`aws.get_*`) as AWS would answer it."""
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
-        return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:role/deployer", "userId": "AROAEXAMPLE:ci", "id": ACCOUNT}
+        return {"accountId": ACCOUNT, "arn": CALLER_ARN, "userId": "AROAEXAMPLE:ci", "id": ACCOUNT}
+    if token == "aws:eks/getClusters:getClusters":
+        return {"names": list(EXISTING_CLUSTERS), "id": "eu-central-1"}
+    if token == "aws:ec2/getVpc:getVpc":
+        return {"id": args["id"], "cidrBlock": EXISTING_VPC_CIDR, "arn": f"arn:aws:ec2:eu-central-1:{ACCOUNT}:vpc/{args['id']}"}
     if token == "aws:index/getPartition:getPartition":
         return {"partition": "aws", "dnsSuffix": "amazonaws.com", "id": "aws"}
     if token == "aws:index/getRegion:getRegion":
@@ -138,7 +158,7 @@ def invoke(token: str, args: dict) -> dict:
             "vpcConfig": {"vpcId": "vpc-0existing00000000", "subnetIds": ["subnet-a", "subnet-b"],
                           "clusterSecurityGroupId": "sg-0existing", "endpointPrivateAccess": True,
                           "endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"], "securityGroupIds": []},
-            "version": "1.34",
+            "version": EXISTING_CLUSTER_VERSION,
             "accessConfigs": [{"authenticationMode": "API"}],
             "id": name,
         }
@@ -151,7 +171,7 @@ def invoke(token: str, args: dict) -> dict:
         return {"addonName": args["addonName"], "kubernetesVersion": args["kubernetesVersion"],
                 "version": versions.get(args["addonName"], "v1.0.0-eksbuild.1"), "id": args["addonName"]}
     if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-        return {"names": ["eu-central-1a", "eu-central-1b", "eu-central-1c"], "zoneIds": ["euc1-az2", "euc1-az3", "euc1-az1"], "id": "eu-central-1"}
+        return {"names": list(ZONES), "zoneIds": ["euc1-az2", "euc1-az3", "euc1-az1"], "id": "eu-central-1"}
     if token == "aws:ebs/getSnapshot:getSnapshot":
         snapshot = args["snapshotIds"][0]
         if snapshot not in SNAPSHOTS:

@@ -72,6 +72,7 @@ class Registered:
     aliases: list = field(default_factory=list)
     urn: str = ""
     provider: str = ""  # the explicit provider reference (`<urn>::<id>`), "" for the default one
+    ignore_changes: list[str] = field(default_factory=list)
 
     @property
     def plain(self) -> dict:
@@ -219,6 +220,7 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 aliases=list(request.aliases),
                 urn=response.urn,
                 provider=request.provider,
+                ignore_changes=list(request.ignoreChanges),
             ))
         return response
 

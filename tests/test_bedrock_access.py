@@ -22,7 +22,7 @@ from components.workload_identity import ClusterIdentity, irsa_trust_policy, pod
 from tests import fake_cloud
 from tests.harness import FakeCloudMocks, RecordingMonitor, Registered
 
-ACCOUNT = "123456789012"
+ACCOUNT = fake_cloud.ACCOUNT
 INVOKE = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
 SONNET_45 = "anthropic.claude-sonnet-4-5-20250929-v1:0"
 US_SONNET_45 = f"arn:aws:bedrock:us-east-1:{ACCOUNT}:inference-profile/us.{SONNET_45}"
@@ -42,7 +42,7 @@ IRSA_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{
         "Effect": "Allow",
-        "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/"
+        "Principal": {"Federated": f"arn:aws:iam::{ACCOUNT}:oidc-provider/"
                                    "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"},
         "Action": "sts:AssumeRoleWithWebIdentity",
         "Condition": {"StringEquals": {

@@ -24,7 +24,7 @@ BUDGET, ACTION = "aws:budgets/budget:Budget", "aws:budgets/budgetAction:BudgetAc
 ALARM, POLICY = "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:iam/policy:Policy"
 ROLE_POLICY, SCHEDULE = "aws:iam/rolePolicy:RolePolicy", "aws:scheduler/schedule:Schedule"
 TOPIC, SUBSCRIPTION = "aws:sns/topic:Topic", "aws:sns/topicSubscription:TopicSubscription"
-ACCOUNT = "123456789012"
+ACCOUNT = "210987654321"
 HERMES_ROLE = f"arn:aws:iam::{ACCOUNT}:role/hermes-bedrock"
 DENY_ARN = f"arn:aws:iam::{ACCOUNT}:policy/hermes-bedrock-budget-spent"
 

@@ -201,7 +201,8 @@ def test_behind_an_ingress_the_dashboard_knows_its_public_url_and_trusts_proxy_h
     values = env(container(program(**WITH_INGRESS, dashboardOidcIssuer="https://login.corp-internal.net",
                                    dashboardOidcClientId="hermes"), "hermes"))
     assert values["HERMES_DASHBOARD_PUBLIC_URL"] == "https://hermes.corp-internal.net"
-    assert values["FORWARDED_ALLOW_IPS"] == "*"
+    # Not "*": only the private ranges an in-cluster ingress controller connects from (wiring.PRIVATE_RANGES).
+    assert values["FORWARDED_ALLOW_IPS"] == "10.0.0.0/8,172.16.0.0/12,192.168.0.0/16"
     assert values["HERMES_DASHBOARD_OIDC_ISSUER"] == "https://login.corp-internal.net"
     assert values["HERMES_DASHBOARD_OIDC_CLIENT_ID"] == "hermes"
 
@@ -290,10 +291,10 @@ def test_two_cluster_ip_services_select_the_pod_by_named_port(local):
         assert services[name]["metadata"]["annotations"]["alb.ingress.kubernetes.io/healthcheck-path"] == health
 
 
-def test_network_policy_admits_only_the_two_ports(local):
+def test_network_policy_without_an_ingress_admits_nothing_from_outside_the_pod(local):
     spec = local.one(NETPOL).plain["spec"]
     assert spec["policyTypes"] == ["Ingress"]
-    assert spec["ingress"] == [{"ports": [{"protocol": "TCP", "port": 8642}, {"protocol": "TCP", "port": 9119}]}]
+    assert spec["ingress"] == []  # port-forwards enter through the pod's loopback; probes from its node
 
 
 def test_no_ingress_without_hosts_and_port_forward_commands_instead(local):

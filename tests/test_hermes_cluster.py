@@ -7,11 +7,14 @@ they are boundaries whose inputs we check and whose outputs tests/fake_cloud.py 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 
 import pytest
 
+from components.addon_versions import ADDON_VERSIONS
 from components.cluster_addons import LOAD_BALANCER_CONTROLLER_POLICY, load_balancer_controller_policy
+from components.hermes_cluster import subnet_layout
 from tests import fake_cloud
 from tests.harness import Program, is_secret, reveal, run_program
 
@@ -55,7 +58,7 @@ def test_dev_creates_an_api_mode_cluster_with_oidc_and_no_default_node_group():
     assert cluster["enabledClusterLogTypes"] == []
     assert cluster["deletionProtection"] is False
     assert cluster["vpcId"] == "vpc-0123456789abcdef0"
-    assert cluster["privateSubnetIds"] == ["subnet-private0", "subnet-private1"]
+    assert cluster["privateSubnetIds"] == ["subnet-private-eu-central-1a", "subnet-private-eu-central-1b"]
     assert cluster["accessEntries"] == {}
 
 
@@ -90,31 +93,52 @@ def test_public_endpoint_cidrs_follow_config():
 @pytest.mark.parametrize(("name", "zones", "nat"), [("dev", 2, "Single"), ("prod", 3, "OnePerAz")])
 def test_vpc_zones_nat_and_load_balancer_subnet_tags(name, zones, nat):
     vpc = stack(name).one(VPC).plain
-    assert vpc["numberOfAvailabilityZones"] == zones
+    assert vpc["availabilityZoneNames"] == fake_cloud.ZONES[:zones]
+    assert "numberOfAvailabilityZones" not in vpc  # awsx refuses both together
     assert vpc["natGateways"] == {"strategy": nat}
     assert vpc["enableDnsHostnames"] is True
     specs = {spec["type"]: spec for spec in vpc["subnetSpecs"]}
-    assert specs["Private"]["tags"] == {"kubernetes.io/role/internal-elb": "1"}
+    # Internal ALBs get subnets of their own (no pod or node there); nodes' subnets carry no role tag.
+    assert "tags" not in specs["Private"]
+    assert specs["Isolated"]["tags"] == {"kubernetes.io/role/internal-elb": "1"}
     assert specs["Public"]["tags"] == {"kubernetes.io/role/elb": "1"}
-    assert specs["Private"]["cidrMask"] == 19 and specs["Public"]["cidrMask"] == 22
+    assert all(len(spec["cidrBlocks"]) == zones for spec in specs.values())
+
+
+@pytest.mark.parametrize("vpc_cidr", ["10.0.0.0/16", "10.8.0.0/20", "172.20.0.0/18"])
+def test_subnet_layout_gives_every_zone_disjoint_subnets_inside_the_vpc(vpc_cidr):
+    layout = subnet_layout(vpc_cidr, 3)
+    vpc = ipaddress.ip_network(vpc_cidr)
+    blocks = [ipaddress.ip_network(b) for b in (*layout.nodes, *layout.load_balancers, *layout.public)]
+    assert all(block.subnet_of(vpc) for block in blocks)
+    assert not any(a.overlaps(b) for i, a in enumerate(blocks) for b in blocks[i + 1:])
+    assert {b.prefixlen for b in map(ipaddress.ip_network, layout.nodes)} == {vpc.prefixlen + 3}
+    assert {b.prefixlen for b in map(ipaddress.ip_network, layout.public)} == {vpc.prefixlen + 6}
+    # An ALB subnet needs at least a /27 with 8 free addresses (AWS Load Balancer Controller docs).
+    assert all(ipaddress.ip_network(b).prefixlen <= 27 for b in layout.load_balancers)
 
 
 def test_subnet_sizes_scale_with_the_vpc():
     specs = {s["type"]: s for s in stack("dev", vpcCidr="10.8.0.0/20").one(VPC).plain["subnetSpecs"]}
-    assert specs["Private"]["cidrMask"] == 23 and specs["Public"]["cidrMask"] == 26
+    assert specs["Private"]["cidrBlocks"] == ["10.8.0.0/23", "10.8.2.0/23"]
+    assert specs["Isolated"]["cidrBlocks"] == ["10.8.14.0/26", "10.8.14.64/26"]
+    assert specs["Public"]["cidrBlocks"] == ["10.8.14.192/26", "10.8.15.0/26"]
 
 
 # --- nodes ---------------------------------------------------------------------------------------
 
-def test_managed_node_group_is_al2023_in_private_subnets_with_its_own_role():
+def test_managed_node_groups_are_al2023_one_per_node_zone_with_their_own_role():
     program = stack("prod")
-    nodes = program.one(NODES).plain
-    assert nodes["amiType"] == "AL2023_x86_64_STANDARD"
-    assert nodes["instanceTypes"] == ["m7i.xlarge"]
-    assert nodes["scalingConfig"] == {"minSize": 2, "desiredSize": 2, "maxSize": 4}
-    assert nodes["diskSize"] == 80
-    assert nodes["subnetIds"] == ["subnet-private0", "subnet-private1", "subnet-private2"]
-    assert nodes["capacityType"] == "ON_DEMAND"
+    groups = {group.name: group.plain for group in program.of_type(NODES)}
+    assert set(groups) == {"hermes-nodes-eu-central-1a", "hermes-nodes-eu-central-1b"}
+    for zone in ("eu-central-1a", "eu-central-1b"):
+        nodes = groups[f"hermes-nodes-{zone}"]
+        assert nodes["amiType"] == "AL2023_x86_64_STANDARD"
+        assert nodes["instanceTypes"] == ["m7i.xlarge"]
+        assert nodes["scalingConfig"] == {"minSize": 1, "desiredSize": 1, "maxSize": 2}
+        assert nodes["diskSize"] == 80
+        assert nodes["subnetIds"] == [f"subnet-private-{zone}"]
+        assert nodes["capacityType"] == "ON_DEMAND"
     node_role = role_for(program, "hermes-nodes")
     assert trust(node_role)["Statement"] == [
         {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]
@@ -139,7 +163,8 @@ def test_dev_installs_the_ebs_csi_driver_with_its_own_irsa_role_and_no_pod_ident
     found = addons(program)
     assert set(found) == {"aws-ebs-csi-driver"}
     ebs = found["aws-ebs-csi-driver"]
-    assert ebs["addonVersion"] == "v1.53.0-eksbuild.1" and ebs["clusterName"] == fake_cloud.CLUSTER_NAME
+    assert ebs["addonVersion"] == ADDON_VERSIONS["1.34"]["aws-ebs-csi-driver"]
+    assert ebs["clusterName"] == fake_cloud.CLUSTER_NAME
     role = role_for(program, "hermes-addons-ebs-csi")
     assert ebs["serviceAccountRoleArn"] == role.outputs["arn"]
     assert trust(role)["Statement"][0]["Condition"] == {"StringEquals": {
@@ -159,8 +184,9 @@ def test_prod_uses_pod_identity_for_the_ebs_csi_driver_and_installs_the_agent():
                                          "Action": ["sts:AssumeRole", "sts:TagSession"]}]
 
 
-@pytest.mark.parametrize(("name", "reclaim"), [("dev", "Delete"), ("prod", "Retain")])
-def test_encrypted_gp3_storage_class_on_the_csi_driver(name, reclaim):
+@pytest.mark.parametrize(("name", "reclaim", "zones"), [
+    ("dev", "Delete", ["eu-central-1a"]), ("prod", "Retain", ["eu-central-1a", "eu-central-1b"])])
+def test_encrypted_gp3_storage_class_on_the_csi_driver(name, reclaim, zones):
     program = stack(name)
     storage_class = program.one(STORAGE_CLASS).plain
     assert storage_class == {
@@ -173,6 +199,8 @@ def test_encrypted_gp3_storage_class_on_the_csi_driver(name, reclaim):
                        # the stack's backup plan selects the volumes by this tag
                        "tagSpecification_1": f"hermes-eks/backup=hermes-eks-{name}"},
         "volumeBindingMode": "WaitForFirstConsumer",
+        "allowedTopologies": [{"matchLabelExpressions": [
+            {"key": "topology.kubernetes.io/zone", "values": zones}]}],
         "allowVolumeExpansion": True,
         "reclaimPolicy": reclaim,
     }
@@ -258,6 +286,20 @@ def test_existing_cluster_installs_only_the_listed_addons_and_trusts_its_oidc_is
     assert not program.of_type(RELEASE)
     role = role_for(program, "hermes-addons-ebs-csi")
     assert trust(role)["Statement"][0]["Principal"] == {"Federated": OIDC_ARN}
+
+
+def test_adopting_a_pod_identity_cluster_needs_no_iam_oidc_provider():
+    program = existing(podIdentityMode="pod-identity", existingClusterAddons=("ebs-csi-driver", "pod-identity-agent"))
+    tokens = [token for token, _ in program.invokes]
+    assert "aws:eks/getCluster:getCluster" in tokens
+    assert "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider" not in tokens
+    role = role_for(program, "hermes-addons-ebs-csi")
+    assert trust(role)["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+
+
+def test_adopting_an_irsa_cluster_looks_up_its_oidc_provider():
+    tokens = [token for token, _ in existing(existingClusterAddons=("ebs-csi-driver",)).invokes]
+    assert "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider" in tokens
 
 
 # --- outputs -------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ from components.cost_guardrails import budgets_trust_policy, scheduler_trust_pol
 from components.volume_backups import backup_role_trust_policy
 from components.workload_identity import irsa_trust_policy, pod_identity_trust_policy
 
+from tests import fake_cloud  # noqa: E402 - the account the mocked program runs in
+
 ACCOUNT = "123456789012"
 LBC_POLICY = Path(__file__).resolve().parent.parent / "components/vendor/aws-load-balancer-controller-iam-policy.json"
 
@@ -319,8 +321,8 @@ SERVICE_TRUST = {
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     },
     "backup.amazonaws.com": backup_role_trust_policy,  # components/volume_backups.py
-    "budgets.amazonaws.com": lambda: budgets_trust_policy(ACCOUNT),  # components/cost_guardrails.py
-    "scheduler.amazonaws.com": lambda: scheduler_trust_policy(ACCOUNT),  # components/cost_guardrails.py
+    "budgets.amazonaws.com": lambda: budgets_trust_policy(fake_cloud.ACCOUNT),  # components/cost_guardrails.py
+    "scheduler.amazonaws.com": lambda: scheduler_trust_policy(fake_cloud.ACCOUNT),  # components/cost_guardrails.py
 }
 
 

@@ -96,7 +96,11 @@ def test_prod_retains_volumes_and_logs_the_control_plane_where_dev_does_not():
 def test_prod_is_larger_and_highly_available():
     prod, dev = stack_program("prod"), stack_program("dev")
     nodes = "eks:index:ManagedNodeGroup"
-    assert prod.one(nodes).plain["scalingConfig"]["minSize"] >= 2 > dev.one(nodes).plain["scalingConfig"]["minSize"]
+    def min_nodes(program):
+        return sum(group.plain["scalingConfig"]["minSize"] for group in program.of_type(nodes))
+
+    assert min_nodes(prod) >= 2 > min_nodes(dev)
+    assert len(prod.of_type(nodes)) == 2  # one group in each of two zones (README "Node layout")
     assert prod.one("awsx:ec2:Vpc").plain["natGateways"] == {"strategy": "OnePerAz"}
     assert prod.one(PVC).plain["spec"]["resources"]["requests"]["storage"] == "100Gi"
     assert prod.of_type("kubernetes:networking.k8s.io/v1:Ingress") and not dev.of_type("kubernetes:networking.k8s.io/v1:Ingress")

@@ -15,6 +15,7 @@ import yaml
 
 from settings import HERMES_RELEASE
 from tests.contract.pod import Pod, RenderedPod
+from tests.contract.pod_runner import CLIENT_IP
 from tests.harness import reveal, run_program
 
 pytestmark = pytest.mark.contract
@@ -25,6 +26,9 @@ CONFIG = {
     "modelProvider": "openrouter",
     "modelDefault": "anthropic/claude-sonnet-4.6",
     "dashboardUsername": "operator",
+    # The runner's requests come from CLIENT_IP: here it plays the load balancer, whose X-Forwarded-*
+    # Hermes trusts (tests/contract/test_forwarded_headers.py: any other peer's are ignored).
+    "ingressSourceCidrs": [f"{CLIENT_IP}/32"],
 }
 SECRETS = {"openrouterApiKey": "sk-or-v1-contract-test-not-a-real-key"}
 # A user's own edit in config.yaml, made in the dashboard before this deploy: it must survive.
