@@ -47,11 +47,11 @@ if settings.model_provider == "bedrock":
 # 5. The Hermes workload.
 hermes = HermesAgent(
     NAME,
-    agent_args(settings, image=image.image_ref if image else settings.hermes_image,
+    agent_args(settings, stack=pulumi.get_stack(), image=image.image_ref if image else settings.hermes_image,
                app_version=image_tag(settings.hermes_image), cluster=cluster, bedrock=bedrock),
     opts=pulumi.ResourceOptions(providers=[kubernetes]),
 )
 
 # 6. Outputs.
-for key, value in stack_outputs(settings, hermes, cluster, image, bedrock).items():
+for key, value in stack_outputs(settings, hermes, cluster, image, bedrock, stack=pulumi.get_stack()).items():
     pulumi.export(key, value)

@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import pulumi
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
+from components.operator_commands import SHOWN_UNSAFE, UNSAFE_CHARACTERS
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -407,6 +408,11 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
                 break
         if not s.endpoint_public_access and s.endpoint_public_access_cidrs != ("0.0.0.0/0",):
             need("endpoint_public_access_cidrs", "left at its default when endpointPublicAccess is false")
+
+    # --- commands the stack exports (run as `$(pulumi stack output ...)`, operator_commands.py) ---
+    if UNSAFE_CHARACTERS.search(s.kubeconfig_context):
+        need("kubeconfig_context", f"a context name without {SHOWN_UNSAFE} (the exported kubectl commands "
+             "name it and run through $(...)); rename it with `kubectl config rename-context`")
     return problems
 
 

@@ -19,6 +19,7 @@ from components.hermes_agent import (
 )
 from components.hermes_cluster import HermesCluster, HermesClusterArgs
 from components.hermes_image import HermesImage, HermesImageArgs
+from components.operator_commands import command_line
 from settings import PROJECT, StackSettings
 
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
@@ -86,9 +87,25 @@ def ingress_config(s: StackSettings) -> IngressConfig | None:
     )
 
 
+def kubeconfig_file(stack: str) -> str:
+    """The AWS stacks' own kubeconfig, written by the `write_kubeconfig` output next to Pulumi.yaml:
+    opening Hermes never switches the user's current context (the `local` stack deploys to it)."""
+    return f"{PROJECT}-{stack}.kubeconfig"
+
+
+def kubectl_flags(s: StackSettings, stack: str) -> tuple[str, ...]:
+    """kubectl's flags that reach this stack's cluster, for the commands the stack exports."""
+    if s.uses_aws:
+        return ("--kubeconfig", kubeconfig_file(stack))
+    if s.kubeconfig_context:
+        return ("--context", s.kubeconfig_context)
+    return ()
+
+
 def agent_args(
     s: StackSettings,
     *,
+    stack: str,
     image: pulumi.Input[str],
     app_version: str,
     cluster: HermesCluster | None,
@@ -121,6 +138,7 @@ def agent_args(
         platform_depends_on=tuple(cluster.addons.ready_for_workloads) if cluster else (),
         # The pod must not start before its role may invoke Bedrock (and, under Pod Identity, is bound).
         workload_depends_on=bedrock.workload_depends_on if bedrock else (),
+        kubectl_flags=kubectl_flags(s, stack),
     )
 
 
@@ -130,26 +148,27 @@ def stack_outputs(
     cluster: HermesCluster | None,
     image: HermesImage | None,
     bedrock: BedrockAccess | None,
+    *,
+    stack: str,
 ) -> dict:
+    """Every command among the outputs runs as `$(pulumi stack output <name>)` (operator_commands.py)."""
     outputs = dict(hermes.outputs)
     outputs["image"] = image.image_ref if image else s.hermes_image
-    # The component's own dashboard port-forward, made runnable from wherever `pulumi up` ran.
-    port_forward = hermes.outputs["port_forward_commands"].apply(lambda commands: commands[0])
     if s.dashboard_host:
-        outputs["open_dashboard"] = hermes.outputs["dashboard_url"].apply(lambda url: f"python3 -m webbrowser {url}")
-    elif cluster is not None:
-        outputs["open_dashboard"] = pulumi.Output.all(cluster.name, port_forward).apply(
-            lambda v: f"aws eks update-kubeconfig --region {s.aws_region} --name {v[0]} && {v[1]}"
-        )
-    elif s.kubeconfig_context:
-        outputs["open_dashboard"] = port_forward.apply(
-            lambda command: command.replace("kubectl ", f"kubectl --context {s.kubeconfig_context} ", 1)
+        outputs["open_dashboard"] = hermes.outputs["dashboard_url"].apply(
+            lambda url: command_line(["python3", "-m", "webbrowser", url])
         )
     else:
-        outputs["open_dashboard"] = port_forward
+        outputs["open_dashboard"] = hermes.outputs["port_forward_commands"].apply(lambda commands: commands[0])
     if cluster is not None:
         outputs["cluster_name"] = cluster.name
         outputs["kubeconfig"] = cluster.kubeconfig
+        # Into its own file (`--kubeconfig`): without it the AWS CLI writes ~/.kube/config (or the
+        # first file in KUBECONFIG) and switches its current context to this cluster.
+        outputs["write_kubeconfig"] = cluster.name.apply(lambda name: command_line([
+            "aws", "eks", "update-kubeconfig", "--region", s.aws_region, "--name", name,
+            "--kubeconfig", kubeconfig_file(stack),
+        ]))
     if bedrock is not None:
         outputs["bedrock_role_arn"] = bedrock.role_arn
     return outputs

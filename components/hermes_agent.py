@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 
 from components.dashboard_login import generate_credentials
 from components.labels import standard_labels
+from components.operator_commands import port_forward
 
 # Inside the image (Dockerfile at the pinned release): the virtualenv and HERMES_HOME.
 IMAGE_HERMES = "/opt/hermes/.venv/bin/hermes"
@@ -150,6 +151,9 @@ class HermesAgentArgs:
     # binding mode; the ingress controller's webhook), and what the pod needs first (its IAM binding).
     platform_depends_on: Sequence[pulumi.Resource] = ()
     workload_depends_on: Sequence[pulumi.Resource] = ()
+    # kubectl's flags that reach this cluster from where `pulumi up` runs (`--context <name>`,
+    # `--kubeconfig <file>`), for the exported port-forward commands; none: the current context.
+    kubectl_flags: tuple[str, ...] = ()
 
 
 class HermesAgent(pulumi.ComponentResource):
@@ -464,11 +468,15 @@ class HermesAgent(pulumi.ComponentResource):
             "dashboard_url": dashboard_url,
             "api_base_url": api_base_url,
             "dashboard_username": self._args.dashboard_username,
+            # Runnable as `$(pulumi stack output ...)`: components/operator_commands.py.
             "port_forward_commands": pulumi.Output.all(ns, api_service, dashboard_service).apply(
                 lambda v: [
-                    f"kubectl -n {v[0]} port-forward svc/{v[2]} {DASHBOARD_PORT}:{DASHBOARD_PORT}",
-                    f"kubectl -n {v[0]} port-forward svc/{v[1]} {GATEWAY_PORT}:{GATEWAY_PORT}",
+                    port_forward(self._args.kubectl_flags, v[0], v[2], DASHBOARD_PORT),
+                    port_forward(self._args.kubectl_flags, v[0], v[1], GATEWAY_PORT),
                 ]
+            ),
+            "api_port_forward": pulumi.Output.all(ns, api_service).apply(
+                lambda v: port_forward(self._args.kubectl_flags, v[0], v[1], GATEWAY_PORT)
             ),
         }
         if credentials is not None:

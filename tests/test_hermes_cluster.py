@@ -265,6 +265,7 @@ def test_kubeconfig_is_a_secret_output_and_cluster_name_is_exported():
     assert is_secret(program.outputs["kubeconfig"])
     assert json.loads(reveal(program.outputs["kubeconfig"]))["kind"] == "Config"
     assert program.outputs["cluster_name"] == fake_cloud.CLUSTER_NAME
+    assert program.outputs["write_kubeconfig"] == (
+        f"aws eks update-kubeconfig --region eu-central-1 --name {fake_cloud.CLUSTER_NAME} --kubeconfig hermes-eks-dev.kubeconfig")
     assert program.outputs["open_dashboard"] == (
-        f"aws eks update-kubeconfig --region eu-central-1 --name {fake_cloud.CLUSTER_NAME} && "
-        "kubectl -n hermes port-forward svc/hermes-dashboard 9119:9119")
+        "kubectl --kubeconfig hermes-eks-dev.kubeconfig -n hermes port-forward svc/hermes-dashboard 9119:9119")
