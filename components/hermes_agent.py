@@ -169,7 +169,10 @@ class HermesAgent(pulumi.ComponentResource):
         super().__init__("hermes-eks:index:HermesAgent", name, None, opts)
         self._name = name
         self._args = args
-        self.labels = standard_labels(name, args.app_version)
+        # The release's version label only on the workload it describes: on every object, a release
+        # bump would also update the namespace, the volume, the Secret and the Services.
+        self.labels = standard_labels(name)
+        self.workload_labels = standard_labels(name, args.app_version)
         self.selector = {"app.kubernetes.io/name": "hermes-agent", "app.kubernetes.io/instance": name}
         child = pulumi.ResourceOptions(parent=self)
 
@@ -396,7 +399,7 @@ class HermesAgent(pulumi.ComponentResource):
         }
         return k8s.apps.v1.Deployment(
             self._name,
-            metadata={"name": self._name, "namespace": ns, "labels": self.labels},
+            metadata={"name": self._name, "namespace": ns, "labels": self.workload_labels},
             spec={
                 # One writer per HERMES_HOME (upstream: never two gateways on one data directory), and a
                 # ReadWriteOnce volume can only move once the old pod is gone: Recreate, never RollingUpdate.
@@ -404,7 +407,7 @@ class HermesAgent(pulumi.ComponentResource):
                 "strategy": {"type": "Recreate"},
                 "revisionHistoryLimit": 5,
                 "selector": {"matchLabels": self.selector},
-                "template": {"metadata": {"labels": self.labels}, "spec": pod_spec},
+                "template": {"metadata": {"labels": self.workload_labels}, "spec": pod_spec},
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
