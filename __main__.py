@@ -1,6 +1,6 @@
 """hermes-eks: Hermes Agent on AWS EKS (or any Kubernetes cluster) as one Pulumi stack.
 
-settings -> cluster -> image -> Bedrock identity -> the Hermes workload -> outputs.
+settings -> cluster -> image -> Bedrock identity -> the Hermes workload -> what is watched -> outputs.
 """
 
 import pulumi
@@ -10,9 +10,10 @@ from components.bedrock_access import BedrockAccess, BedrockAccessArgs
 from components.hermes_agent import HermesAgent
 from components.hermes_cluster import HermesCluster
 from components.hermes_image import HermesImage
+from components.observability import Observability
 from components.labels import image_tag
 from settings import load_settings
-from wiring import agent_args, cluster_args, image_args, stack_outputs
+from wiring import agent_args, cluster_args, image_args, observability_args, stack_outputs
 
 NAME = "hermes"  # names the components, the Kubernetes objects and the service account
 
@@ -52,6 +53,12 @@ hermes = HermesAgent(
     opts=pulumi.ResourceOptions(providers=[kubernetes]),
 )
 
-# 6. Outputs.
-for key, value in stack_outputs(settings, hermes, cluster, image, bedrock, stack=pulumi.get_stack()).items():
+# 6. What an operator watches (AWS stacks): logs, Container Insights, alarms, a dashboard.
+observability = None
+if cluster is not None and settings.observability:
+    observability = Observability(NAME, observability_args(settings, pulumi.get_stack(), cluster, workload=NAME))
+
+# 7. Outputs.
+for key, value in stack_outputs(settings, hermes, cluster, image, bedrock, stack=pulumi.get_stack(),
+                                observability=observability).items():
     pulumi.export(key, value)

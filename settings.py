@@ -18,6 +18,7 @@ from typing import Annotated, Any, Literal, NamedTuple
 
 import pulumi
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
+from components.observability import RETENTION_DAYS
 from components.operator_commands import SHOWN_UNSAFE, UNSAFE_CHARACTERS
 from pydantic import (
     AfterValidator,
@@ -137,6 +138,12 @@ def _api_server_key(value: SecretStr) -> SecretStr:
     return value
 
 
+def _log_retention_days(value: int) -> int:
+    if value not in RETENTION_DAYS:
+        raise ValueError("one of CloudWatch Logs' retention periods: " + ", ".join(map(str, RETENTION_DAYS)) + " (days)")
+    return value
+
+
 def ListOf(item: Any) -> Any:  # noqa: N802 - reads as a type in the field declarations
     return Annotated[tuple[item, ...], BeforeValidator(_json_text)]
 
@@ -167,6 +174,7 @@ Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 VpcCidr = Annotated[str, AfterValidator(_vpc_cidr)]
 NoSpaces = Annotated[str, _pattern(r"[^\s]{1,256}", "a value without spaces", optional=True)]
 StringMap = Annotated[dict[str, str], BeforeValidator(_json_text)]
+EmailAddress = Annotated[str, _pattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "an e-mail address such as oncall@example.com")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -182,7 +190,7 @@ class StackSettings(BaseModel):
     cluster_source: Literal["kubeconfig", "create", "existing"] = "kubeconfig"
     kubeconfig_context: NoSpaces = ""
     existing_cluster_name: Annotated[str, _pattern(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "an EKS cluster name", optional=True)] = ""
-    existing_cluster_addons: ListOf(Literal["ebs-csi-driver", "gp3-storage-class", "load-balancer-controller", "pod-identity-agent"]) = ()
+    existing_cluster_addons: ListOf(Literal["ebs-csi-driver", "gp3-storage-class", "load-balancer-controller", "pod-identity-agent", "cloudwatch-observability"]) = ()
     kubernetes_version: KubernetesVersion = "1.34"
 
     # --- the Hermes image -------------------------------------------------------------------
@@ -245,6 +253,11 @@ class StackSettings(BaseModel):
     control_plane_log_types: ListOf(Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]) = ()
     protect_infrastructure: bool = False
     volume_reclaim_policy: Literal["Delete", "Retain"] = "Delete"
+
+    # --- watching Hermes (AWS stacks): CloudWatch logs and metrics, alarms, a dashboard ----------
+    observability: bool = True
+    log_retention_days: Annotated[int, AfterValidator(_log_retention_days)] = 30
+    alarm_emails: ListOf(EmailAddress) = ()
 
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
@@ -408,6 +421,12 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
                 break
         if not s.endpoint_public_access and s.endpoint_public_access_cidrs != ("0.0.0.0/0",):
             need("endpoint_public_access_cidrs", "left at its default when endpointPublicAccess is false")
+
+    # --- watching Hermes: CloudWatch exists only on the AWS stacks ---------------------------------
+    if s.alarm_emails and not s.uses_aws:
+        need("alarm_emails", "an empty list when clusterSource is 'kubeconfig' (alarms are CloudWatch's, on AWS stacks)")
+    elif s.alarm_emails and not s.observability:
+        need("alarm_emails", "an empty list while observability is false (there are no alarms to send)")
 
     # --- commands the stack exports (run as `$(pulumi stack output ...)`, operator_commands.py) ---
     if UNSAFE_CHARACTERS.search(s.kubeconfig_context):
@@ -580,4 +599,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "protect_infrastructure": ("Protect the cluster, its VPC and the ECR repository from deletion and replacement.", "true"),
     "volume_reclaim_policy": ("Reclaim policy of the created gp3 StorageClass: `Retain` keeps the EBS volume when its claim is deleted.", "Retain"),
     "aws_region": ("The AWS provider's region (`aws:region`); required by every AWS stack.", "eu-central-1"),
+    "observability": ("AWS stacks: Hermes' logs in CloudWatch Logs, Container Insights metrics, pod alarms and a CloudWatch dashboard (README \"Watching Hermes\"; an adopted cluster gets the add-on only if existingClusterAddons lists cloudwatch-observability). No effect on `kubeconfig` stacks.", "true"),
+    "log_retention_days": ("Days CloudWatch Logs keeps Hermes' container logs and the EKS control plane logs.", "90"),
+    "alarm_emails": ("E-mail addresses subscribed to the stack's alarm topic (each confirms once by e-mail).", "[oncall@example.com]"),
 }

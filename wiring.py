@@ -19,10 +19,12 @@ from components.hermes_agent import (
 )
 from components.hermes_cluster import HermesCluster, HermesClusterArgs
 from components.hermes_image import HermesImage, HermesImageArgs
+from components.observability import Observability, ObservabilityArgs
 from components.operator_commands import command_line
 from settings import PROJECT, StackSettings
 
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
+CLOUDWATCH_ADDON = "cloudwatch-observability"  # its name in existingClusterAddons
 
 
 def _secret(value) -> pulumi.Output[str] | None:
@@ -52,9 +54,11 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         endpoint_public_access=s.endpoint_public_access,
         endpoint_public_access_cidrs=s.endpoint_public_access_cidrs,
         control_plane_log_types=s.control_plane_log_types,
+        control_plane_log_retention_days=s.log_retention_days,
         protect=s.protect_infrastructure,
         existing_cluster_name=s.existing_cluster_name,
-        existing_addons=s.existing_cluster_addons,
+        # The CloudWatch add-on is the Observability component's (observability_args).
+        existing_addons=tuple(a for a in s.existing_cluster_addons if a != CLOUDWATCH_ADDON),
     )
 
 
@@ -142,6 +146,33 @@ def agent_args(
     )
 
 
+def cluster_name(s: StackSettings, stack: str) -> str:
+    return s.existing_cluster_name if s.cluster_source == "existing" else f"hermes-{stack}"
+
+
+def observability_args(s: StackSettings, stack: str, cluster: HermesCluster, workload: str) -> ObservabilityArgs:
+    return ObservabilityArgs(
+        cluster=cluster.identity,
+        cluster_name=cluster_name(s, stack),
+        region=s.aws_region,
+        namespace=s.namespace,
+        workload=workload,
+        dashboard_name=f"hermes-{stack}",
+        cpu_limit=s.cpu_limit,
+        memory_limit=s.memory_limit,
+        storage_size=s.storage_size,
+        bedrock_models=s.effective_bedrock_models,
+        bedrock_region=s.effective_bedrock_region if s.model_provider == "bedrock" else "",
+        # A created cluster gets it; an adopted one only when its stack lists it (it may run it already).
+        install_addon=s.cluster_source == "create" or CLOUDWATCH_ADDON in s.existing_cluster_addons,
+        log_retention_days=s.log_retention_days,
+        alarm_emails=s.alarm_emails,
+        tags=(("project", PROJECT), ("stack", stack)),
+        # The agent's pods need nodes, and under Pod Identity the agent that hands out credentials.
+        addon_depends_on=tuple(cluster.addons.ready),
+    )
+
+
 def stack_outputs(
     s: StackSettings,
     hermes: HermesAgent,
@@ -150,6 +181,7 @@ def stack_outputs(
     bedrock: BedrockAccess | None,
     *,
     stack: str,
+    observability: Observability | None = None,
 ) -> dict:
     """Every command among the outputs runs as `$(pulumi stack output <name>)` (operator_commands.py)."""
     outputs = dict(hermes.outputs)
@@ -171,4 +203,7 @@ def stack_outputs(
         ]))
     if bedrock is not None:
         outputs["bedrock_role_arn"] = bedrock.role_arn
+    if observability is not None:
+        outputs["cloudwatch_dashboard_url"] = observability.dashboard_url
+        outputs["alarm_topic_arn"] = observability.alarm_topic.arn
     return outputs

@@ -57,6 +57,7 @@ class HermesClusterArgs:
     endpoint_public_access: bool = True
     endpoint_public_access_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     control_plane_log_types: tuple[str, ...] = ()
+    control_plane_log_retention_days: int = 30
     protect: bool = False
     # existing
     existing_cluster_name: str = ""
@@ -141,6 +142,20 @@ class HermesCluster(pulumi.ComponentResource):
             )
             for arn in args.admin_principal_arns
         }
+        # With logging on, EKS writes to /aws/eks/<name>/cluster and creates that group itself, with no
+        # retention (kept forever), when it does not exist yet (amazon-eks-user-guide, control-plane-logs):
+        # the stack creates it first, with one.
+        cluster_opts = protect
+        if args.control_plane_log_types:
+            self.control_plane_log_group = aws.cloudwatch.LogGroup(
+                f"{name}-control-plane-logs",
+                name=f"/aws/eks/{args.cluster_name}/cluster",
+                retention_in_days=args.control_plane_log_retention_days,
+                tags=tags,
+                opts=protect,
+            )
+            cluster_opts = pulumi.ResourceOptions.merge(
+                protect, pulumi.ResourceOptions(depends_on=[self.control_plane_log_group]))
         self.cluster = eks.Cluster(
             f"{name}-eks",
             name=args.cluster_name,
@@ -161,7 +176,7 @@ class HermesCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(args.control_plane_log_types),
             deletion_protection=args.protect,
             tags=tags,
-            opts=protect,
+            opts=cluster_opts,
         )
         node_role = aws.iam.Role(
             f"{name}-nodes",

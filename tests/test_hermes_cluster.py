@@ -131,7 +131,8 @@ def test_arm64_nodes_get_the_arm_ami():
 # --- add-ons -------------------------------------------------------------------------------------
 
 def addons(program: Program) -> dict[str, dict]:
-    return {a.plain["addonName"]: a.plain for a in program.of_type(ADDON)}
+    """The ClusterAddons' EKS add-ons (the CloudWatch one is Observability's: tests/test_observability.py)."""
+    return {a.plain["addonName"]: a.plain for a in program.of_type(ADDON) if "ClusterAddons" in a.parent}
 
 
 def test_dev_installs_the_ebs_csi_driver_with_its_own_irsa_role_and_no_pod_identity_agent():
