@@ -94,6 +94,7 @@ class AlarmSpec:
     threshold: float
     comparison: str
     evaluation_periods: int
+    datapoints_to_alarm: int
     treat_missing_data: str
     expression: str = ""  # metric math over `m1`, the metric above; empty: alarm on the metric itself
     dimensions: dict[str, str] = field(default_factory=dict)
@@ -108,16 +109,18 @@ def alarm_specs(w: Watched, prefix: str) -> list[AlarmSpec]:
                          "minutes, or reports nothing (no pod, or no Container Insights data)."),
             metric="pod_status_ready", statistic="Minimum", threshold=1, comparison="LessThanThreshold",
             # 3 x 5 minutes: a release's Recreate rollout and first boot (image pull, seeding) stay under it.
-            evaluation_periods=3, treat_missing_data="breaching", dimensions=dimensions,
+            evaluation_periods=3, datapoints_to_alarm=3, treat_missing_data="breaching", dimensions=dimensions,
         ),
         AlarmSpec(
             key="pod-restarted", name=f"{prefix}-pod-restarted",
             description=(f"A container of the Hermes pod ({w.namespace}/{w.workload} on {w.cluster_name}) "
                          "restarted: a crash, an out-of-memory kill or a failed liveness probe."),
-            # The metric is the pod's running total of container restarts; DIFF turns it into restarts
-            # per period (CloudWatch metric math), and a new pod starting from 0 never alarms.
+            # The metric is the pod's running total of container restarts; DIFF (CloudWatch metric math)
+            # turns it into new restarts per period, so it needs two periods to compare, and a new pod
+            # starting again from 0 never alarms.
             metric="pod_number_of_container_restarts", statistic="Maximum", threshold=0,
-            comparison="GreaterThanThreshold", evaluation_periods=1, treat_missing_data="notBreaching",
+            comparison="GreaterThanThreshold", evaluation_periods=2, datapoints_to_alarm=1,
+            treat_missing_data="notBreaching",
             expression="DIFF(m1)", dimensions=dimensions,
         ),
     ]
@@ -238,7 +241,7 @@ class ObservabilityArgs:
     storage_size: str = "20Gi"
     bedrock_models: tuple[str, ...] = ()
     bedrock_region: str = ""
-    install_addon: bool = True  # False on an adopted cluster that already runs the add-on
+    install_addon: bool = True  # False on an adopted cluster that runs it already (or should not get it)
     log_retention_days: int = 30
     alarm_emails: tuple[str, ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
@@ -264,9 +267,10 @@ class Observability(pulumi.ComponentResource):
         # CloudWatch cannot publish to a topic encrypted with the AWS-managed aws/sns key (its key policy
         # does not admit cloudwatch.amazonaws.com); alarm notices carry no secrets.
         self.alarm_topic = aws.sns.Topic(f"{name}-alarms", tags=tags, opts=child)
-        for index, email in enumerate(args.alarm_emails):
-            # Each address receives a confirmation e-mail; nothing is delivered until it is confirmed.
-            aws.sns.TopicSubscription(f"{name}-alarms-{index}", topic=self.alarm_topic.arn,
+        for email in args.alarm_emails:
+            # Named by the address, so removing one leaves the others' subscriptions (and confirmations)
+            # alone. Each address receives a confirmation e-mail; nothing is delivered until it is confirmed.
+            aws.sns.TopicSubscription(f"{name}-alarms-{email}", topic=self.alarm_topic.arn,
                                       protocol="email", endpoint=email, opts=child)
 
         watched = Watched(
@@ -332,7 +336,7 @@ class Observability(pulumi.ComponentResource):
         common = dict(
             name=spec.name, alarm_description=spec.description, comparison_operator=spec.comparison,
             threshold=spec.threshold, evaluation_periods=spec.evaluation_periods,
-            datapoints_to_alarm=spec.evaluation_periods, treat_missing_data=spec.treat_missing_data,
+            datapoints_to_alarm=spec.datapoints_to_alarm, treat_missing_data=spec.treat_missing_data,
             alarm_actions=actions, ok_actions=actions, tags=tags,
         )
         dimensions = spec.dimensions

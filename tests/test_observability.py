@@ -18,6 +18,7 @@ from components.workload_identity import irsa_trust_policy, pod_identity_trust_p
 from tests import fake_cloud
 from tests.conftest import stack_program
 from tests.harness import Program, run_program
+from tests.registration_diff import diff_registrations, render_change, summary
 
 # --- what AWS publishes ------------------------------------------------------------------------------
 
@@ -258,6 +259,13 @@ def test_alarm_emails_are_subscribed_to_the_topic():
     assert sorted((s.plain["protocol"], s.plain["endpoint"]) for s in subscriptions) == [
         ("email", "a@example.com"), ("email", "b@example.org")]
     assert not stack_program("dev").of_type("aws:sns/topicSubscription:TopicSubscription")
+
+
+def test_removing_one_alarm_address_leaves_the_other_subscriptions_alone():
+    before, after = render_change("dev", {"alarmEmails": ["b@example.org"]},
+                                  base={"alarmEmails": ["a@example.com", "b@example.org"]})
+    assert summary(diff_registrations(before, after)) == [
+        "delete aws:sns/topicSubscription:TopicSubscription hermes-alarms-a@example.com"]
 
 
 # --- the add-on, its identity and its log groups -----------------------------------------------------
