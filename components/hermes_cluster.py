@@ -146,6 +146,7 @@ class HermesCluster(pulumi.ComponentResource):
         # retention (kept forever), when it does not exist yet (amazon-eks-user-guide, control-plane-logs):
         # the stack creates it first, with one.
         cluster_opts = protect
+        self.control_plane_log_group = None
         if args.control_plane_log_types:
             self.control_plane_log_group = aws.cloudwatch.LogGroup(
                 f"{name}-control-plane-logs",
