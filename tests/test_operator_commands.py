@@ -68,6 +68,11 @@ else:
     "aws": RECORD + KUBECONFIG_PATH + '''
 args = sys.argv[1:]
 if args[:2] == ["eks", "update-kubeconfig"]:
+    known = {"--region", "--name", "--kubeconfig", "--alias", "--user-alias", "--role-arn"}
+    unknown = [a for i, a in enumerate(args[2:]) if i % 2 == 0 and a not in known]
+    if unknown:  # the AWS CLI refuses what it does not know before doing anything
+        sys.stderr.write("aws: error: Unknown options: " + ", ".join(args[2 + args[2:].index(unknown[0]):]) + "\\n")
+        sys.exit(252)
     path = kubeconfig_path(args)
     name = args[args.index("--name") + 1]
     arn = f"arn:aws:eks:{args[args.index('--region') + 1]}:123456789012:cluster/{name}"
@@ -110,7 +115,14 @@ def run_readme(scenario: str, tmp_path: Path) -> tuple[list[dict], dict, Path, s
     stack, config = SCENARIOS[scenario]
     program = run_program(stack, config)
     outputs = {k: [reveal(v), is_secret(v)] for k, v in program.outputs.items()}
+    script = "\n".join(code for scenarios, code in readme_blocks() if scenario in scenarios)
+    result, calls, users_kubeconfig = run_shell(script, outputs, tmp_path)
+    assert result.returncode == 0, f"README steps failed for {scenario}:\n{script}\n{result.stdout}\n{result.stderr}"
+    return calls, outputs, users_kubeconfig, script
 
+
+def run_shell(script: str, outputs: dict, tmp_path: Path):
+    """Run `script` under `set -euo pipefail` with the stand-ins; `outputs` is {name: [value, is_secret]}."""
     bin_dir, home, project = tmp_path / "bin", tmp_path / "home", tmp_path / "project"
     for directory in (bin_dir, home / ".kube", project):
         directory.mkdir(parents=True)
@@ -121,17 +133,15 @@ def run_readme(scenario: str, tmp_path: Path) -> tuple[list[dict], dict, Path, s
     users_kubeconfig = home / ".kube" / "config"
     users_kubeconfig.write_text(json.dumps({"contexts": [USERS_CONTEXT, "kind-hermes"], "current-context": USERS_CONTEXT}))
     (tmp_path / "outputs.json").write_text(json.dumps(outputs))
-
-    script = "set -euo pipefail\n" + "\n".join(code for scenarios, code in readme_blocks() if scenario in scenarios)
     env = {
         "PATH": f"{bin_dir}:/usr/bin:/bin", "HOME": str(home), "STUB_LOG": str(tmp_path / "calls.jsonl"),
         "STUB_OUTPUTS": str(tmp_path / "outputs.json"), "LANG": "C.UTF-8",
     }
-    result = subprocess.run([BASH, "-c", script], cwd=project, env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, f"README steps failed for {scenario}:\n{script}\n{result.stdout}\n{result.stderr}"
+    result = subprocess.run([BASH, "-c", "set -euo pipefail\n" + script], cwd=project, env=env,
+                            capture_output=True, text=True, timeout=60)
     log = tmp_path / "calls.jsonl"
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
-    return calls, outputs, users_kubeconfig, script
+    return result, calls, users_kubeconfig
 
 
 def argv_of(calls: list[dict], program: str) -> list[list[str]]:
@@ -218,6 +228,24 @@ def test_every_exported_command_survives_command_substitution_word_for_word(scen
         split = subprocess.run([BASH, "-c", 'for w in $1; do printf "%s\\n" "$w"; done', "_", command],
                                capture_output=True, text=True, check=True).stdout.splitlines()
         assert split == command.split(" "), command
+
+
+def test_positive_control_the_old_chained_command_fails_and_never_runs_kubectl(tmp_path):
+    """What `open_dashboard` was on dev: through $(...), `&&` is an argument of `aws`, not an operator."""
+    old = ("aws eks update-kubeconfig --region eu-central-1 --name hermes-dev && "
+           "kubectl -n hermes port-forward svc/hermes-dashboard 9119:9119")
+    result, calls, _ = run_shell("$(pulumi stack output open_dashboard)", {"open_dashboard": [old, False]}, tmp_path)
+    assert result.returncode != 0 and "Unknown options: &&, kubectl" in result.stderr
+    assert argv_of(calls, "kubectl") == []
+
+
+def test_positive_control_update_kubeconfig_without_its_own_file_switches_the_users_context(tmp_path):
+    """The stand-ins see what the README once asked for: `aws eks update-kubeconfig` into ~/.kube/config."""
+    result, _, users_kubeconfig = run_shell(
+        "$(pulumi stack output write_kubeconfig)",
+        {"write_kubeconfig": ["aws eks update-kubeconfig --region eu-central-1 --name hermes-dev", False]}, tmp_path)
+    assert result.returncode == 0
+    assert json.loads(users_kubeconfig.read_text())["current-context"] != USERS_CONTEXT
 
 
 # --- the builder ------------------------------------------------------------------------------------
