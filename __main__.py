@@ -10,8 +10,8 @@ from components.bedrock_access import BedrockAccess, BedrockAccessArgs
 from components.hermes_agent import HermesAgent
 from components.hermes_cluster import HermesCluster
 from components.hermes_image import HermesImage
-from components.observability import Observability
 from components.labels import image_tag
+from components.observability import Observability
 from settings import load_settings
 from wiring import agent_args, cluster_args, image_args, observability_args, stack_outputs
 
