@@ -341,6 +341,19 @@ def test_an_adopted_cluster_gets_the_add_on_only_when_its_stack_lists_it():
     assert dims == {"platform"}
 
 
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_add_on_goes_before_its_role_policy_on_destroy_and_every_child_is_the_components(stack):
+    program = stack_program(stack)
+    [component] = program.of_type("hermes-eks:index:Observability")
+    attachment = next(a for a in program.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+                      if a.name == "hermes-cloudwatch-agent")
+    # The engine deletes in reverse dependency order: the add-on (its agent still shipping) first.
+    assert attachment.urn in addon(program).dependencies
+    children = [r for r in program.resources if r.parent == component.urn]
+    assert {r.type for r in children} >= {ADDON_TYPE, LOG_GROUP, ALARM, DASHBOARD, ROLE, "aws:sns/topic:Topic"}
+    assert all(r.name.startswith("hermes-") for r in children)
+
+
 # --- the control plane's log group ---------------------------------------------------------------------
 
 def test_prod_creates_the_control_plane_log_group_with_retention_before_the_cluster():
