@@ -1,6 +1,7 @@
 """hermes-eks: Hermes Agent on AWS EKS (or any Kubernetes cluster) as one Pulumi stack.
 
-settings -> cluster -> image -> Bedrock identity -> the Hermes workload -> outputs.
+settings -> cluster -> backups -> image -> Bedrock identity -> alerts and cost guardrails -> the Hermes
+workload -> what is watched -> outputs.
 """
 
 import pulumi
@@ -13,6 +14,7 @@ from components.hermes_agent import HermesAgent
 from components.hermes_cluster import HermesCluster
 from components.hermes_image import HermesImage
 from components.labels import image_tag
+from components.observability import Observability
 from components.restored_volume import RestoredVolume
 from components.volume_backups import VolumeBackups
 from settings import load_settings
@@ -23,11 +25,13 @@ from wiring import (
     cluster_args,
     guardrail_args,
     image_args,
+    observability_args,
     restore_args,
     stack_outputs,
 )
 
 NAME = "hermes"  # names the components, the Kubernetes objects and the service account
+STACK = pulumi.get_stack()
 
 # 1. Every input validated before anything is registered.
 settings = load_settings()
@@ -35,21 +39,19 @@ settings = load_settings()
 # 2. Where Hermes runs: an EKS cluster (created or adopted) or the current kubeconfig's cluster.
 cluster = None
 if settings.uses_aws:
-    cluster = HermesCluster(NAME, cluster_args(settings, pulumi.get_stack()))
+    cluster = HermesCluster(NAME, cluster_args(settings, STACK))
     kubernetes = cluster.provider
 else:
     kubernetes = k8s.Provider(f"{NAME}-kubernetes", context=settings.kubeconfig_context or None)
 
 # 3. Scheduled backups of the Hermes volume, and the volume restored from one when the stack asks.
-backups = VolumeBackups(NAME, backup_args(settings, pulumi.get_stack())) if settings.uses_aws else None
-restored = None
-if settings.restore_from_snapshot:
-    restored = RestoredVolume(NAME, restore_args(settings, pulumi.get_stack()))
+backups = VolumeBackups(NAME, backup_args(settings, STACK)) if settings.uses_aws else None
+restored = RestoredVolume(NAME, restore_args(settings, STACK)) if settings.restore_from_snapshot else None
 
 # 4. The image, pinned by digest: upstream's as-is, or mirrored/built into ECR.
 image = None
 if settings.image_source != "reference":
-    image = HermesImage(NAME, image_args(settings, pulumi.get_stack()))
+    image = HermesImage(NAME, image_args(settings, STACK))
 
 # 5. The identity that lets only the Hermes pod invoke the allowed Bedrock models.
 bedrock = None
@@ -64,20 +66,23 @@ if settings.model_provider == "bedrock":
     ))
 
 # 6. Where alerts go, and the guardrails on the Bedrock bill.
-alerts = AlertTopic(NAME, alert_args(settings, pulumi.get_stack())) if settings.uses_aws else None
-guardrails = None
-if bedrock is not None:
-    guardrails = CostGuardrails(NAME, guardrail_args(settings, pulumi.get_stack(), alerts, bedrock))
+alerts = AlertTopic(NAME, alert_args(settings, STACK)) if settings.uses_aws else None
+guardrails = CostGuardrails(NAME, guardrail_args(settings, STACK, alerts, bedrock)) if bedrock else None
 
 # 7. The Hermes workload.
 hermes = HermesAgent(
     NAME,
-    agent_args(settings, image=image.image_ref if image else settings.hermes_image,
-               app_version=image_tag(settings.hermes_image), cluster=cluster, bedrock=bedrock,
-               restored=restored),
+    agent_args(settings, stack=STACK, image=image.image_ref if image else settings.hermes_image,
+               app_version=image_tag(settings.hermes_image), cluster=cluster, bedrock=bedrock, restored=restored),
     opts=pulumi.ResourceOptions(providers=[kubernetes]),
 )
 
-# 8. Outputs.
-for key, value in stack_outputs(settings, hermes, cluster, image, bedrock, backups, alerts, guardrails).items():
+# 8. What an operator watches (AWS stacks): logs, Container Insights, alarms, a dashboard.
+observability = None
+if cluster is not None and settings.observability:
+    observability = Observability(NAME, observability_args(settings, STACK, cluster, alerts, workload=NAME))
+
+# 9. Outputs.
+for key, value in stack_outputs(settings, hermes, cluster, image, bedrock, backups, alerts, guardrails,
+                                stack=STACK, observability=observability).items():
     pulumi.export(key, value)

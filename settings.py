@@ -21,6 +21,8 @@ import pulumi
 import yaml
 from components.addon_versions import ADDON_VERSION_PATTERN, EKS_ADDONS, missing_versions
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
+from components.observability import RETENTION_DAYS
+from components.operator_commands import SHOWN_UNSAFE, UNSAFE_CHARACTERS
 from components.restored_volume import AVAILABILITY_ZONE, SNAPSHOT_REFERENCE
 from pydantic import (
     AfterValidator,
@@ -147,6 +149,12 @@ def _api_server_key(value: SecretStr) -> SecretStr:
     return value
 
 
+def _log_retention_days(value: int) -> int:
+    if value not in RETENTION_DAYS:
+        raise ValueError("one of CloudWatch Logs' retention periods: " + ", ".join(map(str, RETENTION_DAYS)) + " (days)")
+    return value
+
+
 def ListOf(item: Any) -> Any:  # noqa: N802 - reads as a type in the field declarations
     return Annotated[tuple[item, ...], BeforeValidator(_json_text)]
 
@@ -178,6 +186,7 @@ VpcCidr = Annotated[str, AfterValidator(_vpc_cidr)]
 NoSpaces = Annotated[str, _pattern(r"[^\s]{1,256}", "a value without spaces", optional=True)]
 StringMap = Annotated[dict[str, str], BeforeValidator(_scalars_as_text), BeforeValidator(_json_text)]
 AddonVersion = Annotated[str, _pattern(ADDON_VERSION_PATTERN, "an EKS add-on version such as v1.20.1-eksbuild.3")]
+EmailAddress = Annotated[str, _pattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "an e-mail address such as oncall@example.com")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,7 +202,7 @@ class StackSettings(BaseModel):
     cluster_source: Literal["kubeconfig", "create", "existing"] = "kubeconfig"
     kubeconfig_context: NoSpaces = ""
     existing_cluster_name: Annotated[str, _pattern(r"[0-9A-Za-z][A-Za-z0-9_-]{0,99}", "an EKS cluster name", optional=True)] = ""
-    existing_cluster_addons: ListOf(Literal["ebs-csi-driver", "gp3-storage-class", "load-balancer-controller", "pod-identity-agent"]) = ()
+    existing_cluster_addons: ListOf(Literal["ebs-csi-driver", "gp3-storage-class", "load-balancer-controller", "pod-identity-agent", "cloudwatch-observability"]) = ()
     kubernetes_version: KubernetesVersion = "1.34"
 
     # --- the Hermes image -------------------------------------------------------------------
@@ -270,7 +279,7 @@ class StackSettings(BaseModel):
     restore_availability_zone: Annotated[str, _pattern(AVAILABILITY_ZONE.pattern, "an availability zone such as eu-central-1a", optional=True)] = ""
 
     # --- alerts and the Bedrock cost guardrails (AWS stacks) ----------------------------------
-    alert_emails: ListOf(Annotated[str, _pattern(r"[^@\s,]+@[^@\s,]+\.[a-z]{2,}", "an email address such as platform-oncall@example.com")]) = ()
+    alert_emails: ListOf(EmailAddress) = ()
     bedrock_monthly_budget_usd: Annotated[int, _between(1, 10_000_000, " of US dollars")] = 100
     bedrock_budget_thresholds: ListOf(Annotated[int, _between(1, 1000, " percent")]) = (50, 80, 100)
     bedrock_budget_deny_invoke: bool = False
@@ -279,6 +288,10 @@ class StackSettings(BaseModel):
     node_zone_count: Annotated[int, _between(1, 3, " of zones")] = 1
     addon_versions: Annotated[dict[Literal[EKS_ADDONS], AddonVersion], BeforeValidator(_json_text)] = {}
     ingress_source_cidrs: ListOf(Cidr) = ()
+
+    # --- watching Hermes (AWS stacks): CloudWatch logs and metrics, alarms, a dashboard ----------
+    observability: bool = True
+    log_retention_days: Annotated[int, AfterValidator(_log_retention_days)] = 30
 
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
@@ -503,6 +516,11 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
             need("addon_versions", f"a version for {', '.join(missing)}: kubernetesVersion {s.kubernetes_version} has "
                  "no pinned add-on versions in components/addon_versions.py (see `aws eks describe-addon-versions`)")
 
+    # --- commands the stack exports (run as `$(pulumi stack output ...)`, operator_commands.py) ---
+    if UNSAFE_CHARACTERS.search(s.kubeconfig_context):
+        need("kubeconfig_context", f"a context name without {SHOWN_UNSAFE} (the exported kubectl commands "
+             "name it and run through $(...)); rename it with `kubectl config rename-context`")
+
     # --- placeholders copied from examples (issue 6 item 11) ----------------------------------
     problems += _placeholder_problems(s)
     return problems
@@ -549,6 +567,8 @@ def _placeholder_problems(s: StackSettings) -> list[Problem]:
         items = value.values() if isinstance(value, Mapping) else value if isinstance(value, tuple) else (value,)
         for item in (i for i in items if isinstance(i, str)):
             host = item.lower() if re.fullmatch(HOSTNAME, item.lower()) else _url_host(item)
+            if not host and "@" in item:  # an e-mail address: its domain
+                host = item.rsplit("@", 1)[1].lower()
             domain = _reserved_domain(host, local_ok=s.cluster_source == "kubeconfig") if host else ""
             if _DOCUMENTATION_ARN.search(item):
                 problems.append(Problem(attribute, value, (
@@ -816,7 +836,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "backup_copy_region": ("Second region every recovery point is copied to; empty: no copy.", "eu-west-1"),
     "restore_from_snapshot": ("Run Hermes on a new volume made from this EBS snapshot or AWS Backup recovery point; the old volume is kept. Empty: the normal volume. See README \"Backups and restore\".", "snap-0123456789abcdef0"),
     "restore_availability_zone": ("Zone of the restored volume; empty: the zone of the snapshot's source volume.", "eu-central-1a"),
-    "alert_emails": ("Email addresses the stack's alert topic notifies (budgets, alarms); each confirms by mail first.", "[platform-oncall@example.com]"),
+    "alert_emails": ("Email addresses the stack's alert topic notifies (budgets, alarms); each confirms by mail first.", "[platform-oncall@corp-internal.net]"),
     "bedrock_monthly_budget_usd": ("Monthly AWS Budget for Amazon Bedrock in US dollars (bedrock stacks).", "1000"),
     "bedrock_budget_thresholds": ("Percentages of the budget at which actual spend notifies (forecast notifies at 100).", "[50, 80, 100]"),
     "bedrock_budget_deny_invoke": ("When the budget is spent, deny the Hermes role Bedrock invokes until the 1st of the next month.", "true"),
@@ -824,4 +844,6 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "node_zone_count": ("Zones that get a node group of their own, the first N of the VPC's; the Hermes volume is only created in them (README \"Node layout\").", "2"),
     "addon_versions": ("EKS add-on versions overriding the table pinned per Kubernetes version in components/addon_versions.py (vpc-cni, kube-proxy, aws-ebs-csi-driver, eks-pod-identity-agent).", "{aws-ebs-csi-driver: v1.65.0-eksbuild.1}"),
     "ingress_source_cidrs": ("Where traffic to the Hermes ports may come from, trusted for X-Forwarded-* headers; empty: the load balancer subnets (created cluster), the cluster's VPC (adopted), the private address ranges (`kubeconfig`). See README \"Network policy\".", "[10.244.0.0/16]"),
+    "observability": ("AWS stacks: Hermes' logs in CloudWatch Logs, Container Insights metrics, pod alarms and a CloudWatch dashboard (README \"Watching Hermes\"; an adopted cluster gets the add-on only if existingClusterAddons lists cloudwatch-observability). No effect on `kubeconfig` stacks.", "true"),
+    "log_retention_days": ("Days CloudWatch Logs keeps Hermes' container logs and the EKS control plane logs.", "90"),
 }

@@ -31,9 +31,12 @@ from components.hermes_cluster import (
 from components.hermes_image import HermesImage, HermesImageArgs
 from components.restored_volume import RestoredVolume, RestoredVolumeArgs
 from components.volume_backups import VolumeBackups, VolumeBackupsArgs, volume_tags
+from components.observability import Observability, ObservabilityArgs
+from components.operator_commands import command_line
 from settings import PROJECT, ConfigError, StackSettings, config_key
 
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
+CLOUDWATCH_ADDON = "cloudwatch-observability"  # its name in existingClusterAddons
 
 
 def _secret(value) -> pulumi.Output[str] | None:
@@ -79,9 +82,11 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         endpoint_public_access=s.endpoint_public_access,
         endpoint_public_access_cidrs=s.endpoint_public_access_cidrs,
         control_plane_log_types=s.control_plane_log_types,
+        control_plane_log_retention_days=s.log_retention_days,
         protect=s.protect_infrastructure,
         existing_cluster_name=s.existing_cluster_name,
-        existing_addons=s.existing_cluster_addons,
+        # The CloudWatch add-on is the Observability component's (observability_args).
+        existing_addons=tuple(a for a in s.existing_cluster_addons if a != CLOUDWATCH_ADDON),
         node_zone_count=s.node_zone_count,
         creator=creator or UNKNOWN_CREATOR,
         addon_versions=tuple(sorted(s.addon_versions.items())),
@@ -128,6 +133,7 @@ def guardrail_args(s: StackSettings, stack: str, alerts: AlertTopic, bedrock: Be
         alert_topic_arn=alerts.arn,
         models=s.effective_bedrock_models,
         hourly_token_limit=s.bedrock_hourly_token_alarm,
+        alarm_prefix=f"hermes-{stack}",
         hermes_role_name=bedrock.role.name if deny else None,
         hermes_role_arn=bedrock.role_arn if deny else None,
         tags=(("project", PROJECT), ("stack", stack)),
@@ -181,9 +187,25 @@ def ingress_config(s: StackSettings) -> IngressConfig | None:
     )
 
 
+def kubeconfig_file(stack: str) -> str:
+    """The AWS stacks' own kubeconfig, written by the `write_kubeconfig` output next to Pulumi.yaml:
+    opening Hermes never switches the user's current context (the `local` stack deploys to it)."""
+    return f"{PROJECT}-{stack}.kubeconfig"
+
+
+def kubectl_flags(s: StackSettings, stack: str) -> tuple[str, ...]:
+    """kubectl's flags that reach this stack's cluster, for the commands the stack exports."""
+    if s.uses_aws:
+        return ("--kubeconfig", kubeconfig_file(stack))
+    if s.kubeconfig_context:
+        return ("--context", s.kubeconfig_context)
+    return ()
+
+
 def agent_args(
     s: StackSettings,
     *,
+    stack: str,
     image: pulumi.Input[str],
     app_version: str,
     cluster: HermesCluster | None,
@@ -223,6 +245,36 @@ def agent_args(
         platform_depends_on=tuple(cluster.addons.ready_for_workloads) if cluster else (),
         # The pod must not start before its role may invoke Bedrock (and, under Pod Identity, is bound).
         workload_depends_on=bedrock.workload_depends_on if bedrock else (),
+        kubectl_flags=kubectl_flags(s, stack),
+    )
+
+
+def cluster_name(s: StackSettings, stack: str) -> str:
+    return s.existing_cluster_name if s.cluster_source == "existing" else f"hermes-{stack}"
+
+
+def observability_args(
+    s: StackSettings, stack: str, cluster: HermesCluster, alerts: AlertTopic, workload: str
+) -> ObservabilityArgs:
+    return ObservabilityArgs(
+        cluster=cluster.identity,
+        cluster_name=cluster_name(s, stack),
+        region=s.aws_region,
+        namespace=s.namespace,
+        workload=workload,
+        dashboard_name=f"hermes-{stack}",
+        cpu_limit=s.cpu_limit,
+        memory_limit=s.memory_limit,
+        storage_size=s.storage_size,
+        bedrock_models=s.effective_bedrock_models,
+        bedrock_region=s.effective_bedrock_region if s.model_provider == "bedrock" else "",
+        # A created cluster gets it; an adopted one only when its stack lists it (it may run it already).
+        install_addon=s.cluster_source == "create" or CLOUDWATCH_ADDON in s.existing_cluster_addons,
+        log_retention_days=s.log_retention_days,
+        alert_topic_arn=alerts.arn,
+        tags=(("project", PROJECT), ("stack", stack)),
+        # The agent's pods need nodes, and under Pod Identity the agent that hands out credentials.
+        addon_depends_on=tuple(cluster.addons.ready),
     )
 
 
@@ -235,26 +287,28 @@ def stack_outputs(
     backups: VolumeBackups | None = None,
     alerts: AlertTopic | None = None,
     guardrails: CostGuardrails | None = None,
+    *,
+    stack: str,
+    observability: Observability | None = None,
 ) -> dict:
+    """Every command among the outputs runs as `$(pulumi stack output <name>)` (operator_commands.py)."""
     outputs = dict(hermes.outputs)
     outputs["image"] = image.image_ref if image else s.hermes_image
-    # The component's own dashboard port-forward, made runnable from wherever `pulumi up` ran.
-    port_forward = hermes.outputs["port_forward_commands"].apply(lambda commands: commands[0])
     if s.dashboard_host:
-        outputs["open_dashboard"] = hermes.outputs["dashboard_url"].apply(lambda url: f"python3 -m webbrowser {url}")
-    elif cluster is not None:
-        outputs["open_dashboard"] = pulumi.Output.all(cluster.name, port_forward).apply(
-            lambda v: f"aws eks update-kubeconfig --region {s.aws_region} --name {v[0]} && {v[1]}"
-        )
-    elif s.kubeconfig_context:
-        outputs["open_dashboard"] = port_forward.apply(
-            lambda command: command.replace("kubectl ", f"kubectl --context {s.kubeconfig_context} ", 1)
+        outputs["open_dashboard"] = hermes.outputs["dashboard_url"].apply(
+            lambda url: command_line(["python3", "-m", "webbrowser", url])
         )
     else:
-        outputs["open_dashboard"] = port_forward
+        outputs["open_dashboard"] = hermes.outputs["port_forward_commands"].apply(lambda commands: commands[0])
     if cluster is not None:
         outputs["cluster_name"] = cluster.name
         outputs["kubeconfig"] = cluster.kubeconfig
+        # Into its own file (`--kubeconfig`): without it the AWS CLI writes ~/.kube/config (or the
+        # first file in KUBECONFIG) and switches its current context to this cluster.
+        outputs["write_kubeconfig"] = cluster.name.apply(lambda name: command_line([
+            "aws", "eks", "update-kubeconfig", "--region", s.aws_region, "--name", name,
+            "--kubeconfig", kubeconfig_file(stack),
+        ]))
     if bedrock is not None:
         outputs["bedrock_role_arn"] = bedrock.role_arn
     if backups is not None:
@@ -263,4 +317,6 @@ def stack_outputs(
         outputs["alert_topic_arn"] = alerts.arn
     if guardrails is not None and guardrails.deny_policy is not None:
         outputs["bedrock_budget_deny_policy_arn"] = guardrails.deny_policy.arn
+    if observability is not None:
+        outputs["cloudwatch_dashboard_url"] = observability.dashboard_url
     return outputs

@@ -44,6 +44,7 @@ class CostGuardrailsArgs:
     alert_topic_arn: pulumi.Input[str]
     models: tuple[str, ...]  # ModelId dimension values: what the Hermes role may invoke
     hourly_token_limit: int
+    alarm_prefix: str  # CloudWatch alarm names, e.g. hermes-dev: hermes-dev-bedrock-tokens-<model>
     hermes_role_name: pulumi.Input[str] | None = None  # set: deny invoke when the budget is spent
     hermes_role_arn: pulumi.Input[str] | None = None
     tags: tuple[tuple[str, str], ...] = ()
@@ -200,8 +201,10 @@ class CostGuardrails(pulumi.ComponentResource):
         self.alarms = []
         for model in args.models:
             for kind, alarm in model_alarms(model, args.hourly_token_limit).items():
+                alarm_name = f"{args.alarm_prefix}-bedrock-{kind}-{_alarm_name(model)}"
                 self.alarms.append(aws.cloudwatch.MetricAlarm(
                     f"{name}-bedrock-{kind}-{_alarm_name(model)}",
+                    name=alarm_name,
                     alarm_actions=[args.alert_topic_arn],
                     ok_actions=[args.alert_topic_arn],
                     tags=tags,

@@ -23,6 +23,7 @@ import pulumi_kubernetes as k8s
 
 from components.dashboard_login import generate_credentials
 from components.labels import standard_labels
+from components.operator_commands import port_forward
 
 # Inside the image (Dockerfile at the pinned release): the virtualenv and HERMES_HOME.
 IMAGE_HERMES = "/opt/hermes/.venv/bin/hermes"
@@ -175,6 +176,9 @@ class HermesAgentArgs:
     # binding mode; the ingress controller's webhook), and what the pod needs first (its IAM binding).
     platform_depends_on: Sequence[pulumi.Resource] = ()
     workload_depends_on: Sequence[pulumi.Resource] = ()
+    # kubectl's flags that reach this cluster from where `pulumi up` runs (`--context <name>`,
+    # `--kubeconfig <file>`), for the exported port-forward commands; none: the current context.
+    kubectl_flags: tuple[str, ...] = ()
 
 
 class HermesAgent(pulumi.ComponentResource):
@@ -190,7 +194,10 @@ class HermesAgent(pulumi.ComponentResource):
         super().__init__("hermes-eks:index:HermesAgent", name, None, opts)
         self._name = name
         self._args = args
-        self.labels = standard_labels(name, args.app_version)
+        # The release's version label only on the workload it describes: on every object, a release
+        # bump would also update the namespace, the volume, the Secret and the Services.
+        self.labels = standard_labels(name)
+        self.workload_labels = standard_labels(name, args.app_version)
         self.selector = {"app.kubernetes.io/name": "hermes-agent", "app.kubernetes.io/instance": name}
         child = pulumi.ResourceOptions(parent=self)
 
@@ -425,7 +432,7 @@ class HermesAgent(pulumi.ComponentResource):
         }
         return k8s.apps.v1.Deployment(
             self._name,
-            metadata={"name": self._name, "namespace": ns, "labels": self.labels},
+            metadata={"name": self._name, "namespace": ns, "labels": self.workload_labels},
             spec={
                 # One writer per HERMES_HOME (upstream: never two gateways on one data directory), and a
                 # ReadWriteOnce volume can only move once the old pod is gone: Recreate, never RollingUpdate.
@@ -433,7 +440,7 @@ class HermesAgent(pulumi.ComponentResource):
                 "strategy": {"type": "Recreate"},
                 "revisionHistoryLimit": 5,
                 "selector": {"matchLabels": self.selector},
-                "template": {"metadata": {"labels": self.labels}, "spec": pod_spec},
+                "template": {"metadata": {"labels": self.workload_labels}, "spec": pod_spec},
             },
             opts=pulumi.ResourceOptions(
                 parent=self,
@@ -539,11 +546,15 @@ class HermesAgent(pulumi.ComponentResource):
             "dashboard_url": dashboard_url,
             "api_base_url": api_base_url,
             "dashboard_username": self._args.dashboard_username,
+            # Runnable as `$(pulumi stack output ...)`: components/operator_commands.py.
             "port_forward_commands": pulumi.Output.all(ns, api_service, dashboard_service).apply(
                 lambda v: [
-                    f"kubectl -n {v[0]} port-forward svc/{v[2]} {DASHBOARD_PORT}:{DASHBOARD_PORT}",
-                    f"kubectl -n {v[0]} port-forward svc/{v[1]} {GATEWAY_PORT}:{GATEWAY_PORT}",
+                    port_forward(self._args.kubectl_flags, v[0], v[2], DASHBOARD_PORT),
+                    port_forward(self._args.kubectl_flags, v[0], v[1], GATEWAY_PORT),
                 ]
+            ),
+            "api_port_forward": pulumi.Output.all(ns, api_service).apply(
+                lambda v: port_forward(self._args.kubectl_flags, v[0], v[1], GATEWAY_PORT)
             ),
         }
         if credentials is not None:

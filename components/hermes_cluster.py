@@ -67,6 +67,7 @@ class HermesClusterArgs:
     endpoint_public_access: bool = True
     endpoint_public_access_cidrs: tuple[str, ...] = ("0.0.0.0/0",)
     control_plane_log_types: tuple[str, ...] = ()
+    control_plane_log_retention_days: int = 30
     protect: bool = False
     node_zone_count: int = 1  # the first N zones get a node group each, and only they hold volumes
     creator: str = UNKNOWN_CREATOR  # the principal creating the cluster, from cluster_creator()
@@ -218,6 +219,21 @@ class HermesCluster(pulumi.ComponentResource):
             )
             for arn in args.admin_principal_arns
         }
+        # With logging on, EKS writes to /aws/eks/<name>/cluster and creates that group itself, with no
+        # retention (kept forever), when it does not exist yet (amazon-eks-user-guide, control-plane-logs):
+        # the stack creates it first, with one.
+        cluster_opts = protect
+        self.control_plane_log_group = None
+        if args.control_plane_log_types:
+            self.control_plane_log_group = aws.cloudwatch.LogGroup(
+                f"{name}-control-plane-logs",
+                name=f"/aws/eks/{args.cluster_name}/cluster",
+                retention_in_days=args.control_plane_log_retention_days,
+                tags=tags,
+                opts=protect,
+            )
+            cluster_opts = pulumi.ResourceOptions.merge(
+                protect, pulumi.ResourceOptions(depends_on=[self.control_plane_log_group]))
         versions = dict(args.addon_versions)
         self.cluster = eks.Cluster(
             f"{name}-eks",
@@ -255,7 +271,7 @@ class HermesCluster(pulumi.ComponentResource):
             enabled_cluster_log_types=list(args.control_plane_log_types),
             deletion_protection=args.protect,
             tags=tags,
-            opts=protect,
+            opts=cluster_opts,
         )
         node_role = aws.iam.Role(
             f"{name}-nodes",

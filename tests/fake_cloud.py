@@ -13,7 +13,12 @@ import json
 ACCOUNT = "210987654321"  # not AWS's documentation account, which settings.py refuses as a placeholder
 CLUSTER_NAME = "hermes-dev"
 OIDC_ISSUER = "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
-IMAGE_DIGEST = "sha256:" + "ab" * 32
+
+
+def image_digest(build_inputs: dict) -> str:
+    """A digest that, like a real build's, changes with what is built (the registry login aside)."""
+    built = {k: v for k, v in build_inputs.items() if k != "registries"}
+    return "sha256:" + hashlib.sha256(json.dumps(built, sort_keys=True, default=str).encode()).hexdigest()
 CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIfake\n-----END CERTIFICATE-----\n").decode()
 
 
@@ -96,7 +101,8 @@ def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
         )
     elif type_ == "docker-build:index:Image":
         repository = (inputs.get("tags") or ["registry/image:tag"])[0].rsplit(":", 1)[0]
-        state.update(digest=IMAGE_DIGEST, ref=f"{repository}@{IMAGE_DIGEST}")
+        digest = image_digest(inputs)
+        state.update(digest=digest, ref=f"{repository}@{digest}")
     elif type_ == "random:index/randomId:RandomId":
         state.update(hex=_hex(name, int(inputs["byteLength"])))
         if RECORDED_CREATOR is not None and "principal" in (inputs.get("keepers") or {}):

@@ -46,7 +46,10 @@ def programs() -> list[Program]:
 
 
 def versions(program: Program) -> dict[str, str]:
-    found = {a.plain["addonName"]: a.plain["addonVersion"] for a in program.of_type(ADDON)}
+    """The versions of the add-ons the table pins (the CloudWatch add-on is pinned by
+    components/observability.py, which explains why its 5.x line is avoided)."""
+    found = {a.plain["addonName"]: a.plain["addonVersion"] for a in program.of_type(ADDON)
+             if a.plain["addonName"] != "amazon-cloudwatch-observability"}
     for cluster in program.of_type(CLUSTER):
         found[VPC_CNI] = cluster.plain["vpcCniOptions"]["addonVersion"]
         found[KUBE_PROXY] = cluster.plain["kubeProxyAddonOptions"]["version"]

@@ -155,7 +155,8 @@ def test_arm64_nodes_get_the_arm_ami():
 # --- add-ons -------------------------------------------------------------------------------------
 
 def addons(program: Program) -> dict[str, dict]:
-    return {a.plain["addonName"]: a.plain for a in program.of_type(ADDON)}
+    """The ClusterAddons' EKS add-ons (the CloudWatch one is Observability's: tests/test_observability.py)."""
+    return {a.plain["addonName"]: a.plain for a in program.of_type(ADDON) if "ClusterAddons" in a.parent}
 
 
 def test_dev_installs_the_ebs_csi_driver_with_its_own_irsa_role_and_no_pod_identity_agent():
@@ -309,6 +310,7 @@ def test_kubeconfig_is_a_secret_output_and_cluster_name_is_exported():
     assert is_secret(program.outputs["kubeconfig"])
     assert json.loads(reveal(program.outputs["kubeconfig"]))["kind"] == "Config"
     assert program.outputs["cluster_name"] == fake_cloud.CLUSTER_NAME
+    assert program.outputs["write_kubeconfig"] == (
+        f"aws eks update-kubeconfig --region eu-central-1 --name {fake_cloud.CLUSTER_NAME} --kubeconfig hermes-eks-dev.kubeconfig")
     assert program.outputs["open_dashboard"] == (
-        f"aws eks update-kubeconfig --region eu-central-1 --name {fake_cloud.CLUSTER_NAME} && "
-        "kubectl -n hermes port-forward svc/hermes-dashboard 9119:9119")
+        "kubectl --kubeconfig hermes-eks-dev.kubeconfig -n hermes port-forward svc/hermes-dashboard 9119:9119")

@@ -231,7 +231,7 @@ def test_git_tag_differs_per_architecture():
 @pytest.mark.parametrize("args", [MIRROR, GIT], ids=["mirror", "git"])
 def test_image_ref_is_the_repository_url_at_the_pushed_digest_never_a_tag(args):
     result = ok(args)
-    assert result.image_ref == f"{REPOSITORY_URL}@{fake_cloud.IMAGE_DIGEST}"
+    assert result.image_ref == f"{REPOSITORY_URL}@{result.one('docker-build:index:Image').outputs['digest']}"
     assert re.fullmatch(re.escape(REPOSITORY_URL) + r"@sha256:[0-9a-f]{64}", result.image_ref)
 
 

@@ -275,6 +275,7 @@ TRUST_POLICIES = {
     "irsa hermes": irsa_trust_policy(OIDC_PROVIDER_ARN, OIDC_ISSUER, "hermes", "hermes"),
     "irsa load balancer controller": irsa_trust_policy(
         OIDC_PROVIDER_ARN, "https://" + OIDC_ISSUER, "kube-system", "aws-load-balancer-controller"),
+    "irsa cloudwatch agent": irsa_trust_policy(OIDC_PROVIDER_ARN, OIDC_ISSUER, "amazon-cloudwatch", "cloudwatch-agent"),
     "pod identity": pod_identity_trust_policy(),
 }
 
