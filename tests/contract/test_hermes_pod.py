@@ -184,11 +184,11 @@ def test_init_container_wrote_the_model_and_kept_the_users_edits(pod):
 
 def test_changed_config_is_reapplied_on_the_next_rollout(tmp_path):
     first = RenderedPod(run_program("local", CONFIG, secrets=SECRETS), tmp_path)
-    assert first.run_init("configure").returncode == 0
+    assert all(r.returncode == 0 for r in first.run_init_containers())
     changed = run_program("local", {**CONFIG, "modelDefault": "openai/gpt-5.1"}, secrets=SECRETS)
     second = RenderedPod(changed, tmp_path)
-    result = second.run_init("configure")
-    assert result.returncode == 0, result.stdout + result.stderr
+    results = second.run_init_containers()
+    assert all(r.returncode == 0 for r in results), [r.stdout + r.stderr for r in results]
     assert yaml.safe_load((tmp_path / "opt-data" / "config.yaml").read_text())["model"]["default"] == "openai/gpt-5.1"
 
 
@@ -196,7 +196,7 @@ def test_config_values_cannot_inject_shell_commands(tmp_path):
     hostile = run_program("local", {**CONFIG, "modelProvider": "custom", "modelDefault": "x;touch${IFS}/tmp/pwned",
                                     "modelBaseUrl": "http://models.local/v1?$(id)"}, remove=("openrouterApiKey",))
     rendered = RenderedPod(hostile, tmp_path)
-    assert rendered.run_init("configure").returncode == 0
+    assert all(r.returncode == 0 for r in rendered.run_init_containers())
     written = yaml.safe_load((tmp_path / "opt-data" / "config.yaml").read_text())
     assert written["model"]["default"] == "x;touch${IFS}/tmp/pwned"
     assert written["model"]["base_url"] == "http://models.local/v1?$(id)"
