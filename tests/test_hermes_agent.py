@@ -8,7 +8,15 @@ import re
 
 
 from components.dashboard_login import scrypt_password_hash
-from components.hermes_agent import IMAGE_HERMES, IMAGE_PYTHON, LIVENESS_SCRIPT, S6_CAPABILITIES
+from components.hermes_agent import (
+    CONFIGURE_SCRIPT,
+    IMAGE_HERMES,
+    IMAGE_PYTHON,
+    LIVENESS_SCRIPT,
+    REPAIR_OWNERSHIP_SCRIPT,
+    S6_CAPABILITIES,
+    VOLUME_OWNER_CAPABILITIES,
+)
 from tests.harness import Program, is_secret, reveal, run_program
 
 NS = "kubernetes:core/v1:Namespace"
@@ -239,12 +247,27 @@ def test_read_only_root_is_opt_in_with_s6_state_in_memory():
     assert {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}} in pod(p)["volumes"]
 
 
-def test_init_container_meets_the_restricted_profile():
+def test_configure_init_container_meets_the_restricted_profile():
     p = program(modelProvider="openrouter", modelDefault="anthropic/claude-sonnet-4.6")
     context = container(p, "configure")["securityContext"]
     assert context["runAsNonRoot"] is True and context["runAsUser"] == 10000
     assert context["capabilities"] == {"drop": ["ALL"]}
     assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+
+
+def test_only_the_volume_owner_runs_as_root_with_chown_and_dac_override(local):
+    init = container(local, "volume-owner")
+    context = init["securityContext"]
+    assert context["runAsUser"] == 0 and context["runAsNonRoot"] is False
+    assert context["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN", "DAC_OVERRIDE"]}
+    assert VOLUME_OWNER_CAPABILITIES == ("CHOWN", "DAC_OVERRIDE")
+    assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+    assert "env" not in init  # it needs no credential
+    assert init["command"] == ["/bin/sh", "-c", REPAIR_OWNERSHIP_SCRIPT, "volume-owner", "/opt/data", "10000"]
+
+
+def test_volume_owner_runs_before_configure_on_every_stack(any_stack):
+    assert [c["name"] for c in pod(any_stack)["initContainers"]] == ["volume-owner", "configure"]
 
 
 def test_resources_come_from_config():
@@ -256,18 +279,36 @@ def test_resources_come_from_config():
 
 # --- model configuration -------------------------------------------------------------------------
 
-def test_no_init_container_when_the_model_is_left_to_the_dashboard(local):
-    assert pod(local)["initContainers"] == []
+def test_configure_only_pins_credentials_when_the_model_is_left_to_the_dashboard(local):
+    init = container(local, "configure")
+    assert init["args"] == ["--", "API_SERVER_KEY", "HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH",
+                            "HERMES_DASHBOARD_BASIC_AUTH_SECRET"]
 
 
 def test_init_container_writes_only_the_managed_model_keys_with_the_same_image():
     p = program(modelProvider="custom", modelDefault="qwen3-coder", modelBaseUrl="http://vllm.models:8000/v1")
     init = container(p, "configure")
     assert init["image"] == container(p, "hermes")["image"]
-    assert init["command"][:2] == ["/bin/sh", "-c"]
-    assert init["args"] == ["model.provider", "custom", "model.default", "qwen3-coder",
-                            "model.base_url", "http://vllm.models:8000/v1"]
+    assert init["command"] == [IMAGE_PYTHON, "-c", CONFIGURE_SCRIPT]
+    settings = init["args"][:init["args"].index("--")]
+    assert settings == ["model.provider", "custom", "model.default", "qwen3-coder",
+                        "model.base_url", "http://vllm.models:8000/v1"]
     assert env(init)["HERMES"] == IMAGE_HERMES and env(init)["HERMES_HOME"] == "/opt/data"
+
+
+def test_configure_pins_exactly_the_credentials_the_gateway_takes_from_the_secret(any_stack):
+    """Hermes' .env beats the environment; every secretKeyRef of the hermes container is pinned there."""
+    init, hermes = container(any_stack, "configure"), container(any_stack, "hermes")
+    from_secret = [e for e in hermes["env"] if "valueFrom" in e]
+    assert init["args"][init["args"].index("--") + 1:] == [e["name"] for e in from_secret]
+    assert [e for e in init["env"] if "valueFrom" in e] == from_secret  # same Secret keys, same optional flags
+    assert all("value" not in e for e in init["env"] if e["name"] in init["args"])  # values never literal
+
+
+def test_configure_pins_the_provider_key():
+    p = run_program("local", {"modelProvider": "openrouter", "modelDefault": "anthropic/claude-sonnet-4.6"},
+                    secrets={"openrouterApiKey": "sk-or-v1-test"})
+    assert "OPENROUTER_API_KEY" in container(p, "configure")["args"]
 
 
 # --- service account, services, network policy, ingress -----------------------------------------

@@ -51,10 +51,13 @@ What it still does not model (each a way the real pod can differ):
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -123,15 +126,20 @@ class RenderedPod:
         deployment = next(o for o in program.kubernetes_objects() if o["kind"] == "Deployment")
         self.spec = deployment["spec"]["template"]["spec"]
         self.workdir = workdir
-        self.home = workdir / "opt-data"  # the volume; created like a fresh ext4 volume when missing
-        if not self.home.exists():
-            self.home.mkdir(parents=True)
-            (self.home / "lost+found").mkdir(mode=0o700)
-        # UID 10000 must reach the volume and the logs through pytest's 0700 temporary directories.
-        for parent in [workdir, *workdir.parents]:
-            if parent == Path("/"):
-                break
-            parent.chmod(parent.stat().st_mode | 0o111)
+        link = workdir / "opt-data"
+        if link.is_symlink():  # a second render of the same pod (a rollout): the same volume
+            self.root = link.resolve().parent
+        else:
+            # pytest's temporary tree is 0700 (and pytest resets it whenever a session starts), so UID
+            # 10000 could never reach a volume inside it: the volume and the emptyDirs live in a
+            # directory of their own, `<workdir>/opt-data` links to the volume.
+            self.root = Path(tempfile.mkdtemp(prefix="hermes-eks-pod-"))
+            self.root.chmod(0o711)
+            atexit.register(shutil.rmtree, self.root, True)
+            (self.root / "opt-data").mkdir()  # a fresh ext4 volume: root's, with lost+found
+            (self.root / "opt-data" / "lost+found").mkdir(mode=0o700)
+            link.symlink_to(self.root / "opt-data")
+        self.home = self.root / "opt-data"
         self.hermes = hermes_python().parent / "hermes"
         self.site_packages = Path(subprocess.run(
             [str(hermes_python()), "-c", "import hermes_cli, os; print(os.path.dirname(os.path.dirname(hermes_cli.__file__)))"],
@@ -158,7 +166,7 @@ class RenderedPod:
         return next(c for c in self.spec["initContainers"] + self.spec["containers"] if c["name"] == name)
 
     def tmp(self, container: dict) -> Path:
-        tmp = self.workdir / f"{container['name']}-tmp"
+        tmp = self.root / f"{container['name']}-tmp"
         tmp.mkdir(exist_ok=True)
         tmp.chmod(0o1777)  # an emptyDir is world-writable
         return tmp
@@ -255,9 +263,15 @@ class RenderedPod:
             # Ready when every HTTP probe of the container answers (Kubernetes would wait for them).
             ready = [{"port": self.port(c, c[p]["httpGet"]["port"]), "path": c[p]["httpGet"]["path"]}
                      for p in ("startupProbe", "readinessProbe", "livenessProbe") if "httpGet" in c.get(p, {})]
+            # ...and every exec probe passes (the liveness probe: both processes answer)...
+            tmp = self.root / "exec-tmp"
+            tmp.mkdir(exist_ok=True)
+            ready += [{"exec": [*self.container_identity(c), *(self.map_path(a, tmp) for a in c[p]["exec"]["command"])],
+                       "env": self.processes(c)[0]["env"]}
+                      for p in ("startupProbe", "readinessProbe", "livenessProbe") if "exec" in c.get(p, {})]
             # ...and every other declared port answers HTTP at all.
             ready += [{"port": p["containerPort"], "path": "/", "any_status": True} for p in c.get("ports", [])
-                      if all(r["port"] != p["containerPort"] for r in ready)]
+                      if all(r.get("port") != p["containerPort"] for r in ready)]
             containers.append({"name": c["name"], "boot": self.boot(c), "processes": self.processes(c),
                                "ready": ready, "identity": self.container_identity(c)})
         logs = self.workdir / "logs"
@@ -326,8 +340,9 @@ class Pod:
         """Run a command in a container (default: the first) as kubectl exec and exec probes do, as the
         container's user; `as_hermes`: as the image's hermes user, like the dashboard's own actions."""
         spec = self.rendered.container(container or self.rendered.spec["containers"][0]["name"])
-        tmp = self.rendered.workdir / "exec-tmp"
+        tmp = self.rendered.root / "exec-tmp"
         tmp.mkdir(exist_ok=True)
+        tmp.chmod(0o1777)
         user = self.rendered.hermes_identity(spec) if as_hermes else self.rendered.container_identity(spec)
         answer = self._ask({"exec": [*user, *(self.rendered.map_path(p, tmp) for p in command)],
                             "container": spec["name"], "env": self.rendered.processes(spec)[0]["env"]})

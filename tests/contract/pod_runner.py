@@ -107,20 +107,29 @@ def start_container(spec_path: str, logs: str, name: str) -> subprocess.Popen:
         start_new_session=True)
 
 
+def passes(check: dict, container: subprocess.Popen) -> bool:
+    """An HTTP check from outside the pod, or an exec probe inside the container."""
+    if "exec" in check:
+        argv = ["nsenter", "-t", str(container_pid1(container)), "-p", "-m", "--", *check["exec"]]
+        return subprocess.run(argv, env=check["env"], capture_output=True, timeout=60).returncode == 0
+    return answered(http_get_status(check["port"], check["path"]), check.get("any_status", False))
+
+
 def wait_ready(spec: dict, processes: dict, names: list[str]) -> bool:
     started = time.monotonic()
     ready_after = {}
     deadline = started + spec["timeout"]
     checks = [(c["name"], ready) for c in spec["containers"] if c["name"] in names for ready in c["ready"]]
     for name, ready in checks:
-        while not answered(http_get_status(ready["port"], ready["path"]), ready.get("any_status", False)):
+        while not passes(ready, processes[name]):
             exited = [m for m in os.listdir(spec["log_dir"]) if m.startswith(f"{name}-") and m.endswith(".exited")]
             if processes[name].poll() is not None or exited or time.monotonic() > deadline:
                 log({"event": "failed", "container": name, "waiting_for": ready,
                      "exit_code": processes[name].poll(), "exited": exited})
                 return False
             time.sleep(0.2)
-        ready_after[f"{name}:{ready['port']}{ready['path']}"] = round(time.monotonic() - started, 2)
+        what = "exec" if "exec" in ready else f"{ready['port']}{ready['path']}"
+        ready_after[f"{name}:{what}"] = round(time.monotonic() - started, 2)
     log({"event": "ready", "seconds": ready_after})
     return True
 
