@@ -456,8 +456,9 @@ class HermesAgent(pulumi.ComponentResource):
             # Service called hermes-dashboard, overriding the dashboard's port above.
             "enableServiceLinks": False,
             "securityContext": {
-                # Volume files group-writable by the hermes group from the first mount, so the
-                # unprivileged init container can write before s6 has chowned anything.
+                # The kubelet gives the volume to the hermes group when its root looks wrong (Hermes'
+                # 0700 chmod of HERMES_HOME makes it so on most starts); never on hostPath volumes.
+                # Ownership proper is the volume-owner init container's job.
                 "fsGroup": HERMES_UID,
                 "fsGroupChangePolicy": "OnRootMismatch",
                 "seccompProfile": {"type": "RuntimeDefault"},

@@ -228,13 +228,18 @@ class RenderedPod:
              "argv": [*self.hermes_identity(container), *model, "start-intent", str(self.home)]},
         ]
 
+    def supervised_env(self, container: dict) -> dict[str, str]:
+        """What s6's with-contenv, the run scripts and main-wrapper.sh give a process run as hermes."""
+        env = self.env(container)
+        return {**env, "HOME": str(self.home), "VIRTUAL_ENV": str(self.hermes.parent.parent),
+                "PATH": f"{self.hermes.parent}:{env['PATH']}"}
+
     def processes(self, container: dict) -> list[dict]:
         """The processes a container runs: its command, or what the image's s6 starts for its args."""
         env = self.env(container)
         if container.get("command"):
             return [{"name": "main", "argv": [*self.container_identity(container), *self.argv(container)], "env": env}]
-        supervised = {**env, "HOME": str(self.home), "VIRTUAL_ENV": str(self.hermes.parent.parent),
-                      "PATH": f"{self.hermes.parent}:{env['PATH']}"}
+        supervised = self.supervised_env(container)
         hermes = [*self.hermes_identity(container), str(self.hermes)]
         args = container.get("args", [])
         if args[:2] != ["gateway", "run"]:
@@ -267,7 +272,7 @@ class RenderedPod:
             tmp = self.root / "exec-tmp"
             tmp.mkdir(exist_ok=True)
             ready += [{"exec": [*self.container_identity(c), *(self.map_path(a, tmp) for a in c[p]["exec"]["command"])],
-                       "env": self.processes(c)[0]["env"]}
+                       "env": self.env(c)}
                       for p in ("startupProbe", "readinessProbe", "livenessProbe") if "exec" in c.get(p, {})]
             # ...and every other declared port answers HTTP at all.
             ready += [{"port": p["containerPort"], "path": "/", "any_status": True} for p in c.get("ports", [])
@@ -343,9 +348,12 @@ class Pod:
         tmp = self.rendered.root / "exec-tmp"
         tmp.mkdir(exist_ok=True)
         tmp.chmod(0o1777)
-        user = self.rendered.hermes_identity(spec) if as_hermes else self.rendered.container_identity(spec)
+        if as_hermes:
+            user, env = self.rendered.hermes_identity(spec), self.rendered.supervised_env(spec)
+        else:  # the container's own env, as the kubelet gives an exec
+            user, env = self.rendered.container_identity(spec), self.rendered.env(spec)
         answer = self._ask({"exec": [*user, *(self.rendered.map_path(p, tmp) for p in command)],
-                            "container": spec["name"], "env": self.rendered.processes(spec)[0]["env"]})
+                            "container": spec["name"], "env": env})
         return answer["exit_code"], answer["output"]
 
     def restart(self, container: str = "", signal: int = 9) -> dict:

@@ -1,8 +1,8 @@
 """The rendered pod spec against the real Hermes Agent (PyPI, the release the image pins).
 
-The init container and the Hermes container run with exactly the command, args and env the program
-renders, the image's entrypoint modelled as tests/contract/pod.py describes, in a private network
-namespace like a pod's.
+The init containers and the Hermes container run with exactly the command, args, env and user the
+program renders, the image's entrypoint modelled as tests/contract/pod.py describes, in a private
+network namespace like a pod's. The volume is one a restore and the dashboard left behind.
 """
 
 from __future__ import annotations
