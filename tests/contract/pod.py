@@ -136,8 +136,11 @@ class RenderedPod:
             self.root = Path(tempfile.mkdtemp(prefix="hermes-eks-pod-"))
             self.root.chmod(0o711)
             atexit.register(shutil.rmtree, self.root, True)
-            (self.root / "opt-data").mkdir()  # a fresh ext4 volume: root's, with lost+found
-            (self.root / "opt-data" / "lost+found").mkdir(mode=0o700)
+            if link.is_dir():  # a volume the test prepared in place: moved, owners and modes kept
+                shutil.move(str(link), str(self.root / "opt-data"))
+            else:  # a fresh ext4 volume: root's, with lost+found
+                (self.root / "opt-data").mkdir()
+                (self.root / "opt-data" / "lost+found").mkdir(mode=0o700)
             link.symlink_to(self.root / "opt-data")
         self.home = self.root / "opt-data"
         self.hermes = hermes_python().parent / "hermes"
