@@ -4,7 +4,8 @@ tests/contract/pod_runner.py runs what this module describes. What the pod spec 
 each container's command and args, its env (secretKeyRef resolved from the Secret the program rendered),
 its securityContext (user, group, capabilities, allowPrivilegeEscalation), the pod's fsGroup, ports and
 probes. Every process runs under the identity Kubernetes or the image would give it, switched with
-`setpriv` (util-linux): a uid, a gid, supplementary groups, a capability bounding set, no_new_privs.
+`setpriv` (util-linux): a uid, a gid, supplementary groups, a capability bounding set, no_new_privs;
+the pod has its own user and network namespaces, each container its own PID namespace.
 
 What the image supplies is modelled here, from the 0.19.0 release's own code (hermes_cli/container_boot.py,
 service_manager.py, gateway.py `_maybe_redirect_run_to_s6_supervision`) and the image's files upstream
@@ -45,8 +46,10 @@ What it still does not model (each a way the real pod can differ):
   - later images' boot hook appending a random API_SERVER_KEY to a .env without one: the contract
     tests put a foreign key into .env themselves, which is the same situation for the gateway;
   - the image's /opt/hermes/bin/hermes exec shim, the root filesystem (read-only or not), memory and
-    CPU limits, seccomp, the real kubelet probes and restart back-off, and the user namespace (the
-    suite runs as root in its own network and PID namespaces; 10000 is a real UID of this machine).
+    CPU limits, seccomp, the real kubelet probes and restart back-off, and a container runtime's user
+    namespace: the pod's own user namespace maps UIDs/GIDs 0-65535 onto themselves (writing that map
+    needs root; without newuidmap and /etc/subuid there is no unprivileged way), so UID 10000 is UID
+    10000 of this machine, and its own root holds only the capabilities setpriv leaves it.
 """
 
 from __future__ import annotations
@@ -67,6 +70,7 @@ if __name__ != "__main__":  # inside the pod only the boot model at the end runs
     from tests.harness import Program
 
 RUNNER = Path(__file__).with_name("pod_runner.py")
+USER_NAMESPACE_IDS = 65536  # the pod's user namespace maps UIDs/GIDs 0-65535 onto themselves
 IMAGE_ROOT = "/opt/hermes"
 IMAGE_VENV = "/opt/hermes/.venv"
 # Dockerfile ENV (upstream main; the 0.19.0 image sets the same names, hermes-upstream.md "Corrections").
@@ -311,17 +315,24 @@ class RenderedPod:
 
 
 class Pod:
-    """A RenderedPod running in its own network namespace; `request` talks to it from inside."""
+    """A RenderedPod running in its own user and network namespaces; `request` talks to it from inside."""
 
     def __init__(self, rendered: RenderedPod):
         self.rendered = rendered
         spec_file = rendered.workdir / "pod.json"
         spec_file.write_text(json.dumps(rendered.runner_spec()))
         self.process = subprocess.Popen(
-            ["unshare", "--net", "--", str(hermes_python()), str(RUNNER), str(spec_file)],
+            ["unshare", "--user", "--net", "--", str(hermes_python()), str(RUNNER), "--await-user-map", str(spec_file)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr, text=True,
         )
         self.events = []
+        assert json.loads(self.process.stdout.readline())["event"] == "awaiting-user-map"
+        # UIDs and GIDs 0-65535 mean the same inside as outside (the volume's files stay readable from the
+        # test); writing a range needs root outside (util-linux's newuidmap path needs /etc/subuid).
+        for name in ("uid_map", "gid_map"):
+            Path(f"/proc/{self.process.pid}/{name}").write_text(f"0 0 {USER_NAMESPACE_IDS}\n")
+        self.process.stdin.write("mapped\n")
+        self.process.stdin.flush()
         self.ready_seconds = self._wait_ready()
 
     def _wait_ready(self) -> dict:

@@ -1,8 +1,10 @@
 """Run a rendered Hermes pod's processes inside a private network namespace and answer HTTP requests.
 
-Started by tests/contract/pod.py as `unshare --net -- <hermes venv python> pod_runner.py SPEC.json`,
-so, as in a pod, every process shares one network namespace whose only interface is loopback: the
-0.0.0.0 binds the pod spec declares are exercised for real and reach nothing outside this machine.
+Started by tests/contract/pod.py as `unshare --user --net -- <hermes venv python> pod_runner.py
+--await-user-map SPEC.json` (pod.py then maps UIDs/GIDs 0-65535 to themselves), so the pod has a user
+namespace of its own and, as in a pod, every process shares one network namespace whose only interface
+is loopback: the 0.0.0.0 binds the pod spec declares are exercised for real and reach nothing outside
+this machine.
 Each container also gets its own PID namespace, as containers of a pod do.
 
 Protocol (one JSON object per line): the runner prints {"event": "ready", ...} once the init commands
@@ -253,7 +255,17 @@ def run_container(spec_path: str, name: str) -> int:
         time.sleep(0.2)
 
 
+def await_user_map() -> None:
+    """Started by `unshare --user`: wait until pod.py has written this user namespace's uid/gid maps,
+    then start again, so that the runner holds the namespace's capabilities as its root."""
+    log({"event": "awaiting-user-map"})
+    sys.stdin.readline()
+    os.execv(sys.executable, [sys.executable, __file__, *sys.argv[2:]])
+
+
 if __name__ == "__main__":
+    if sys.argv[1] == "--await-user-map":
+        await_user_map()
     if sys.argv[1] == "--container":
         raise SystemExit(run_container(sys.argv[2], sys.argv[3]))
     raise SystemExit(main(sys.argv[1]))
