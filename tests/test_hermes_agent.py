@@ -399,3 +399,42 @@ def test_credentials_are_exported_only_as_secrets(local):
     assert local.outputs["namespace"] == "hermes"
     assert local.outputs["dashboard_service_name"] == "hermes-dashboard"
     assert local.outputs["api_service_name"] == "hermes-api"
+
+
+# --- the configure script's .env rewrite (run here with this Python; the contract tests run it in the pod) ---
+
+def _pin(tmp_path, env_text: str | None, values: dict, names: list[str]):
+    import subprocess
+    import sys
+
+    if env_text is not None:
+        (tmp_path / ".env").write_text(env_text)
+    result = subprocess.run([sys.executable, "-c", CONFIGURE_SCRIPT, "--", *names], capture_output=True, text=True,
+                            env={"HERMES_HOME": str(tmp_path), "HERMES": "/nonexistent", **values})
+    return result, (tmp_path / ".env").read_text() if (tmp_path / ".env").exists() else None
+
+
+def test_pinning_replaces_every_assignment_of_a_pinned_key_and_keeps_every_other_line(tmp_path):
+    before = ("# notes\nexport API_SERVER_KEY=old1\nOTHER=keep me # comment\n  API_SERVER_KEY = old2\n"
+              "#API_SERVER_KEY=commented\nOPENROUTER_API_KEY=\"old3\"\nLAST=no-newline")
+    result, after = _pin(tmp_path, before, {"API_SERVER_KEY": "a" * 64, "OPENROUTER_API_KEY": "sk-or-v1-new"},
+                         ["API_SERVER_KEY", "OPENROUTER_API_KEY"])
+    assert result.returncode == 0, result.stderr
+    assert after.splitlines() == ["# notes", "OTHER=keep me # comment", "#API_SERVER_KEY=commented", "LAST=no-newline",
+                                  f"API_SERVER_KEY='{'a' * 64}'", "OPENROUTER_API_KEY='sk-or-v1-new'"]
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    assert "a" * 64 not in result.stdout + result.stderr and "sk-or-v1-new" not in result.stdout + result.stderr
+
+
+def test_pinning_creates_env_on_an_empty_volume_and_leaves_unset_keys_alone(tmp_path):
+    result, after = _pin(tmp_path, None, {"API_SERVER_KEY": "b" * 64}, ["API_SERVER_KEY", "OPENAI_API_KEY"])
+    assert result.returncode == 0 and after == f"API_SERVER_KEY='{'b' * 64}'\n"
+    result, after = _pin(tmp_path, "OPENAI_API_KEY=mine\n", {}, ["OPENAI_API_KEY"])
+    assert result.returncode == 0 and after == "OPENAI_API_KEY=mine\n"
+
+
+def test_pinning_refuses_a_value_env_cannot_hold_and_names_only_the_variable(tmp_path):
+    for bad in ("it's", "back\\slash", "two\nlines"):
+        result, after = _pin(tmp_path, "KEEP=1\n", {"OPENROUTER_API_KEY": bad}, ["OPENROUTER_API_KEY"])
+        assert result.returncode != 0 and "OPENROUTER_API_KEY" in result.stderr and bad not in result.stderr
+        assert after == "KEEP=1\n"
