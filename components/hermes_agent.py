@@ -407,46 +407,7 @@ class HermesAgent(pulumi.ComponentResource):
 
         # The credentials Hermes must take from the Secret, whatever .env on the volume says.
         pinned = [e for e in env if "valueFrom" in e]
-        config_pairs = args.model.config_pairs()
-        init_resources = ContainerResources("100m", "256Mi", "512Mi").as_manifest()
-        init_containers = [
-            {
-                "name": "volume-owner",
-                "image": args.image,
-                "imagePullPolicy": "IfNotPresent",
-                # Not the entrypoint: s6's /init would refuse to run as anything but PID 1.
-                "command": ["/bin/sh", "-c", REPAIR_OWNERSHIP_SCRIPT, "volume-owner", HERMES_HOME, str(HERMES_UID)],
-                "resources": init_resources,
-                "securityContext": {
-                    "runAsUser": 0,  # only root may give files to another user
-                    "runAsGroup": 0,
-                    "runAsNonRoot": False,
-                    "allowPrivilegeEscalation": False,
-                    "privileged": False,
-                    "readOnlyRootFilesystem": True,
-                    "capabilities": {"drop": ["ALL"], "add": list(VOLUME_OWNER_CAPABILITIES)},
-                    "seccompProfile": {"type": "RuntimeDefault"},
-                },
-                "volumeMounts": [data_mount],
-            },
-            {
-                "name": "configure",
-                "image": args.image,
-                "imagePullPolicy": "IfNotPresent",
-                "command": [IMAGE_PYTHON, "-c", CONFIGURE_SCRIPT],
-                "args": [*(item for pair in config_pairs for item in pair), "--", *(e["name"] for e in pinned)],
-                "env": [
-                    {"name": "HERMES", "value": IMAGE_HERMES},
-                    {"name": "HERMES_HOME", "value": HERMES_HOME},
-                    {"name": "HOME", "value": "/tmp"},
-                    *pinned,
-                ],
-                "resources": init_resources,
-                # As the hermes user, so every file it creates belongs to hermes, not root.
-                "securityContext": _unprivileged(),
-                "volumeMounts": [data_mount, {"name": "configure-tmp", "mountPath": "/tmp"}],
-            },
-        ]
+        init_containers = _init_containers(args.image, args.model.config_pairs(), pinned, data_mount)
         volumes.append({"name": "configure-tmp", "emptyDir": {"sizeLimit": "256Mi"}})
 
         pod_spec = {
@@ -564,6 +525,50 @@ def _http_probe(port: str, path: str, *, period: int, failures: int, timeout: in
         "timeoutSeconds": timeout,
         "failureThreshold": failures,
     }
+
+
+def _init_containers(image: pulumi.Input[str], config_pairs: list[tuple[str, str]], pinned: list[dict],
+                     data_mount: dict) -> list[dict]:
+    """volume-owner, then configure: both run on every pod start, before the image's own boot."""
+    resources = ContainerResources("100m", "256Mi", "512Mi").as_manifest()
+    return [
+        {
+            "name": "volume-owner",
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            # Not the entrypoint: s6's /init would refuse to run as anything but PID 1.
+            "command": ["/bin/sh", "-c", REPAIR_OWNERSHIP_SCRIPT, "volume-owner", HERMES_HOME, str(HERMES_UID)],
+            "resources": resources,
+            "securityContext": {
+                "runAsUser": 0,  # only root may give files to another user
+                "runAsGroup": 0,
+                "runAsNonRoot": False,
+                "allowPrivilegeEscalation": False,
+                "privileged": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"], "add": list(VOLUME_OWNER_CAPABILITIES)},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "volumeMounts": [data_mount],
+        },
+        {
+            "name": "configure",
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": [IMAGE_PYTHON, "-c", CONFIGURE_SCRIPT],
+            "args": [*(item for pair in config_pairs for item in pair), "--", *(e["name"] for e in pinned)],
+            "env": [
+                {"name": "HERMES", "value": IMAGE_HERMES},
+                {"name": "HERMES_HOME", "value": HERMES_HOME},
+                {"name": "HOME", "value": "/tmp"},
+                *pinned,  # the same secretKeyRefs as the hermes container: values never in the spec
+            ],
+            "resources": resources,
+            # As the hermes user, so every file it creates belongs to hermes, not root.
+            "securityContext": _unprivileged(),
+            "volumeMounts": [data_mount, {"name": "configure-tmp", "mountPath": "/tmp"}],
+        },
+    ]
 
 
 def _unprivileged() -> dict:
