@@ -84,7 +84,6 @@ IMAGE_ENV = {
     "PLAYWRIGHT_BROWSERS_PATH": "/opt/hermes/.playwright",
     "PATH": "/opt/hermes/bin:/opt/hermes/.venv/bin:/opt/data/.local/bin:/usr/local/sbin:/usr/local/bin:"
             "/usr/sbin:/usr/bin:/sbin:/bin",
-    "LANG": "C.UTF-8",
 }
 IMAGE_USER = 0  # the image has no USER: its entrypoint starts as root
 HERMES_USER = (10000, 10000, [10000])  # uid, gid, groups after `s6-setuidgid hermes`
