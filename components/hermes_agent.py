@@ -9,8 +9,13 @@ Pod layout (README "Why one container"): upstream's own. One container runs the 
 supervises both the gateway (API server on 0.0.0.0:8642) and the dashboard (0.0.0.0:9119, basic auth)
 in ONE process namespace. That matters: in a second container the dashboard cannot see the gateway's
 PID and deletes its gateway.pid and gateway.lock, the lock that keeps a second gateway off the volume
-(measured on 0.19.0, gateway/status.py _cleanup_invalid_pid_path). An init container of the same image
-writes the model keys this stack manages with `hermes config set`, as the unprivileged hermes user.
+(measured on 0.19.0, gateway/status.py _cleanup_invalid_pid_path).
+
+Two init containers of the same image run before the image's own boot, on every pod start
+(README "Credentials the stack manages"): `volume-owner` (root, CHOWN + DAC_OVERRIDE only) gives every
+file on the volume back to the hermes user, so a restore done as root or an old HERMES_UID cannot
+lock the next step out; `configure` (the hermes user, nothing else) writes the model keys with
+`hermes config set` and pins the credentials this stack manages into $HERMES_HOME/.env.
 """
 
 from __future__ import annotations
@@ -49,9 +54,59 @@ LIVENESS_SCRIPT = (
 # s6-setuidgid; these are the capabilities that needs (hermes-upstream.md, "Container image").
 S6_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 
-# Writes each "key value" pair given as arguments with the image's own CLI. Values travel as
-# positional arguments, never spliced into the script, so no value can change what the shell runs.
-CONFIGURE_SCRIPT = 'set -eu\nwhile [ "$#" -ge 2 ]; do\n  "$HERMES" config set "$1" "$2"\n  shift 2\ndone\n'
+# The `volume-owner` init container: everything on the volume not owned by UID:GID $2 is given to it.
+# The image's boot hook (docker/stage2-hook.sh) would repair most of it too, but it runs AFTER the init
+# containers, and `hermes config set` fails on any root-owned file it reads or appends to (config.yaml,
+# .env, logs/*.log: measured on 0.19.0). `find` never follows symlinks and `chown -h` changes a link
+# itself, so a link planted on the volume cannot redirect the chown; -xdev stays on this filesystem.
+REPAIR_OWNERSHIP_SCRIPT = 'find "$1" -xdev \\( ! -user "$2" -o ! -group "$2" \\) -exec chown -h "$2:$2" {} +\n'
+# CHOWN to change owners; DAC_OVERRIDE to walk directories hermes created 0700 (Pod Security
+# `baseline` admits DAC_OVERRIDE but not the narrower DAC_READ_SEARCH). No SETUID/SETGID: this
+# container never changes user, the `configure` container runs as the hermes user from the start.
+VOLUME_OWNER_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE")
+
+# The `configure` init container, run by the image's Python as the hermes user. argv: the config
+# "key value" pairs for `hermes config set`, then "--", then the names of the environment variables
+# to pin in $HERMES_HOME/.env. Hermes loads that file with override on (hermes_cli/env_loader.py
+# load_hermes_dotenv) and reads provider keys from it before the environment (hermes_cli/auth.py,
+# get_env_value_prefer_dotenv), so a key the dashboard or CLI saved there, or the random
+# API_SERVER_KEY later images' boot hook appends when .env has none, would beat the Secret. Every line
+# assigning a pinned name (plain or `export`) is replaced by one line with the Secret's value; every
+# other line is kept as it was. A pinned name whose variable is unset (an optional key a Secret of
+# your own lacks) is left alone. Values come from the environment (secretKeyRef), never argv, and
+# are single-quoted, which both python-dotenv and Hermes' own parser read literally.
+CONFIGURE_SCRIPT = r"""
+import os, subprocess, sys, tempfile
+separator = sys.argv.index("--")
+settings, pinned = sys.argv[1:separator], sys.argv[separator + 1:]
+for key, value in zip(settings[::2], settings[1::2]):
+    subprocess.run([os.environ["HERMES"], "config", "set", key, value], check=True)
+values = {name: os.environ[name] for name in pinned if os.environ.get(name)}
+for name, value in values.items():
+    if any(c in value for c in "'\\\r\n\0"):
+        sys.exit(f"configure: {name} contains a quote, backslash or line break; .env cannot hold it")
+home = os.environ["HERMES_HOME"]
+env_file = os.path.join(home, ".env")
+try:
+    with open(env_file, encoding="utf-8") as f:
+        lines = f.readlines()
+except FileNotFoundError:
+    lines = []
+def assigned(line):
+    text = line.strip()
+    if text.startswith("export "):
+        text = text[7:].lstrip()
+    return text.partition("=")[0].strip() if "=" in text else None
+kept = [line if line.endswith("\n") else line + "\n" for line in lines if assigned(line) not in values]
+kept += [f"{name}='{value}'\n" for name, value in values.items()]
+fd, tmp = tempfile.mkstemp(dir=home, prefix=".env_", suffix=".tmp")
+with os.fdopen(fd, "w", encoding="utf-8") as f:
+    f.writelines(kept)
+    f.flush()
+    os.fsync(f.fileno())
+os.replace(tmp, env_file)
+print(f"configure: pinned {sorted(values)} in {env_file}")
+"""
 
 # The keys of the credentials Secret. An externally managed Secret (existingSecretName) must
 # provide the same keys; see README "Bring your own Secret".
@@ -390,27 +445,10 @@ class HermesAgent(pulumi.ComponentResource):
             "volumeMounts": volume_mounts,
         }
 
-        init_containers = []
-        config_pairs = args.model.config_pairs()
-        if config_pairs:
-            init_containers.append({
-                "name": "configure",
-                "image": args.image,
-                "imagePullPolicy": "IfNotPresent",
-                # Not the entrypoint: s6's /init would refuse to run as anything but PID 1.
-                "command": ["/bin/sh", "-c", CONFIGURE_SCRIPT, "configure"],
-                "args": [item for pair in config_pairs for item in pair],
-                "env": [
-                    {"name": "HERMES", "value": IMAGE_HERMES},
-                    {"name": "HERMES_HOME", "value": HERMES_HOME},
-                    {"name": "HOME", "value": "/tmp"},
-                ],
-                "resources": ContainerResources("100m", "256Mi", "512Mi").as_manifest(),
-                # As the hermes user, so every file it creates belongs to hermes, not root.
-                "securityContext": _unprivileged(),
-                "volumeMounts": [data_mount, {"name": "configure-tmp", "mountPath": "/tmp"}],
-            })
-            volumes.append({"name": "configure-tmp", "emptyDir": {"sizeLimit": "256Mi"}})
+        # The credentials Hermes must take from the Secret, whatever .env on the volume says.
+        pinned = [e for e in env if "valueFrom" in e]
+        init_containers = _init_containers(args.image, args.model.config_pairs(), pinned, data_mount)
+        volumes.append({"name": "configure-tmp", "emptyDir": {"sizeLimit": "256Mi"}})
 
         pod_spec = {
             "serviceAccountName": self.service_account.metadata.name,
@@ -419,8 +457,9 @@ class HermesAgent(pulumi.ComponentResource):
             # Service called hermes-dashboard, overriding the dashboard's port above.
             "enableServiceLinks": False,
             "securityContext": {
-                # Volume files group-writable by the hermes group from the first mount, so the
-                # unprivileged init container can write before s6 has chowned anything.
+                # The kubelet gives the volume to the hermes group when its root looks wrong (Hermes'
+                # 0700 chmod of HERMES_HOME makes it so on most starts); never on hostPath volumes.
+                # Ownership proper is the volume-owner init container's job.
                 "fsGroup": HERMES_UID,
                 "fsGroupChangePolicy": "OnRootMismatch",
                 "seccompProfile": {"type": "RuntimeDefault"},
@@ -583,6 +622,50 @@ def _http_probe(port: str, path: str, *, period: int, failures: int, timeout: in
         "timeoutSeconds": timeout,
         "failureThreshold": failures,
     }
+
+
+def _init_containers(image: pulumi.Input[str], config_pairs: list[tuple[str, str]], pinned: list[dict],
+                     data_mount: dict) -> list[dict]:
+    """volume-owner, then configure: both run on every pod start, before the image's own boot."""
+    resources = ContainerResources("100m", "256Mi", "512Mi").as_manifest()
+    return [
+        {
+            "name": "volume-owner",
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            # Not the entrypoint: s6's /init would refuse to run as anything but PID 1.
+            "command": ["/bin/sh", "-c", REPAIR_OWNERSHIP_SCRIPT, "volume-owner", HERMES_HOME, str(HERMES_UID)],
+            "resources": resources,
+            "securityContext": {
+                "runAsUser": 0,  # only root may give files to another user
+                "runAsGroup": 0,
+                "runAsNonRoot": False,
+                "allowPrivilegeEscalation": False,
+                "privileged": False,
+                "readOnlyRootFilesystem": True,
+                "capabilities": {"drop": ["ALL"], "add": list(VOLUME_OWNER_CAPABILITIES)},
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "volumeMounts": [data_mount],
+        },
+        {
+            "name": "configure",
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": [IMAGE_PYTHON, "-c", CONFIGURE_SCRIPT],
+            "args": [*(item for pair in config_pairs for item in pair), "--", *(e["name"] for e in pinned)],
+            "env": [
+                {"name": "HERMES", "value": IMAGE_HERMES},
+                {"name": "HERMES_HOME", "value": HERMES_HOME},
+                {"name": "HOME", "value": "/tmp"},
+                *pinned,  # the same secretKeyRefs as the hermes container: values never in the spec
+            ],
+            "resources": resources,
+            # As the hermes user, so every file it creates belongs to hermes, not root.
+            "securityContext": _unprivileged(),
+            "volumeMounts": [data_mount, {"name": "configure-tmp", "mountPath": "/tmp"}],
+        },
+    ]
 
 
 def _unprivileged() -> dict:

@@ -8,7 +8,15 @@ import re
 
 
 from components.dashboard_login import scrypt_password_hash
-from components.hermes_agent import IMAGE_HERMES, IMAGE_PYTHON, LIVENESS_SCRIPT, S6_CAPABILITIES
+from components.hermes_agent import (
+    CONFIGURE_SCRIPT,
+    IMAGE_HERMES,
+    IMAGE_PYTHON,
+    LIVENESS_SCRIPT,
+    REPAIR_OWNERSHIP_SCRIPT,
+    S6_CAPABILITIES,
+    VOLUME_OWNER_CAPABILITIES,
+)
 from tests.harness import Program, is_secret, reveal, run_program
 
 NS = "kubernetes:core/v1:Namespace"
@@ -240,13 +248,28 @@ def test_read_only_root_is_opt_in_with_s6_state_in_memory():
     assert {"name": "run", "emptyDir": {"medium": "Memory", "sizeLimit": "64Mi"}} in pod(p)["volumes"]
 
 
-def test_init_container_meets_the_restricted_profile():
+def test_configure_init_container_meets_the_restricted_profile():
     p = run_program("local", {"modelProvider": "openrouter", "modelDefault": "anthropic/claude-sonnet-4.6"},
                     secrets={"openrouterApiKey": "sk-or-test"})
     context = container(p, "configure")["securityContext"]
     assert context["runAsNonRoot"] is True and context["runAsUser"] == 10000
     assert context["capabilities"] == {"drop": ["ALL"]}
     assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+
+
+def test_only_the_volume_owner_runs_as_root_with_chown_and_dac_override(local):
+    init = container(local, "volume-owner")
+    context = init["securityContext"]
+    assert context["runAsUser"] == 0 and context["runAsNonRoot"] is False
+    assert context["capabilities"] == {"drop": ["ALL"], "add": ["CHOWN", "DAC_OVERRIDE"]}
+    assert VOLUME_OWNER_CAPABILITIES == ("CHOWN", "DAC_OVERRIDE")
+    assert context["readOnlyRootFilesystem"] is True and context["allowPrivilegeEscalation"] is False
+    assert "env" not in init  # it needs no credential
+    assert init["command"] == ["/bin/sh", "-c", REPAIR_OWNERSHIP_SCRIPT, "volume-owner", "/opt/data", "10000"]
+
+
+def test_volume_owner_runs_before_configure_on_every_stack(any_stack):
+    assert [c["name"] for c in pod(any_stack)["initContainers"]] == ["volume-owner", "configure"]
 
 
 def test_resources_come_from_config():
@@ -258,18 +281,36 @@ def test_resources_come_from_config():
 
 # --- model configuration -------------------------------------------------------------------------
 
-def test_no_init_container_when_the_model_is_left_to_the_dashboard(local):
-    assert pod(local)["initContainers"] == []
+def test_configure_only_pins_credentials_when_the_model_is_left_to_the_dashboard(local):
+    init = container(local, "configure")
+    assert init["args"] == ["--", "API_SERVER_KEY", "HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH",
+                            "HERMES_DASHBOARD_BASIC_AUTH_SECRET"]
 
 
 def test_init_container_writes_only_the_managed_model_keys_with_the_same_image():
     p = program(modelProvider="custom", modelDefault="qwen3-coder", modelBaseUrl="http://vllm.models:8000/v1")
     init = container(p, "configure")
     assert init["image"] == container(p, "hermes")["image"]
-    assert init["command"][:2] == ["/bin/sh", "-c"]
-    assert init["args"] == ["model.provider", "custom", "model.default", "qwen3-coder",
-                            "model.base_url", "http://vllm.models:8000/v1"]
+    assert init["command"] == [IMAGE_PYTHON, "-c", CONFIGURE_SCRIPT]
+    settings = init["args"][:init["args"].index("--")]
+    assert settings == ["model.provider", "custom", "model.default", "qwen3-coder",
+                        "model.base_url", "http://vllm.models:8000/v1"]
     assert env(init)["HERMES"] == IMAGE_HERMES and env(init)["HERMES_HOME"] == "/opt/data"
+
+
+def test_configure_pins_exactly_the_credentials_the_gateway_takes_from_the_secret(any_stack):
+    """Hermes' .env beats the environment; every secretKeyRef of the hermes container is pinned there."""
+    init, hermes = container(any_stack, "configure"), container(any_stack, "hermes")
+    from_secret = [e for e in hermes["env"] if "valueFrom" in e]
+    assert init["args"][init["args"].index("--") + 1:] == [e["name"] for e in from_secret]
+    assert [e for e in init["env"] if "valueFrom" in e] == from_secret  # same Secret keys, same optional flags
+    assert all("value" not in e for e in init["env"] if e["name"] in init["args"])  # values never literal
+
+
+def test_configure_pins_the_provider_key():
+    p = run_program("local", {"modelProvider": "openrouter", "modelDefault": "anthropic/claude-sonnet-4.6"},
+                    secrets={"openrouterApiKey": "sk-or-v1-test"})
+    assert "OPENROUTER_API_KEY" in container(p, "configure")["args"]
 
 
 # --- service account, services, network policy, ingress -----------------------------------------
@@ -360,3 +401,42 @@ def test_credentials_are_exported_only_as_secrets(local):
     assert local.outputs["namespace"] == "hermes"
     assert local.outputs["dashboard_service_name"] == "hermes-dashboard"
     assert local.outputs["api_service_name"] == "hermes-api"
+
+
+# --- the configure script's .env rewrite (run here with this Python; the contract tests run it in the pod) ---
+
+def _pin(tmp_path, env_text: str | None, values: dict, names: list[str]):
+    import subprocess
+    import sys
+
+    if env_text is not None:
+        (tmp_path / ".env").write_text(env_text)
+    result = subprocess.run([sys.executable, "-c", CONFIGURE_SCRIPT, "--", *names], capture_output=True, text=True,
+                            env={"HERMES_HOME": str(tmp_path), "HERMES": "/nonexistent", **values})
+    return result, (tmp_path / ".env").read_text() if (tmp_path / ".env").exists() else None
+
+
+def test_pinning_replaces_every_assignment_of_a_pinned_key_and_keeps_every_other_line(tmp_path):
+    before = ("# notes\nexport API_SERVER_KEY=old1\nOTHER=keep me # comment\n  API_SERVER_KEY = old2\n"
+              "#API_SERVER_KEY=commented\nOPENROUTER_API_KEY=\"old3\"\nLAST=no-newline")
+    result, after = _pin(tmp_path, before, {"API_SERVER_KEY": "a" * 64, "OPENROUTER_API_KEY": "sk-or-v1-new"},
+                         ["API_SERVER_KEY", "OPENROUTER_API_KEY"])
+    assert result.returncode == 0, result.stderr
+    assert after.splitlines() == ["# notes", "OTHER=keep me # comment", "#API_SERVER_KEY=commented", "LAST=no-newline",
+                                  f"API_SERVER_KEY='{'a' * 64}'", "OPENROUTER_API_KEY='sk-or-v1-new'"]
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+    assert "a" * 64 not in result.stdout + result.stderr and "sk-or-v1-new" not in result.stdout + result.stderr
+
+
+def test_pinning_creates_env_on_an_empty_volume_and_leaves_unset_keys_alone(tmp_path):
+    result, after = _pin(tmp_path, None, {"API_SERVER_KEY": "b" * 64}, ["API_SERVER_KEY", "OPENAI_API_KEY"])
+    assert result.returncode == 0 and after == f"API_SERVER_KEY='{'b' * 64}'\n"
+    result, after = _pin(tmp_path, "OPENAI_API_KEY=mine\n", {}, ["OPENAI_API_KEY"])
+    assert result.returncode == 0 and after == "OPENAI_API_KEY=mine\n"
+
+
+def test_pinning_refuses_a_value_env_cannot_hold_and_names_only_the_variable(tmp_path):
+    for bad in ("it's", "back\\slash", "two\nlines"):
+        result, after = _pin(tmp_path, "KEEP=1\n", {"OPENROUTER_API_KEY": bad}, ["OPENROUTER_API_KEY"])
+        assert result.returncode != 0 and "OPENROUTER_API_KEY" in result.stderr and bad not in result.stderr
+        assert after == "KEEP=1\n"

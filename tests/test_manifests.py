@@ -129,7 +129,9 @@ ACCEPTED_CHECKOV_FINDINGS = {
     "CKV_K8S_23": "the Hermes container starts as root for s6-overlay's init",
     "CKV_K8S_40": "the Hermes container starts as UID 0 (its processes run as 10000 once s6 drops privileges)",
     # CHOWN, DAC_OVERRIDE, FOWNER, SETUID, SETGID, KILL: what that init needs, everything else dropped.
-    "CKV_K8S_25": "the Hermes container adds back the six capabilities s6's init needs",
+    # The volume-owner init container also runs as root, with CHOWN and DAC_OVERRIDE only, to give the
+    # volume back to UID 10000 before the unprivileged configure step (components/hermes_agent.py).
+    "CKV_K8S_25": "the Hermes container adds back the six capabilities s6's init needs, volume-owner two",
     # Hermes reads its API key and dashboard credentials from environment variables only.
     "CKV_K8S_35": "Hermes takes credentials from environment variables, not files",
     # No CPU limit by default: CFS throttling of an agent loop only adds latency (`cpuLimit` sets one).

@@ -1,35 +1,96 @@
-"""Turn a rendered Hermes Deployment into real processes: tests/contract/pod_runner.py runs them.
+"""The ONE model of the Hermes image and of the kubelet: a rendered Deployment as real processes.
 
-What the pod spec declares is used as-is: each container's command and args, its env (secretKeyRef
-resolved from the Secret the program rendered), ports and probes. What the image itself supplies is
-modelled here, in one place, from the 0.19.0 image (hermes-upstream.md and the release's own code:
-hermes_cli/container_boot.py, service_manager.py):
-  - ENTRYPOINT `/init main-wrapper.sh`: with no `command`, s6-overlay boots and main-wrapper runs the
-    args as `hermes <args>` with HOME=/opt/data. `gateway run` hands the gateway to s6's supervised
-    `gateway-default` service (`hermes gateway run --replace`); with HERMES_DASHBOARD true, s6 also
-    runs the `dashboard` service: `hermes dashboard --host $HERMES_DASHBOARD_HOST
-    --port $HERMES_DASHBOARD_PORT --no-open`, with the container's env (with-contenv);
-  - the image's ENV sets HERMES_HOME=/opt/data;
-  - paths inside the image (/opt/hermes/.venv/bin/..., /opt/data, /tmp) map to the PyPI install of
-    the same Hermes release and to per-test directories.
-The processes of one container share a PID namespace, as under s6.
+tests/contract/pod_runner.py runs what this module describes. What the pod spec declares is used as-is:
+each container's command and args, its env (secretKeyRef resolved from the Secret the program rendered),
+its securityContext (user, group, capabilities, allowPrivilegeEscalation), the pod's fsGroup, ports and
+probes. Every process runs under the identity Kubernetes or the image would give it, switched with
+`setpriv` (util-linux): a uid, a gid, supplementary groups, a capability bounding set, no_new_privs;
+the pod has its own user and network namespaces, each container its own PID namespace.
+
+What the image supplies is modelled here, from the 0.19.0 release's own code (hermes_cli/container_boot.py,
+service_manager.py, gateway.py `_maybe_redirect_run_to_s6_supervision`) and the image's files upstream
+(Dockerfile, docker/main-wrapper.sh, docker/stage2-hook.sh, docker/s6-rc.d/dashboard/run; read on
+NousResearch/hermes-agent main, whose boot is a superset of 0.19.0's: hermes-upstream.md "Corrections"):
+  - the image ENV (IMAGE_ENV below) under every process; HERMES_HOME=/opt/data;
+  - a container with no `command` runs the ENTRYPOINT: s6-overlay's /init, as the container's user
+    (root) with the container's capabilities, runs the cont-init hooks, then the services as the image's
+    `hermes` user (UID/GID 10000, groups [10000]: s6-setuidgid's initgroups, no capabilities):
+      1. stage2 hook (`boot` below, as root): the ownership repair (HERMES_HOME itself, its top-level
+         files with u+rw, hermes' subdirectories recursively), then first-boot seeding of `.env` and
+         `SOUL.md` as hermes (0.19.0's CLI ships the SOUL.md text; `.env` gets a comment only, the
+         template's keys are all commented out) and `.env` 0600;
+      2. 02-reconcile-profiles (`boot`, as root): Hermes' own container_boot code seeds
+         gateway_state.json "running" for a `gateway run` CMD on a volume without one, and deletes the
+         stale gateway.pid / processes.json of the previous container;
+      3. main-wrapper.sh runs `hermes gateway run` as hermes, which inside the image hands the gateway to
+         s6 (`s6-svc -u gateway-default`) and records desired_state "running" (`start-intent` below);
+      4. the supervised services, HOME=/opt/data, cwd /opt/data, the venv activated:
+         `hermes gateway run --replace` with HERMES_S6_SUPERVISED_CHILD=1, and with HERMES_DASHBOARD
+         true `hermes dashboard --host $HERMES_DASHBOARD_HOST --port $HERMES_DASHBOARD_PORT --no-open`;
+  - init containers (and exec probes) run as their securityContext says, with the pod's fsGroup as a
+    supplementary group; before them the kubelet's fsGroupChangePolicy OnRootMismatch gives the volume
+    to the fsGroup (pod_runner.apply_fs_group);
+  - image paths map to this machine: /opt/hermes/.venv to the Hermes virtualenv, /opt/hermes/* to its
+    site-packages, /opt/data to the pod's volume directory, /tmp to a per-container emptyDir.
+
+What it still does not model (each a way the real pod can differ):
+  - s6 itself: a supervised service that exits stays down here (s6 restarts it after a second unless
+    it was brought down with `s6-svc -d`), and `hermes gateway stop` takes Hermes' non-s6 path (SIGTERM
+    through gateway.pid), which leaves the gateway down exactly as `s6-svc -d` does; the s6 service
+    directories, 015-supervise-perms and the finish scripts are not run;
+  - the stage2 hook's config migration (docker_config_migrate.py), skills sync (tools/skills_sync.py),
+    HERMES_UID/PUID remap (usermod), docker socket group, seeding config.yaml from
+    cli-config.yaml.example (not in the PyPI package), AGENT_BROWSER_EXECUTABLE_PATH (no Chromium
+    here, so the hook would leave it unset too), HERMES_AUTH_JSON_BOOTSTRAP; a failing boot step is
+    logged and ignored, as s6 does with S6_BEHAVIOUR_IF_STAGE2_FAILS=0;
+  - later images' boot hook appending a random API_SERVER_KEY to a .env without one: the contract
+    tests put a foreign key into .env themselves, which is the same situation for the gateway;
+  - the image's /opt/hermes/bin/hermes exec shim, the root filesystem (read-only or not), memory and
+    CPU limits, seccomp, the real kubelet probes and restart back-off, and a container runtime's user
+    namespace: the pod's own user namespace maps UIDs/GIDs 0-65535 onto themselves (writing that map
+    needs root; without newuidmap and /etc/subuid there is no unprivileged way), so UID 10000 is UID
+    10000 of this machine, and its own root holds only the capabilities setpriv leaves it.
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.hermes_agent import HERMES_HOME, IMAGE_HERMES
-from tests.harness import Program
+if __name__ != "__main__":  # inside the pod only the boot model at the end runs, with Hermes' Python
+    from components.hermes_agent import HERMES_HOME, HERMES_UID, IMAGE_HERMES
+    from tests.contract.pod_runner import apply_fs_group
+    from tests.harness import Program
 
 RUNNER = Path(__file__).with_name("pod_runner.py")
-IMAGE_ENV = {"HERMES_HOME": HERMES_HOME}  # Dockerfile `ENV HERMES_HOME=/opt/data`
-IMAGE_VENV_BIN = str(Path(IMAGE_HERMES).parent)
+USER_NAMESPACE_IDS = 65536  # the pod's user namespace maps UIDs/GIDs 0-65535 onto themselves
+IMAGE_ROOT = "/opt/hermes"
+IMAGE_VENV = "/opt/hermes/.venv"
+# Dockerfile ENV (upstream main; the 0.19.0 image sets the same names, hermes-upstream.md "Corrections").
+IMAGE_ENV = {
+    "HERMES_HOME": "/opt/data",
+    "HERMES_WRITE_SAFE_ROOT": "/opt/data",
+    "HERMES_DISABLE_LAZY_INSTALLS": "1",
+    "HERMES_WEB_DIST": "/opt/hermes/hermes_cli/web_dist",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONUNBUFFERED": "1",
+    "PLAYWRIGHT_BROWSERS_PATH": "/opt/hermes/.playwright",
+    "PATH": "/opt/hermes/bin:/opt/hermes/.venv/bin:/opt/data/.local/bin:/usr/local/sbin:/usr/local/bin:"
+            "/usr/sbin:/usr/bin:/sbin:/bin",
+}
+IMAGE_USER = 0  # the image has no USER: its entrypoint starts as root
+HERMES_USER = (10000, 10000, [10000])  # uid, gid, groups after `s6-setuidgid hermes`
+# What containerd grants a root container before securityContext drops or adds any.
+RUNTIME_DEFAULT_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID",
+                                "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL",
+                                "AUDIT_WRITE")
 TRUE = ("1", "true", "TRUE", "True", "yes", "YES", "Yes")  # the s6 dashboard/run script's test
 
 
@@ -38,6 +99,15 @@ def hermes_python() -> Path:
     if not configured:
         raise RuntimeError("HERMES_EKS_HERMES_PYTHON is not set: run the suite with `python3 scripts/test.py`")
     return Path(configured)
+
+
+def identity(uid: int, gid: int, groups: list[int], capabilities=(), no_new_privs: bool = True) -> list[str]:
+    """The `setpriv` prefix that runs a command as this user, with only these capabilities."""
+    bounding = ",".join(["-all", *(f"+{c.lower()}" for c in capabilities)])
+    argv = ["setpriv", f"--reuid={uid}", f"--regid={gid}",
+            f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups",
+            "--inh-caps=-all", f"--bounding-set={bounding}"]
+    return [*argv, "--no-new-privs", "--"] if no_new_privs else [*argv, "--"]
 
 
 @dataclass
@@ -58,17 +128,40 @@ class RenderedPod:
         self.program = program
         deployment = next(o for o in program.kubernetes_objects() if o["kind"] == "Deployment")
         self.spec = deployment["spec"]["template"]["spec"]
-        self.home = workdir / "opt-data"
-        self.home.mkdir(parents=True, exist_ok=True)
         self.workdir = workdir
+        link = workdir / "opt-data"
+        if link.is_symlink():  # a second render of the same pod (a rollout): the same volume
+            self.root = link.resolve().parent
+        else:
+            # pytest's temporary tree is 0700 (and pytest resets it whenever a session starts), so UID
+            # 10000 could never reach a volume inside it: the volume and the emptyDirs live in a
+            # directory of their own, `<workdir>/opt-data` links to the volume.
+            self.root = Path(tempfile.mkdtemp(prefix="hermes-eks-pod-"))
+            self.root.chmod(0o711)
+            atexit.register(shutil.rmtree, self.root, True)
+            if link.is_dir():  # a volume the test prepared in place: moved, owners and modes kept
+                shutil.move(str(link), str(self.root / "opt-data"))
+            else:  # a fresh ext4 volume: root's, with lost+found
+                (self.root / "opt-data").mkdir()
+                (self.root / "opt-data" / "lost+found").mkdir(mode=0o700)
+            link.symlink_to(self.root / "opt-data")
+        self.home = self.root / "opt-data"
         self.hermes = hermes_python().parent / "hermes"
+        self.site_packages = Path(subprocess.run(
+            [str(hermes_python()), "-c", "import hermes_cli, os; print(os.path.dirname(os.path.dirname(hermes_cli.__file__)))"],
+            capture_output=True, text=True, check=True).stdout.strip())
         secrets = [o for o in program.kubernetes_objects() if o["kind"] == "Secret"]
         self.secret_data = {s["metadata"]["name"]: s.get("stringData", {}) for s in secrets}
 
+    # --- paths and environment ----------------------------------------------------------------
     def map_path(self, value: str, tmp: Path) -> str:
         """A path or value inside the image, as it is on this machine."""
-        if value.startswith(IMAGE_VENV_BIN + "/"):
-            return str(self.hermes.parent / value[len(IMAGE_VENV_BIN) + 1:])
+        if ":" in value and value.startswith("/"):  # a PATH-like list
+            return ":".join(self.map_path(part, tmp) for part in value.split(":"))
+        if value == IMAGE_VENV or value.startswith(IMAGE_VENV + "/"):
+            return str(self.hermes.parent.parent) + value[len(IMAGE_VENV):]
+        if value.startswith(IMAGE_ROOT + "/"):
+            return str(self.site_packages) + value[len(IMAGE_ROOT):]
         if value == HERMES_HOME or value.startswith(HERMES_HOME + "/"):
             return str(self.home) + value[len(HERMES_HOME):]
         if value == "/tmp":
@@ -78,11 +171,15 @@ class RenderedPod:
     def container(self, name: str) -> dict:
         return next(c for c in self.spec["initContainers"] + self.spec["containers"] if c["name"] == name)
 
-    def env(self, container: dict) -> dict[str, str]:
-        tmp = self.workdir / f"{container['name']}-tmp"
+    def tmp(self, container: dict) -> Path:
+        tmp = self.root / f"{container['name']}-tmp"
         tmp.mkdir(exist_ok=True)
-        env = {"PATH": f"{self.hermes.parent}:/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
-        env.update({k: self.map_path(v, tmp) for k, v in IMAGE_ENV.items()})
+        tmp.chmod(0o1777)  # an emptyDir is world-writable
+        return tmp
+
+    def env(self, container: dict) -> dict[str, str]:
+        tmp = self.tmp(container)
+        env = {k: self.map_path(v, tmp) for k, v in IMAGE_ENV.items()}
         for variable in container.get("env", []):
             if "value" in variable:
                 env[variable["name"]] = self.map_path(variable["value"], tmp)
@@ -96,20 +193,68 @@ class RenderedPod:
         return env
 
     def argv(self, container: dict) -> list[str]:
-        tmp = self.workdir / f"{container['name']}-tmp"
+        tmp = self.tmp(container)
         command = container.get("command") or [IMAGE_HERMES]  # no command: the entrypoint runs `hermes <args>`
         return [self.map_path(part, tmp) for part in [*command, *container.get("args", [])]]
+
+    # --- identities -----------------------------------------------------------------------------
+    def container_identity(self, container: dict) -> list[str]:
+        """The user a container's own processes (command, exec probes) start as."""
+        pod_context = self.spec.get("securityContext", {})
+        context = container.get("securityContext", {})
+        uid = context.get("runAsUser", pod_context.get("runAsUser", IMAGE_USER))
+        gid = context.get("runAsGroup", pod_context.get("runAsGroup", 0))
+        groups = [gid, *([pod_context["fsGroup"]] if "fsGroup" in pod_context else []),
+                  *pod_context.get("supplementalGroups", [])]
+        capabilities = ()
+        if uid == 0:
+            added = context.get("capabilities", {}).get("add", [])
+            dropped = context.get("capabilities", {}).get("drop", [])
+            kept = [] if "ALL" in dropped else [c for c in RUNTIME_DEFAULT_CAPABILITIES if c not in dropped]
+            capabilities = tuple(dict.fromkeys([*kept, *added]))
+        return identity(uid, gid, groups, capabilities, context.get("allowPrivilegeEscalation") is False)
+
+    def hermes_identity(self, container: dict) -> list[str]:
+        """The image's `hermes` user, as s6-setuidgid leaves it."""
+        no_new_privs = container.get("securityContext", {}).get("allowPrivilegeEscalation") is False
+        return identity(*HERMES_USER, no_new_privs=no_new_privs)
+
+    # --- the image's entrypoint -------------------------------------------------------------------
+    def boot(self, container: dict) -> list[dict]:
+        """The cont-init hooks and main-wrapper's hand-off, before the services start (module docstring)."""
+        if container.get("command"):
+            return []
+        env = self.env(container)
+        model = [str(hermes_python()), str(Path(__file__))]
+        return [
+            {"name": "stage2-and-reconcile", "env": env,
+             "argv": [*self.container_identity(container), *model, "boot", str(self.home),
+                      json.dumps(container.get("args", []))]},
+            {"name": "start-intent", "env": {**env, "HOME": str(self.home)},
+             "argv": [*self.hermes_identity(container), *model, "start-intent", str(self.home)]},
+        ]
+
+    def supervised_env(self, container: dict) -> dict[str, str]:
+        """What s6's with-contenv, the run scripts and main-wrapper.sh give a process run as hermes."""
+        env = self.env(container)
+        return {**env, "HOME": str(self.home), "VIRTUAL_ENV": str(self.hermes.parent.parent),
+                "PATH": f"{self.hermes.parent}:{env['PATH']}"}
 
     def processes(self, container: dict) -> list[dict]:
         """The processes a container runs: its command, or what the image's s6 starts for its args."""
         env = self.env(container)
         if container.get("command"):
-            return [{"name": "main", "argv": self.argv(container), "env": env}]
-        supervised = {**env, "HOME": str(self.home)}  # main-wrapper.sh and the s6 run scripts: HOME=/opt/data
-        processes = [{"name": "main", "argv": self.argv(container), "env": supervised}]
-        if container.get("args", [])[:2] == ["gateway", "run"] and env.get("HERMES_DASHBOARD") in TRUE:
-            processes.append({"name": "dashboard", "env": supervised, "argv": [
-                str(self.hermes), "dashboard", "--host", env.get("HERMES_DASHBOARD_HOST", "0.0.0.0"),
+            return [{"name": "main", "argv": [*self.container_identity(container), *self.argv(container)], "env": env}]
+        supervised = self.supervised_env(container)
+        hermes = [*self.hermes_identity(container), str(self.hermes)]
+        args = container.get("args", [])
+        if args[:2] != ["gateway", "run"]:
+            return [{"name": "main", "argv": [*hermes, *args], "env": supervised, "cwd": str(self.home)}]
+        processes = [{"name": "main", "argv": [*hermes, *args, "--replace"], "cwd": str(self.home),
+                      "env": {**supervised, "HERMES_S6_SUPERVISED_CHILD": "1"}}]
+        if env.get("HERMES_DASHBOARD") in TRUE:
+            processes.append({"name": "dashboard", "env": supervised, "cwd": str(self.home), "argv": [
+                *hermes, "dashboard", "--host", env.get("HERMES_DASHBOARD_HOST", "127.0.0.1"),
                 "--port", env.get("HERMES_DASHBOARD_PORT", "9119"), "--no-open"]})
         return processes
 
@@ -118,39 +263,78 @@ class RenderedPod:
             return name_or_number
         return next(p["containerPort"] for p in container["ports"] if p["name"] == name_or_number)
 
+    def init_spec(self, container: dict) -> dict:
+        return {"name": container["name"], "argv": [*self.container_identity(container), *self.argv(container)],
+                "env": self.env(container)}
+
     def runner_spec(self) -> dict:
-        init = [{"name": c["name"], "argv": self.argv(c), "env": self.env(c)} for c in self.spec["initContainers"]]
+        init = [self.init_spec(c) for c in self.spec["initContainers"]]
         containers = []
         for c in self.spec["containers"]:
             # Ready when every HTTP probe of the container answers (Kubernetes would wait for them).
             ready = [{"port": self.port(c, c[p]["httpGet"]["port"]), "path": c[p]["httpGet"]["path"]}
                      for p in ("startupProbe", "readinessProbe", "livenessProbe") if "httpGet" in c.get(p, {})]
+            # ...and every exec probe passes (the liveness probe: both processes answer)...
+            tmp = self.root / "exec-tmp"
+            tmp.mkdir(exist_ok=True)
+            ready += [{"exec": [*self.container_identity(c), *(self.map_path(a, tmp) for a in c[p]["exec"]["command"])],
+                       "env": self.env(c)}
+                      for p in ("startupProbe", "readinessProbe", "livenessProbe") if "exec" in c.get(p, {})]
             # ...and every other declared port answers HTTP at all.
             ready += [{"port": p["containerPort"], "path": "/", "any_status": True} for p in c.get("ports", [])
-                      if all(r["port"] != p["containerPort"] for r in ready)]
-            containers.append({"name": c["name"], "processes": self.processes(c), "ready": ready})
+                      if all(r.get("port") != p["containerPort"] for r in ready)]
+            containers.append({"name": c["name"], "boot": self.boot(c), "processes": self.processes(c),
+                               "ready": ready, "identity": self.container_identity(c)})
         logs = self.workdir / "logs"
         logs.mkdir(exist_ok=True)
-        return {"init": init, "containers": containers, "log_dir": str(logs), "timeout": 180}
+        return {"volume": self.volume_spec(), "init": init, "containers": containers, "log_dir": str(logs),
+                "timeout": 180}
+
+    def volume_spec(self) -> dict:
+        context = self.spec.get("securityContext", {})
+        return {"path": str(self.home), "fs_group": context.get("fsGroup"),
+                "fs_group_change_policy": context.get("fsGroupChangePolicy", "Always")}
 
     def run_init(self, name: str) -> subprocess.CompletedProcess:
-        """Run one init container's command directly (it binds nothing, so no namespace is needed)."""
-        c = self.container(name)
-        return subprocess.run(self.argv(c), env=self.env(c), capture_output=True, text=True, timeout=120)
+        """Run one init container's command as its securityContext says (it binds nothing: no namespace)."""
+        volume = self.volume_spec()
+        if volume["fs_group"] is not None:
+            apply_fs_group(volume["path"], volume["fs_group"], volume["fs_group_change_policy"])
+        spec = self.init_spec(self.container(name))
+        return subprocess.run(spec["argv"], env=spec["env"], capture_output=True, text=True, timeout=120)
+
+    def run_init_containers(self) -> list[subprocess.CompletedProcess]:
+        """Every init container in order, as a pod start runs them; stops at the first that fails."""
+        results = []
+        for container in self.spec["initContainers"]:
+            results.append(self.run_init(container["name"]))
+            if results[-1].returncode != 0:
+                break
+        return results
 
 
 class Pod:
-    """A RenderedPod running in its own network namespace; `request` talks to it from inside."""
+    """A RenderedPod running in its own user and network namespaces; `request` talks to it from inside."""
 
     def __init__(self, rendered: RenderedPod):
         self.rendered = rendered
         spec_file = rendered.workdir / "pod.json"
         spec_file.write_text(json.dumps(rendered.runner_spec()))
         self.process = subprocess.Popen(
-            ["unshare", "--net", "--", str(hermes_python()), str(RUNNER), str(spec_file)],
+            ["unshare", "--user", "--net", "--", str(hermes_python()), str(RUNNER), "--await-user-map", str(spec_file)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=sys.stderr, text=True,
         )
         self.events = []
+        assert json.loads(self.process.stdout.readline())["event"] == "awaiting-user-map"
+        # UIDs and GIDs 0-65535 mean the same inside as outside (the volume's files stay readable from the
+        # test); writing a range needs root outside (util-linux's newuidmap path needs /etc/subuid).
+        for name in ("uid_map", "gid_map"):
+            Path(f"/proc/{self.process.pid}/{name}").write_text(f"0 0 {USER_NAMESPACE_IDS}\n")
+        self.process.stdin.write("mapped\n")
+        self.process.stdin.flush()
+        self.ready_seconds = self._wait_ready()
+
+    def _wait_ready(self) -> dict:
         while True:
             line = self.process.stdout.readline()
             if not line:
@@ -160,25 +344,41 @@ class Pod:
             if event["event"] == "failed":
                 raise AssertionError(f"{event}\n{self.logs()}")
             if event["event"] == "ready":
-                self.ready_seconds = event["seconds"]
-                break
+                return event["seconds"]
+
+    def _ask(self, request: dict) -> dict:
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        return json.loads(self.process.stdout.readline())
 
     def logs(self) -> str:
         return "\n".join(f"--- {p.name}\n{p.read_text()[-3000:]}" for p in sorted((self.rendered.workdir / "logs").glob("*.log")))
 
-    def exec(self, command: list[str]) -> tuple[int, str]:
-        """Run an exec probe's command (mapped to this machine) in the pod's network namespace."""
-        tmp = self.rendered.workdir / "exec-tmp"
+    def exec(self, command: list[str], container: str = "", as_hermes: bool = False) -> tuple[int, str]:
+        """Run a command in a container (default: the first) as kubectl exec and exec probes do, as the
+        container's user; `as_hermes`: as the image's hermes user, like the dashboard's own actions."""
+        spec = self.rendered.container(container or self.rendered.spec["containers"][0]["name"])
+        tmp = self.rendered.root / "exec-tmp"
         tmp.mkdir(exist_ok=True)
-        self.process.stdin.write(json.dumps({"exec": [self.rendered.map_path(p, tmp) for p in command]}) + "\n")
-        self.process.stdin.flush()
-        answer = json.loads(self.process.stdout.readline())
+        tmp.chmod(0o1777)
+        if as_hermes:
+            user, env = self.rendered.hermes_identity(spec), self.rendered.supervised_env(spec)
+        else:  # the container's own env, as the kubelet gives an exec
+            user, env = self.rendered.container_identity(spec), self.rendered.env(spec)
+        answer = self._ask({"exec": [*user, *(self.rendered.map_path(p, tmp) for p in command)],
+                            "container": spec["name"], "env": env})
         return answer["exit_code"], answer["output"]
 
-    def request(self, method: str, port: int, path: str, **options) -> Response:
-        self.process.stdin.write(json.dumps({"method": method, "port": port, "path": path, **options}) + "\n")
+    def restart(self, container: str = "", signal: int = 9) -> dict:
+        """Kill a container's processes with `signal` (SIGKILL: an OOM kill, a node losing power) and let
+        the kubelet start it again: the image's boot and services, not the init containers."""
+        name = container or self.rendered.spec["containers"][0]["name"]
+        self.process.stdin.write(json.dumps({"restart": name, "signal": signal}) + "\n")
         self.process.stdin.flush()
-        answer = json.loads(self.process.stdout.readline())
+        return self._wait_ready()
+
+    def request(self, method: str, port: int, path: str, **options) -> Response:
+        answer = self._ask({"method": method, "port": port, "path": path, **options})
         return Response(answer["status"], answer["headers"], answer["body"], answer["alive"])
 
     def stop(self) -> None:
@@ -186,3 +386,66 @@ class Pod:
             self.process.stdin.write(json.dumps({"stop": True}) + "\n")
             self.process.stdin.flush()
             self.process.wait(timeout=60)
+
+
+# --- inside the pod: the image's boot, run by Hermes' own Python ---------------------------------
+
+# docker/stage2-hook.sh: the subdirectories hermes owns, repaired recursively when any entry is not hermes'.
+HERMES_SUBDIRS = ("cron", "sessions", "logs", "hooks", "memories", "skills", "skins", "plans", "workspace",
+                  "home", "profiles", "pairing", "platforms/pairing", "lazy-packages")
+ENV_SEED = "# Hermes Agent environment (seeded on first boot; the image's .env.example keys are all commented out)\n"
+
+
+def _boot(home: Path, container_args: list[str]) -> None:
+    """stage2-hook.sh's ownership repair and seeding, then 02-reconcile-profiles, as root."""
+    uid, gid, _ = HERMES_USER
+
+    def give(path: Path) -> None:
+        os.chown(path, uid, gid, follow_symlinks=False)
+
+    if home.stat().st_uid != uid:
+        give(home)
+        for sub in HERMES_SUBDIRS:
+            tree = home / sub
+            if tree.is_dir() and not tree.is_symlink():
+                for root, dirs, files in os.walk(tree):
+                    for name in [*dirs, *files]:
+                        give(Path(root) / name)
+                give(tree)
+    for entry in home.iterdir():
+        if entry.is_file() and not entry.is_symlink():
+            give(entry)
+            entry.chmod(entry.stat().st_mode | 0o600)
+    for name, text in ((".env", ENV_SEED), ("SOUL.md", _default_soul())):
+        if not (home / name).exists():
+            (home / name).write_text(text)
+            give(home / name)
+    (home / ".env").chmod(0o600)
+
+    from hermes_cli import container_boot
+
+    argv = ["/init", "/opt/hermes/docker/main-wrapper.sh", *container_args]
+    container_boot._maybe_migrate_legacy_gateway_run_state(home, container_argv=argv, dry_run=False)
+    container_boot._cleanup_stale_runtime_files(home)
+    print(f"boot: gateway desired state {container_boot._read_desired_state(home)!r}")
+
+
+def _default_soul() -> str:
+    from hermes_cli.default_soul import DEFAULT_SOUL_MD  # the text `hermes` itself seeds
+
+    return DEFAULT_SOUL_MD
+
+
+def _start_intent(home: Path) -> None:
+    """main-wrapper.sh's `hermes gateway run` inside s6: `s6-svc -u gateway-default` records "running"."""
+    os.environ["HERMES_HOME"] = str(home)
+    from hermes_cli.service_manager import _write_gateway_desired_state
+
+    _write_gateway_desired_state("gateway-default", "running")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "boot":
+        _boot(Path(sys.argv[2]), json.loads(sys.argv[3]))
+    elif sys.argv[1] == "start-intent":
+        _start_intent(Path(sys.argv[2]))

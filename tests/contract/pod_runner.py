@@ -1,17 +1,25 @@
 """Run a rendered Hermes pod's processes inside a private network namespace and answer HTTP requests.
 
-Started by tests/contract/pod.py as `unshare --net -- <hermes venv python> pod_runner.py SPEC.json`,
-so, as in a pod, every process shares one network namespace whose only interface is loopback: the
-0.0.0.0 binds the pod spec declares are exercised for real and reach nothing outside this machine.
+Started by tests/contract/pod.py as `unshare --user --net -- <hermes venv python> pod_runner.py
+--await-user-map SPEC.json` (pod.py then maps UIDs/GIDs 0-65535 to themselves), so the pod has a user
+namespace of its own and, as in a pod, every process shares one network namespace whose only interface
+is loopback: the 0.0.0.0 binds the pod spec declares are exercised for real and reach nothing outside
+this machine.
 Each container also gets its own PID namespace, as containers of a pod do.
 
 Protocol (one JSON object per line): the runner prints {"event": "ready", ...} once the init commands
 have run and every container answers its readiness path, then reads requests from stdin
-({"method", "port", "path", "host"?, "headers"?, "json"?, "session"?}, or {"exec": argv} to run a
-probe command) and prints one answer each; {"stop": true} ends it. Standard library only.
+({"method", "port", "path", "host"?, "headers"?, "json"?, "session"?}, or {"exec": argv, "container"?,
+"env"?} to run a command inside a container's PID namespace) and prints one answer each;
+{"restart": container, "signal": n} kills the container with signal n and starts it again (the kubelet
+restarting a container: no init containers), answered by a new "ready" or "failed" event;
+{"stop": true} ends it. Before the init containers, the volume gets the kubelet's fsGroup treatment.
+Standard library only; every identity (setpriv) and image detail comes from tests/contract/pod.py.
 
 `pod_runner.py --container SPEC.json NAME` is the per-container half: started by the runner in the
-container's own PID namespace, it starts that container's processes and stops them on SIGTERM.
+container's own PID namespace, it runs the container's boot steps, then its processes, and stops them
+on SIGTERM. A process that exits leaves a `<container>-<process>.exited` file in the log directory and
+the container running (the image's main program is s6's `sleep infinity`).
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ import http.cookiejar
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -66,10 +75,74 @@ def answered(status: int, any_status: bool) -> bool:
     return status == 200 or (any_status and status != 0)
 
 
+def apply_fs_group(path: str, gid: int, policy: str) -> None:
+    """The kubelet's fsGroup ownership change on a volume (pkg/volume/volume_linux.go): group `gid`,
+    group read/write, setgid directories; with OnRootMismatch only when the volume's root differs."""
+    root = os.lstat(path)
+    if policy == "OnRootMismatch" and root.st_gid == gid and root.st_mode & 0o2070 == 0o2070:
+        return
+    for directory, dirs, files in os.walk(path):
+        for name in [directory, *(os.path.join(directory, n) for n in dirs + files)]:
+            info = os.lstat(name)
+            if stat.S_ISLNK(info.st_mode):
+                continue
+            os.chown(name, -1, gid, follow_symlinks=False)
+            extra = 0o2070 if stat.S_ISDIR(info.st_mode) else 0o060
+            os.chmod(name, stat.S_IMODE(info.st_mode) | extra)
+
+
+def container_pid1(process: subprocess.Popen) -> int:
+    """The container's PID 1 (its pod_runner --container) as this namespace sees it: `unshare --fork`'s child."""
+    children = open(f"/proc/{process.pid}/task/{process.pid}/children").read().split()
+    return int(children[0])
+
+
+def start_container(spec_path: str, logs: str, name: str) -> subprocess.Popen:
+    # Containers of a pod share the network but not the PID namespace (shareProcessNamespace is
+    # off): each gets its own, with its own /proc; the processes of one container share it.
+    for marker in os.listdir(logs):
+        if marker.startswith(f"{name}-") and marker.endswith(".exited"):
+            os.unlink(os.path.join(logs, marker))
+    return subprocess.Popen(
+        ["unshare", "--pid", "--fork", "--mount-proc", "--", sys.executable, __file__,
+         "--container", spec_path, name],
+        start_new_session=True)
+
+
+def passes(check: dict, container: subprocess.Popen) -> bool:
+    """An HTTP check from outside the pod, or an exec probe inside the container."""
+    if "exec" in check:
+        argv = ["nsenter", "-t", str(container_pid1(container)), "-p", "-m", "--", *check["exec"]]
+        return subprocess.run(argv, env=check["env"], capture_output=True, timeout=60).returncode == 0
+    return answered(http_get_status(check["port"], check["path"]), check.get("any_status", False))
+
+
+def wait_ready(spec: dict, processes: dict, names: list[str]) -> bool:
+    started = time.monotonic()
+    ready_after = {}
+    deadline = started + spec["timeout"]
+    checks = [(c["name"], ready) for c in spec["containers"] if c["name"] in names for ready in c["ready"]]
+    for name, ready in checks:
+        while not passes(ready, processes[name]):
+            exited = [m for m in os.listdir(spec["log_dir"]) if m.startswith(f"{name}-") and m.endswith(".exited")]
+            if processes[name].poll() is not None or exited or time.monotonic() > deadline:
+                log({"event": "failed", "container": name, "waiting_for": ready,
+                     "exit_code": processes[name].poll(), "exited": exited})
+                return False
+            time.sleep(0.2)
+        what = "exec" if "exec" in ready else f"{ready['port']}{ready['path']}"
+        ready_after[f"{name}:{what}"] = round(time.monotonic() - started, 2)
+    log({"event": "ready", "seconds": ready_after})
+    return True
+
+
 def main(spec_path: str) -> int:
     spec = json.loads(open(spec_path).read())
     subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
     logs = spec["log_dir"]
+    volume = spec.get("volume", {})
+    if volume.get("fs_group") is not None:
+        apply_fs_group(volume["path"], volume["fs_group"], volume["fs_group_change_policy"])
 
     for init in spec["init"]:
         started = time.monotonic()
@@ -81,30 +154,11 @@ def main(spec_path: str) -> int:
             return 1
         log({"event": "init-done", "container": init["name"], "seconds": round(time.monotonic() - started, 2)})
 
-    processes = {}
-    started = time.monotonic()
-    for container in spec["containers"]:
-        # Containers of a pod share the network but not the PID namespace (shareProcessNamespace is
-        # off): each gets its own, with its own /proc; the processes of one container share it.
-        processes[container["name"]] = subprocess.Popen(
-            ["unshare", "--pid", "--fork", "--mount-proc", "--", sys.executable, __file__,
-             "--container", spec_path, container["name"]],
-            start_new_session=True)
-
+    processes = {c["name"]: start_container(spec_path, logs, c["name"]) for c in spec["containers"]}
     try:
-        ready_after = {}
-        deadline = started + spec["timeout"]
-        checks = [(c["name"], ready) for c in spec["containers"] for ready in c["ready"]]
-        for name, ready in checks:
-            while not answered(http_get_status(ready["port"], ready["path"]), ready.get("any_status", False)):
-                if processes[name].poll() is not None or time.monotonic() > deadline:
-                    log({"event": "failed", "container": name, "waiting_for": ready,
-                         "exit_code": processes[name].poll()})
-                    return 1
-                time.sleep(0.2)
-            ready_after[f"{name}:{ready['port']}{ready['path']}"] = round(time.monotonic() - started, 2)
-        log({"event": "ready", "seconds": ready_after})
-        serve(processes)
+        if not wait_ready(spec, processes, list(processes)):
+            return 1
+        serve(spec, spec_path, processes)
     finally:
         for process in processes.values():
             if process.poll() is None:
@@ -117,14 +171,25 @@ def main(spec_path: str) -> int:
     return 0
 
 
-def serve(processes: dict) -> None:
+def serve(spec: dict, spec_path: str, processes: dict) -> None:
     sessions: dict[str, urllib.request.OpenerDirector] = {}
     for line in sys.stdin:
         request = json.loads(line)
         if request.get("stop"):
             return
+        if "restart" in request:
+            name = request["restart"]
+            os.kill(container_pid1(processes[name]), request.get("signal", 15))
+            processes[name].wait(timeout=60)
+            processes[name] = start_container(spec_path, spec["log_dir"], name)
+            if not wait_ready(spec, processes, [name]):
+                return
+            continue
         if "exec" in request:
-            result = subprocess.run(request["exec"], capture_output=True, text=True, timeout=30)
+            argv = request["exec"]
+            if request.get("container"):  # like kubectl exec: inside the container's PID namespace
+                argv = ["nsenter", "-t", str(container_pid1(processes[request["container"]])), "-p", "-m", "--", *argv]
+            result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=request.get("env"))
             log({"exit_code": result.returncode, "output": (result.stdout + result.stderr)[-4000:],
                  "alive": {n: p.poll() is None for n, p in processes.items()}})
             continue
@@ -153,19 +218,26 @@ def serve(processes: dict) -> None:
 
 
 def run_container(spec_path: str, name: str) -> int:
-    """PID 1 of one container's namespace: its processes, until SIGTERM."""
+    """PID 1 of one container's namespace: its boot steps, then its processes, until SIGTERM."""
     spec = json.loads(open(spec_path).read())
     container = next(c for c in spec["containers"] if c["name"] == name)
+    logs = spec["log_dir"]
+    for step in container.get("boot", []):
+        with open(os.path.join(logs, f"{name}-boot-{step['name']}.log"), "a") as out:
+            code = subprocess.run(step["argv"], env=step["env"], stdout=out, stderr=subprocess.STDOUT,
+                                  cwd=step.get("cwd"), timeout=spec["timeout"]).returncode
+            out.write(f"[exit code {code}]\n")  # s6 ignores a failing cont-init step by default
     children = []
     for process in container["processes"]:
-        out = open(os.path.join(spec["log_dir"], f"{name}-{process['name']}.log"), "w")
-        children.append(subprocess.Popen(process["argv"], env=process["env"], stdout=out, stderr=subprocess.STDOUT))
+        out = open(os.path.join(logs, f"{name}-{process['name']}.log"), "a")
+        children.append((process["name"], subprocess.Popen(process["argv"], env=process["env"], cwd=process.get("cwd"),
+                                                           stdout=out, stderr=subprocess.STDOUT)))
 
     def stop(*_):
-        for child in children:
+        for _, child in children:
             if child.poll() is None:
                 child.terminate()
-        for child in children:
+        for _, child in children:
             try:
                 child.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -173,13 +245,27 @@ def run_container(spec_path: str, name: str) -> int:
         raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, stop)
-    while all(child.poll() is None for child in children):
+    reported = set()
+    while True:
+        for process_name, child in children:
+            if child.poll() is not None and process_name not in reported:
+                reported.add(process_name)
+                with open(os.path.join(logs, f"{name}-{process_name}.exited"), "w") as marker:
+                    marker.write(str(child.returncode))
         time.sleep(0.2)
-    stop()  # like a container whose main process died: the rest goes down with it
-    return 1
+
+
+def await_user_map() -> None:
+    """Started by `unshare --user`: wait until pod.py has written this user namespace's uid/gid maps,
+    then start again, so that the runner holds the namespace's capabilities as its root."""
+    log({"event": "awaiting-user-map"})
+    sys.stdin.readline()
+    os.execv(sys.executable, [sys.executable, __file__, *sys.argv[2:]])
 
 
 if __name__ == "__main__":
+    if sys.argv[1] == "--await-user-map":
+        await_user_map()
     if sys.argv[1] == "--container":
         raise SystemExit(run_container(sys.argv[2], sys.argv[3]))
     raise SystemExit(main(sys.argv[1]))

@@ -1,18 +1,21 @@
 """The rendered pod spec against the real Hermes Agent (PyPI, the release the image pins).
 
-The init container and the Hermes container run with exactly the command, args and env the program
-renders, the image's entrypoint modelled as tests/contract/pod.py describes, in a private network
-namespace like a pod's.
+The init containers and the Hermes container run with exactly the command, args, env and user the
+program renders, the image's entrypoint modelled as tests/contract/pod.py describes, in a private
+network namespace like a pod's. The volume is one a restore and the dashboard left behind.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 
 import pytest
 import yaml
 
+from components.hermes_agent import IMAGE_PYTHON
 from settings import HERMES_RELEASE
 from tests.contract.pod import Pod, RenderedPod
 from tests.contract.pod_runner import CLIENT_IP
@@ -32,6 +35,15 @@ CONFIG = {
 }
 SECRETS = {"openrouterApiKey": "sk-or-v1-contract-test-not-a-real-key"}
 # A user's own edit in config.yaml, made in the dashboard before this deploy: it must survive.
+# What the gateway's agent would use: Hermes' own provider resolution, after its own .env loading.
+RESOLVE_PROVIDER = (
+    "import json\n"
+    "from hermes_cli.env_loader import load_hermes_dotenv\n"
+    "load_hermes_dotenv()\n"
+    "from hermes_cli.runtime_provider import resolve_runtime_provider\n"
+    "r = resolve_runtime_provider()\n"
+    "print(json.dumps({'provider': r.get('provider'), 'api_key': r.get('api_key')}))\n"
+)
 USER_CONFIG = {"model": {"provider": "nous", "default": "old-model", "context_length": 64000},
                "display": {"skin": "ares"}}
 
@@ -41,12 +53,40 @@ def program():
     return run_program("local", CONFIG, secrets=SECRETS)
 
 
+# Keys the dashboard or CLI saved into .env before this deploy (or later images' boot hook generated),
+# as plain, `export` and quoted lines, next to a line of the user's own that must survive.
+FOREIGN_API_KEY = "f00d" * 16
+FOREIGN_PROVIDER_KEY = "sk-or-v1-saved-from-the-dashboard"
+USER_ENV_LINE = "TELEGRAM_HOME_CHANNEL=-100123456"
+USER_ENV = (f"# my own notes\nexport API_SERVER_KEY={FOREIGN_API_KEY}\n{USER_ENV_LINE}\n"
+            f'OPENROUTER_API_KEY="{FOREIGN_PROVIDER_KEY}"\nAPI_SERVER_KEY={FOREIGN_API_KEY}')
+ROOT, OLD_HERMES_UID = 0, 5000
+
+
+def restored_volume(home) -> None:
+    """A volume restored as root after the kubelet gave its root to the fsGroup (so it does not walk
+    it again): config.yaml and logs/ root's, .env an old HERMES_UID's, all 0600/0700."""
+    os.chown(home, ROOT, 10000)
+    home.chmod(0o2775)
+    (home / "config.yaml").write_text(yaml.safe_dump(USER_CONFIG))
+    (home / ".env").write_text(USER_ENV)
+    (home / "logs").mkdir()
+    (home / "logs" / "agent.log").write_text("before the restore\n")
+    for path, owner, mode in ((home / "config.yaml", (ROOT, 10000), 0o600),
+                              (home / ".env", (OLD_HERMES_UID, OLD_HERMES_UID), 0o600),
+                              (home / "logs" / "agent.log", (ROOT, ROOT), 0o600),
+                              (home / "logs", (ROOT, ROOT), 0o700)):
+        os.chown(path, *owner)
+        path.chmod(mode)
+
+
 @pytest.fixture(scope="module")
 def pod(program, tmp_path_factory):
-    if shutil.which("unshare") is None:
-        pytest.fail("the contract tests need `unshare` (util-linux) to give the pod its own network namespace")
+    for tool in ("unshare", "setpriv", "nsenter"):
+        if shutil.which(tool) is None:
+            pytest.fail(f"the contract tests need `{tool}` (util-linux) to run the pod's processes as Kubernetes would")
     rendered = RenderedPod(program, tmp_path_factory.mktemp("pod"))
-    (rendered.home / "config.yaml").write_text(yaml.safe_dump(USER_CONFIG))
+    restored_volume(rendered.home)
     running = Pod(rendered)
     yield running
     running.stop()
@@ -188,20 +228,20 @@ def test_init_container_wrote_the_model_and_kept_the_users_edits(pod):
 
 def test_changed_config_is_reapplied_on_the_next_rollout(tmp_path):
     first = RenderedPod(run_program("local", CONFIG, secrets=SECRETS), tmp_path)
-    assert first.run_init("configure").returncode == 0
+    assert all(r.returncode == 0 for r in first.run_init_containers())
     changed = run_program("local", {**CONFIG, "modelDefault": "openai/gpt-5.1"}, secrets=SECRETS)
     second = RenderedPod(changed, tmp_path)
-    result = second.run_init("configure")
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert yaml.safe_load((tmp_path / "opt-data" / "config.yaml").read_text())["model"]["default"] == "openai/gpt-5.1"
+    results = second.run_init_containers()
+    assert all(r.returncode == 0 for r in results), [r.stdout + r.stderr for r in results]
+    assert yaml.safe_load((second.home / "config.yaml").read_text())["model"]["default"] == "openai/gpt-5.1"
 
 
 def test_config_values_cannot_inject_shell_commands(tmp_path):
     hostile = run_program("local", {**CONFIG, "modelProvider": "custom", "modelDefault": "x;touch${IFS}/tmp/pwned",
                                     "modelBaseUrl": "http://models.local/v1?$(id)"}, remove=("openrouterApiKey",))
     rendered = RenderedPod(hostile, tmp_path)
-    assert rendered.run_init("configure").returncode == 0
-    written = yaml.safe_load((tmp_path / "opt-data" / "config.yaml").read_text())
+    assert all(r.returncode == 0 for r in rendered.run_init_containers())
+    written = yaml.safe_load((rendered.home / "config.yaml").read_text())
     assert written["model"]["default"] == "x;touch${IFS}/tmp/pwned"
     assert written["model"]["base_url"] == "http://models.local/v1?$(id)"
 
@@ -230,3 +270,36 @@ def test_behind_the_load_balancer_session_cookies_are_secure(pod, program):
     assert response.status == 200
     cookie = response.headers["set-cookie"]
     assert "__Host-hermes_session_at=" in cookie and "Secure" in cookie
+
+
+# --- a volume that a restore or the dashboard left behind (init containers) ------------------------
+
+def test_the_stacks_api_key_beats_one_saved_in_env(pod, program):
+    port = ports(pod)["api"]
+    for key, status in ((api_key(program), 200), (FOREIGN_API_KEY, 401)):
+        response = pod.request("GET", port, "/v1/models", headers={"Authorization": f"Bearer {key}"})
+        assert response.status == status, (key == FOREIGN_API_KEY, response)
+
+
+def test_the_gateway_resolves_the_secrets_provider_key_not_the_one_in_env(pod):
+    """Hermes reads provider keys from .env before the environment (hermes_cli/auth.py): ask it."""
+    code, output = pod.exec([IMAGE_PYTHON, "-c", RESOLVE_PROVIDER], as_hermes=True)
+    assert code == 0, output
+    assert json.loads(output.strip().splitlines()[-1]) == {"provider": "openrouter",
+                                                            "api_key": SECRETS["openrouterApiKey"]}
+
+
+def test_env_keeps_every_line_but_the_pinned_credentials(pod):
+    lines = (pod.rendered.home / ".env").read_text().splitlines()
+    assert "# my own notes" in lines and USER_ENV_LINE in lines
+    assert not any(FOREIGN_API_KEY in line or FOREIGN_PROVIDER_KEY in line for line in lines)
+    assert [line.split("=")[0] for line in lines if "API_SERVER_KEY" in line] == ["API_SERVER_KEY"]
+
+
+def test_files_a_root_restore_left_belong_to_hermes_again(pod):
+    for path in ("config.yaml", ".env", "logs", "logs/agent.log"):
+        info = (pod.rendered.home / path).lstat()
+        assert (info.st_uid, info.st_gid) == (10000, 10000), path
+    assert (pod.rendered.home / ".env").stat().st_mode & 0o077 == 0  # the credentials file stays private
+    assert "before the restore" in (pod.rendered.home / "logs" / "agent.log").read_text()
+
