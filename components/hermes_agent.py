@@ -83,12 +83,20 @@ class ModelConfig:
     base_url: str = ""
     bedrock_region: str = ""
 
-    def config_pairs(self) -> list[tuple[str, str]]:
+    def config_pairs(self, api_key_env: str = "") -> list[tuple[str, str]]:
+        """`api_key_env`: the pod env variable holding the provider key, if the pod has one."""
         if self.provider == "none":
             return []
         pairs = [("model.provider", self.provider), ("model.default", self.default)]
         if self.base_url:
             pairs.append(("model.base_url", self.base_url))
+        if self.provider == "custom":
+            # Hermes sends OPENAI_API_KEY only to openai.com/Azure hosts; any other custom endpoint
+            # gets model.api_key or nothing (hermes_cli/runtime_provider.py
+            # _resolve_openrouter_runtime, upstream #28660). Config values expand ${VAR} from the
+            # process env when loaded (hermes_cli/config.py _expand_env_vars), so config.yaml names
+            # the variable and never holds the secret; empty when the stack has no key.
+            pairs.append(("model.api_key", f"${{{api_key_env}}}" if api_key_env else ""))
         if self.provider == "bedrock" and self.bedrock_region:
             pairs.append(("bedrock.region", self.bedrock_region))
         return pairs
@@ -298,8 +306,10 @@ class HermesAgent(pulumi.ComponentResource):
                 {"name": "HERMES_DASHBOARD_OIDC_ISSUER", "value": args.dashboard_oidc_issuer},
                 {"name": "HERMES_DASHBOARD_OIDC_CLIENT_ID", "value": args.dashboard_oidc_client_id},
             ]
+        provider_key_env = ""
         if args.model.provider in PROVIDER_KEY_ENV and (args.provider_api_key is not None or args.existing_secret_name):
-            env.append(self._secret_env(PROVIDER_KEY_ENV[args.model.provider], optional=bool(args.existing_secret_name)))
+            provider_key_env = PROVIDER_KEY_ENV[args.model.provider]
+            env.append(self._secret_env(provider_key_env, optional=bool(args.existing_secret_name)))
 
         volume_mounts = [data_mount]
         volumes = [{"name": "data", "persistentVolumeClaim": {"claimName": self.volume.metadata.name}}]
@@ -351,7 +361,7 @@ class HermesAgent(pulumi.ComponentResource):
         }
 
         init_containers = []
-        config_pairs = args.model.config_pairs()
+        config_pairs = args.model.config_pairs(provider_key_env)
         if config_pairs:
             init_containers.append({
                 "name": "configure",
