@@ -27,7 +27,7 @@ from __future__ import annotations
 import binascii
 import ipaddress
 import json
-import os
+import socket
 import struct
 import subprocess
 import sys
@@ -213,7 +213,7 @@ class Handler(BaseHTTPRequestHandler):
 
 def _only_loopback_here() -> bool:
     """True inside a network namespace whose only interface is loopback (the contract pod's)."""
-    return os.listdir("/sys/class/net") == ["lo"]
+    return [name for _, name in socket.if_nameindex()] == ["lo"]
 
 
 def serve(record_path: str, address: str) -> None:
@@ -236,7 +236,13 @@ def serve(record_path: str, address: str) -> None:
 
 def main(argv: list[str]) -> int:
     record_path, addresses = argv[0], argv[1:]
-    threads = [threading.Thread(target=serve, args=(record_path, a), daemon=True) for a in addresses]
+    def run(address: str) -> None:
+        try:
+            serve(record_path, address)
+        except BaseException as error:  # a stub that cannot start says why, in the record
+            _record(record_path, {"failed": address, "error": repr(error)})
+
+    threads = [threading.Thread(target=run, args=(a,), daemon=True) for a in addresses]
     for thread in threads:
         thread.start()
     for thread in threads:

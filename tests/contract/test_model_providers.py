@@ -76,7 +76,8 @@ class PodWithModelServer(RenderedPod):
     def wait_listening(self, timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while {r.get("listening") for r in self.requests()} < set(self.addresses):
-            assert time.monotonic() < deadline, f"the model server did not start: {self.requests()}"
+            failed = [r for r in self.requests() if "failed" in r]
+            assert not failed and time.monotonic() < deadline, f"the model server did not start: {self.requests()}"
             time.sleep(0.1)
 
 
