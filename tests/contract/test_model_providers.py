@@ -23,24 +23,18 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
 from tests.contract import fake_models
-from tests.contract.pod import Pod, RenderedPod
-from tests.harness import reveal, run_program
+from tests.contract.model_pod import MODEL_HOST, MODEL_PORT, MODEL_SERVER, PodWithModelServer, answer, chat, start
+from tests.contract.pod import RenderedPod
+from tests.harness import run_program
 
 pytestmark = pytest.mark.contract
 
-# The provider's stand-in: another host on the pod's private network (all of 127/8 is loopback).
-MODEL_HOST = "127.0.0.9"
-MODEL_PORT = 8000
-MODEL_SERVER = f"http://{MODEL_HOST}:{MODEL_PORT}"
 CLUSTER_REGION = "us-east-1"  # what the EKS webhook injects as AWS_REGION: the cluster's region
 BEDROCK_REGION = "eu-central-1"  # bedrockRegion: where Hermes must call Bedrock, whatever AWS_REGION says
 ROLE_ARN = "arn:aws:iam::123456789012:role/hermes-bedrock"
@@ -50,63 +44,6 @@ POD_IDENTITY_TOKEN_FILE = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccoun
 BASE = {"dashboardUsername": "operator"}
 
 
-class PodWithModelServer(RenderedPod):
-    """The rendered pod, its env extended as the module docstring lists, and the stand-in beside it."""
-
-    def __init__(self, program, workdir: Path, extra_env: dict[str, str], addresses: list[str]):
-        super().__init__(program, workdir)
-        self.extra_env = extra_env
-        self.addresses = addresses
-        self.record = workdir / "model-server.jsonl"
-        self.record.touch()
-
-    def env(self, container: dict) -> dict[str, str]:
-        return {**super().env(container), **self.extra_env}
-
-    def runner_spec(self) -> dict:
-        spec = super().runner_spec()
-        spec["containers"].append({"name": "model-server", "ready": [], "processes": [{
-            "name": "main", "env": {"PATH": "/usr/sbin:/usr/bin:/bin"},
-            "argv": [sys.executable, fake_models.__file__, str(self.record), *self.addresses]}]})
-        return spec
-
-    def requests(self) -> list[dict]:
-        return [json.loads(line) for line in self.record.read_text().splitlines()]
-
-    def wait_listening(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while {r.get("listening") for r in self.requests()} < set(self.addresses):
-            failed = [r for r in self.requests() if "failed" in r]
-            assert not failed and time.monotonic() < deadline, f"the model server did not start: {self.requests()}"
-            time.sleep(0.1)
-
-
-def start(program, workdir: Path, extra_env: dict[str, str] | None = None,
-          addresses: tuple[str, ...] = (f"{MODEL_HOST}:{MODEL_PORT}",)) -> tuple[Pod, PodWithModelServer]:
-    if shutil.which("unshare") is None:
-        pytest.fail("the contract tests need `unshare` (util-linux) to give the pod its own network namespace")
-    rendered = PodWithModelServer(program, workdir, dict(extra_env or {}), list(addresses))
-    pod = Pod(rendered)
-    rendered.wait_listening()
-    return pod, rendered
-
-
-def chat(pod: Pod, program, text: str = "ping") -> dict:
-    response = pod.request("POST", 8642, "/v1/chat/completions",
-                           headers={"Authorization": f"Bearer {reveal(program.outputs['api_server_key'])}"},
-                           json={"model": "hermes-agent", "messages": [{"role": "user", "content": text}]})
-    assert response.status == 200, (response, pod.logs())
-    return response.json()
-
-
-def answer(completion: dict) -> str:
-    return completion["choices"][0]["message"]["content"]
-
-
-def model_calls(rendered: PodWithModelServer, suffix: str) -> list[dict]:
-    return [r for r in rendered.requests() if r.get("path", "").split("?")[0].endswith(suffix)]
-
-
 # --- OpenAI-compatible providers -------------------------------------------------------------------
 
 def test_custom_endpoint_gets_the_configured_model_and_key(tmp_path):
@@ -114,13 +51,14 @@ def test_custom_endpoint_gets_the_configured_model_and_key(tmp_path):
     program = run_program("local", {**BASE, "modelProvider": "custom", "modelDefault": "contract/custom-model",
                                     "modelBaseUrl": f"{MODEL_SERVER}/v1"},
                           secrets={"customModelApiKey": key}, remove=("openrouterApiKey",))
-    pod, rendered = start(program, tmp_path)
+    rendered = PodWithModelServer(program, tmp_path)
+    pod = start(rendered)
     try:
         completion = chat(pod, program)
     finally:
         pod.stop()
     assert answer(completion) == fake_models.REPLY
-    calls = model_calls(rendered, "/v1/chat/completions")
+    calls = rendered.calls("/v1/chat/completions")
     assert calls, rendered.requests()
     assert {c["body"]["model"] for c in calls} == {"contract/custom-model"}
     assert {c["headers"].get("Authorization") for c in calls} == {f"Bearer {key}"}
@@ -144,13 +82,14 @@ def test_openrouter_gets_the_configured_model_and_key(tmp_path):
     key = "sk-or-v1-contract-key-0123456789"
     program = run_program("local", {**BASE, "modelProvider": "openrouter", "modelDefault": "vendor/contract-model"},
                           secrets={"openrouterApiKey": key})
-    pod, rendered = start(program, tmp_path, {"OPENROUTER_BASE_URL": f"{MODEL_SERVER}/api/v1"})
+    rendered = PodWithModelServer(program, tmp_path, {"OPENROUTER_BASE_URL": f"{MODEL_SERVER}/api/v1"})
+    pod = start(rendered)
     try:
         completion = chat(pod, program)
     finally:
         pod.stop()
     assert answer(completion) == fake_models.REPLY
-    calls = model_calls(rendered, "/api/v1/chat/completions")
+    calls = rendered.calls("/api/v1/chat/completions")
     assert calls, rendered.requests()
     assert {c["body"]["model"] for c in calls} == {"vendor/contract-model"}
     assert {c["headers"].get("Authorization") for c in calls} == {f"Bearer {key}"}
@@ -168,8 +107,9 @@ def bedrock_env() -> dict[str, str]:
             "AWS_REGION": CLUSTER_REGION, "AWS_DEFAULT_REGION": CLUSTER_REGION}
 
 
-def write_token(rendered: RenderedPod, image_path: str, token: str) -> str:
-    local = rendered.workdir / "projected" / Path(image_path).name
+def write_token(workdir: Path, image_path: str, token: str) -> str:
+    """A projected service account token, where the mapped AWS_*_TOKEN_FILE points."""
+    local = workdir / "projected" / Path(image_path).name
     local.parent.mkdir(exist_ok=True)
     local.write_text(token)
     return str(local)
@@ -189,11 +129,11 @@ def assert_signed_bedrock_call(rendered: PodWithModelServer, access_key: str) ->
 
 def test_bedrock_answers_with_irsa_credentials(tmp_path):
     program = run_program("dev", {**BEDROCK, "podIdentityMode": "irsa"})
-    probe = RenderedPod(program, tmp_path)
-    token = write_token(probe, IRSA_TOKEN_FILE, fake_models.WEB_IDENTITY_TOKEN)
+    token = write_token(tmp_path, IRSA_TOKEN_FILE, fake_models.WEB_IDENTITY_TOKEN)
     env = {**bedrock_env(), "AWS_ENDPOINT_URL_STS": MODEL_SERVER,
            "AWS_ROLE_ARN": ROLE_ARN, "AWS_WEB_IDENTITY_TOKEN_FILE": token}
-    pod, rendered = start(program, tmp_path, env)
+    rendered = PodWithModelServer(program, tmp_path, env)
+    pod = start(rendered)
     try:
         completion = chat(pod, program)
     finally:
@@ -206,13 +146,13 @@ def test_bedrock_answers_with_irsa_credentials(tmp_path):
 
 def test_bedrock_answers_with_eks_pod_identity_credentials(tmp_path):
     program = run_program("dev", {**BEDROCK, "podIdentityMode": "pod-identity"})
-    probe = RenderedPod(program, tmp_path)
-    token = write_token(probe, POD_IDENTITY_TOKEN_FILE, fake_models.POD_IDENTITY_TOKEN)
+    token = write_token(tmp_path, POD_IDENTITY_TOKEN_FILE, fake_models.POD_IDENTITY_TOKEN)
     env = {**bedrock_env(),
            "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://{fake_models.POD_IDENTITY_AGENT_IP}/v1/credentials",
            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": token}
-    pod, rendered = start(program, tmp_path, env,
-                          addresses=(f"{MODEL_HOST}:{MODEL_PORT}", f"{fake_models.POD_IDENTITY_AGENT_IP}:80"))
+    rendered = PodWithModelServer(program, tmp_path, env,
+                                  addresses=(f"{MODEL_HOST}:{MODEL_PORT}", f"{fake_models.POD_IDENTITY_AGENT_IP}:80"))
+    pod = start(rendered)
     try:
         completion = chat(pod, program)
     finally:
