@@ -111,8 +111,9 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw) if raw else None
         except ValueError:
             body = raw.decode("utf-8", "replace")
-        _record(self.record_path, {"server": "%s:%d" % self.server.server_address, "method": method,
-                                   "path": self.path, "headers": dict(self.headers.items()), "body": body})
+        _record(self.record_path, {"at": round(time.time(), 3), "server": "%s:%d" % self.server.server_address,
+                                   "method": method, "path": self.path, "headers": dict(self.headers.items()),
+                                   "body": body})
         path = urllib.parse.urlsplit(self.path).path
         if method == "GET" and path.endswith("/models"):
             return self._json({"object": "list", "data": []})

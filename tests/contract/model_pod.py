@@ -23,6 +23,9 @@ MODEL_HOST = "127.0.0.9"
 MODEL_PORT = 8000
 MODEL_SERVER = f"http://{MODEL_HOST}:{MODEL_PORT}"
 GATEWAY_PORT = 8642
+# An agent turn is real work (prompt assembly, tools, one or more model calls); on a loaded CI machine
+# it can outlast the runner's default 15 s per request.
+AGENT_TURN_SECONDS = 120
 
 
 class PodWithModelServer(RenderedPod):
@@ -75,7 +78,7 @@ def bearer(program) -> dict[str, str]:
 
 def chat(pod: Pod, program, text: str = "ping") -> dict:
     response = pod.request("POST", GATEWAY_PORT, "/v1/chat/completions", headers=bearer(program),
-                           json={"model": "hermes-agent", "messages": [{"role": "user", "content": text}]})
+                           timeout=AGENT_TURN_SECONDS, json={"model": "hermes-agent", "messages": [{"role": "user", "content": text}]})
     assert response.status == 200, (response, pod.logs())
     return response.json()
 
