@@ -12,8 +12,11 @@ bounded: it stops after MAX_REQUESTS requests or DEADLINE_SECONDS, whichever com
 
   - OpenAI-compatible (`custom`, and `openrouter` through OPENROUTER_BASE_URL): GET .../models,
     POST .../chat/completions (JSON or server-sent events when `stream` is true).
-  - Bedrock runtime (`bedrock` through AWS_ENDPOINT_URL_BEDROCK_RUNTIME): POST /model/<id>/converse
-    and /model/<id>/converse-stream (AWS event stream framing).
+  - Bedrock runtime: POST /model/<id>/converse and /converse-stream (the Converse API boto3 calls
+    for non-Claude models, through AWS_ENDPOINT_URL_BEDROCK_RUNTIME), and /model/<id>/invoke and
+    /invoke-with-response-stream (Anthropic's Messages API, which Hermes sends Claude models through
+    the anthropic SDK's AnthropicBedrock client, through ANTHROPIC_BEDROCK_BASE_URL). Streams use
+    the AWS event stream framing.
   - STS (IRSA through AWS_ENDPOINT_URL_STS): POST / Action=AssumeRoleWithWebIdentity.
   - The EKS Pod Identity agent: GET /v1/credentials (checks the Authorization token).
 
@@ -24,6 +27,7 @@ Standard library only.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import ipaddress
 import json
@@ -66,6 +70,12 @@ def _memory_request(messages: list) -> str | None:
         part.get("text", "") for part in content or [] if isinstance(part, dict))
     marker = text.lower().find("remember:")
     return text[marker + len("remember:"):].strip() if marker >= 0 else None
+
+
+def _anthropic_message(model: str) -> dict:
+    return {"id": "msg_fake", "type": "message", "role": "assistant", "model": model,
+            "content": [{"type": "text", "text": REPLY}], "stop_reason": "end_turn", "stop_sequence": None,
+            "usage": {"input_tokens": 10, "output_tokens": 5}}
 
 
 def _event(event_type: str, payload: dict) -> bytes:
@@ -123,6 +133,10 @@ class Handler(BaseHTTPRequestHandler):
             return self._converse(body)
         if method == "POST" and path.startswith("/model/") and path.endswith("/converse-stream"):
             return self._converse_stream(body)
+        if method == "POST" and path.startswith("/model/") and path.endswith("/invoke"):
+            return self._json(_anthropic_message(urllib.parse.unquote(path.split("/")[2])))
+        if method == "POST" and path.startswith("/model/") and path.endswith("/invoke-with-response-stream"):
+            return self._anthropic_stream(urllib.parse.unquote(path.split("/")[2]))
         if method == "POST" and path == "/" and isinstance(body, str) and "AssumeRoleWithWebIdentity" in body:
             return self._assume_role_with_web_identity(body)
         if method == "GET" and path == "/v1/credentials":
@@ -183,6 +197,22 @@ class Handler(BaseHTTPRequestHandler):
                                 "metrics": {"latencyMs": 1}}),
         ])
         self._send(200, events, "application/vnd.amazon.eventstream")
+
+    def _anthropic_stream(self, model: str) -> None:
+        message = _anthropic_message(model)
+        events = [
+            {"type": "message_start", "message": {**message, "content": [], "stop_reason": None,
+                                                  "usage": {"input_tokens": 10, "output_tokens": 0}}},
+            {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": REPLY}},
+            {"type": "content_block_stop", "index": 0},
+            {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+             "usage": {"output_tokens": 5}},
+            {"type": "message_stop"},
+        ]
+        body = b"".join(_event("chunk", {"bytes": base64.b64encode(json.dumps(e).encode()).decode()})
+                        for e in events)
+        self._send(200, body, "application/vnd.amazon.eventstream")
 
     # --- credentials the way EKS delivers them -----------------------------------------------------
     def _assume_role_with_web_identity(self, body: str) -> None:

@@ -11,7 +11,9 @@ The env Hermes gets is the rendered pod's, plus only:
     OPENROUTER_BASE_URL (Hermes' own override of https://openrouter.ai/api/v1, read in
     hermes_cli/runtime_provider.py _resolve_openrouter_runtime and declared as the provider's
     base_url_env_var in hermes_cli/providers.py), AWS_ENDPOINT_URL_BEDROCK_RUNTIME and
-    AWS_ENDPOINT_URL_STS (the AWS SDKs' service-specific endpoint overrides);
+    AWS_ENDPOINT_URL_STS (the AWS SDKs' service-specific endpoint overrides, which boto3 honours) and
+    ANTHROPIC_BEDROCK_BASE_URL (the anthropic SDK's own override for its Bedrock client,
+    anthropic/lib/bedrock/_client.py, which ignores AWS_ENDPOINT_URL_*);
   - what EKS injects into every container of a pod whose service account has a role: for IRSA
     (the pod identity webhook) AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_STS_REGIONAL_ENDPOINTS,
     AWS_REGION and AWS_DEFAULT_REGION; for EKS Pod Identity AWS_CONTAINER_CREDENTIALS_FULL_URI
@@ -24,6 +26,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from urllib.parse import parse_qs, unquote
 
 import pytest
 import yaml
@@ -96,15 +99,15 @@ def test_openrouter_gets_the_configured_model_and_key(tmp_path):
 
 
 # --- Bedrock, with credentials as EKS delivers them ------------------------------------------------
+# Hermes 0.19.0 sends Claude models through the anthropic SDK's AnthropicBedrock client (InvokeModel,
+# Anthropic's Messages API) and every other model through boto3's Converse API
+# (hermes_cli/runtime_provider.py, provider == "bedrock"); both sign with botocore's credential chain.
 
-BEDROCK = {**BASE, "modelProvider": "bedrock", "modelDefault": "eu.amazon.nova-pro-v1:0",
-           "bedrockRegion": BEDROCK_REGION}
-SIGV4 = re.compile(r"AWS4-HMAC-SHA256 Credential=(?P<key>[A-Z0-9]+)/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z-]+)/aws4_request, ")
-
-
-def bedrock_env() -> dict[str, str]:
-    return {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": MODEL_SERVER, "AWS_STS_REGIONAL_ENDPOINTS": "regional",
-            "AWS_REGION": CLUSTER_REGION, "AWS_DEFAULT_REGION": CLUSTER_REGION}
+DEV_STACK = Path(__file__).resolve().parents[2] / "Pulumi.dev.yaml"
+CLAUDE = yaml.safe_load(DEV_STACK.read_text())["config"]["hermes-eks:modelDefault"]
+NOVA = "eu.amazon.nova-pro-v1:0"
+SIGV4 = re.compile(r"AWS4-HMAC-SHA256 Credential=(?P<key>[A-Z0-9]+)/\d{8}/(?P<region>[a-z0-9-]+)/(?P<service>[a-z-]+)"
+                   r"/aws4_request, ")
 
 
 def write_token(workdir: Path, image_path: str, token: str) -> str:
@@ -115,49 +118,73 @@ def write_token(workdir: Path, image_path: str, token: str) -> str:
     return str(local)
 
 
-def assert_signed_bedrock_call(rendered: PodWithModelServer, access_key: str) -> None:
+def bedrock_pod(tmp_path: Path, identity: str, model: str) -> PodWithModelServer:
+    """The dev stack's pod, with what EKS injects for `identity` and the stand-in's endpoints."""
+    program = run_program("dev", {"podIdentityMode": identity, "modelDefault": model, "bedrockRegion": BEDROCK_REGION,
+                                  "bedrockModels": [model]})
+    env = {"AWS_ENDPOINT_URL_BEDROCK_RUNTIME": MODEL_SERVER, "ANTHROPIC_BEDROCK_BASE_URL": MODEL_SERVER,
+           "AWS_STS_REGIONAL_ENDPOINTS": "regional", "AWS_REGION": CLUSTER_REGION, "AWS_DEFAULT_REGION": CLUSTER_REGION}
+    addresses = [f"{MODEL_HOST}:{MODEL_PORT}"]
+    if identity == "irsa":
+        env |= {"AWS_ROLE_ARN": ROLE_ARN, "AWS_ENDPOINT_URL_STS": MODEL_SERVER,
+                "AWS_WEB_IDENTITY_TOKEN_FILE": write_token(tmp_path, IRSA_TOKEN_FILE, fake_models.WEB_IDENTITY_TOKEN)}
+    else:
+        env |= {"AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://{fake_models.POD_IDENTITY_AGENT_IP}/v1/credentials",
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": write_token(tmp_path, POD_IDENTITY_TOKEN_FILE,
+                                                                      fake_models.POD_IDENTITY_TOKEN)}
+        addresses.append(f"{fake_models.POD_IDENTITY_AGENT_IP}:80")
+    return PodWithModelServer(program, tmp_path, env, addresses=tuple(addresses))
+
+
+def chat_with_bedrock(rendered: PodWithModelServer) -> None:
+    pod = start(rendered)
+    try:
+        completion = chat(pod, rendered.program)
+    finally:
+        pod.stop()
+    assert answer(completion) == fake_models.REPLY
+
+
+def assert_signed_bedrock_calls(rendered: PodWithModelServer, model: str, operations: set[str], access_key: str) -> None:
+    """The chat went through `operations`; every Bedrock call (Hermes also probes the model with a
+    Converse call, agent/bedrock_adapter.py call_converse) named the model and was signed for it."""
     calls = [r for r in rendered.requests() if r.get("path", "").startswith("/model/")]
-    assert calls, rendered.requests()
+    called = set()
     for call in calls:
-        model = call["path"].split("/")[2]
-        assert model in ("eu.amazon.nova-pro-v1:0", "eu.amazon.nova-pro-v1%3A0")
+        _, _, called_model, operation = call["path"].split("?")[0].split("/")
+        called.add(operation)
+        assert unquote(called_model) == model, call["path"]
         signature = SIGV4.match(call["headers"].get("Authorization", ""))
         assert signature, call["headers"]
         assert signature["key"] == access_key
         assert (signature["region"], signature["service"]) == (BEDROCK_REGION, "bedrock")
+    assert called & operations, rendered.requests()
 
 
-def test_bedrock_answers_with_irsa_credentials(tmp_path):
-    program = run_program("dev", {**BEDROCK, "podIdentityMode": "irsa"})
-    token = write_token(tmp_path, IRSA_TOKEN_FILE, fake_models.WEB_IDENTITY_TOKEN)
-    env = {**bedrock_env(), "AWS_ENDPOINT_URL_STS": MODEL_SERVER,
-           "AWS_ROLE_ARN": ROLE_ARN, "AWS_WEB_IDENTITY_TOKEN_FILE": token}
-    rendered = PodWithModelServer(program, tmp_path, env)
-    pod = start(rendered)
-    try:
-        completion = chat(pod, program)
-    finally:
-        pod.stop()
-    assert answer(completion) == fake_models.REPLY
+def assert_irsa_exchange(rendered: PodWithModelServer) -> None:
     sts = [r for r in rendered.requests() if r.get("path") == "/" and "AssumeRoleWithWebIdentity" in str(r.get("body"))]
-    assert sts and f"RoleArn={ROLE_ARN.replace(':', '%3A').replace('/', '%2F')}" in sts[0]["body"]
-    assert_signed_bedrock_call(rendered, fake_models.ACCESS_KEY_IRSA)
+    assert sts, rendered.requests()
+    assert parse_qs(sts[0]["body"])["RoleArn"] == [ROLE_ARN]
 
 
-def test_bedrock_answers_with_eks_pod_identity_credentials(tmp_path):
-    program = run_program("dev", {**BEDROCK, "podIdentityMode": "pod-identity"})
-    token = write_token(tmp_path, POD_IDENTITY_TOKEN_FILE, fake_models.POD_IDENTITY_TOKEN)
-    env = {**bedrock_env(),
-           "AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://{fake_models.POD_IDENTITY_AGENT_IP}/v1/credentials",
-           "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": token}
-    rendered = PodWithModelServer(program, tmp_path, env,
-                                  addresses=(f"{MODEL_HOST}:{MODEL_PORT}", f"{fake_models.POD_IDENTITY_AGENT_IP}:80"))
-    pod = start(rendered)
-    try:
-        completion = chat(pod, program)
-    finally:
-        pod.stop()
-    assert answer(completion) == fake_models.REPLY
+def test_bedrock_claude_answers_with_irsa_credentials(tmp_path):
+    rendered = bedrock_pod(tmp_path, "irsa", CLAUDE)
+    chat_with_bedrock(rendered)
+    assert_irsa_exchange(rendered)
+    assert_signed_bedrock_calls(rendered, CLAUDE, {"invoke", "invoke-with-response-stream"}, fake_models.ACCESS_KEY_IRSA)
+
+
+def test_bedrock_claude_answers_with_eks_pod_identity_credentials(tmp_path):
+    rendered = bedrock_pod(tmp_path, "pod-identity", CLAUDE)
+    chat_with_bedrock(rendered)
     agent = [r for r in rendered.requests() if r.get("path") == "/v1/credentials"]
-    assert agent and agent[0]["headers"].get("Authorization") == fake_models.POD_IDENTITY_TOKEN
-    assert_signed_bedrock_call(rendered, fake_models.ACCESS_KEY_POD_IDENTITY)
+    assert agent and {r["headers"].get("Authorization") for r in agent} == {fake_models.POD_IDENTITY_TOKEN}
+    assert_signed_bedrock_calls(rendered, CLAUDE, {"invoke", "invoke-with-response-stream"},
+                                fake_models.ACCESS_KEY_POD_IDENTITY)
+
+
+def test_bedrock_converse_model_answers_with_irsa_credentials(tmp_path):
+    rendered = bedrock_pod(tmp_path, "irsa", NOVA)
+    chat_with_bedrock(rendered)
+    assert_irsa_exchange(rendered)
+    assert_signed_bedrock_calls(rendered, NOVA, {"converse", "converse-stream"}, fake_models.ACCESS_KEY_IRSA)
