@@ -253,7 +253,8 @@ def serve(record_path: str, address: str) -> None:
     if not ip.is_loopback:
         # Only the Pod Identity agent's link-local address, and only in a loopback-only namespace.
         if host != POD_IDENTITY_AGENT_IP or not _only_loopback_here():
-            raise SystemExit(f"refusing to listen on {address}: loopback only (or {POD_IDENTITY_AGENT_IP} in a private namespace)")
+            raise SystemExit(f"refusing to listen on {address}: loopback only "
+                             f"(or {POD_IDENTITY_AGENT_IP} in a private namespace)")
         subprocess.run(["ip", "addr", "replace", f"{POD_IDENTITY_AGENT_IP}/32", "dev", "lo"], check=True)
     handler = type("RecordingHandler", (Handler,), {"record_path": record_path})
     server = HTTPServer((host, int(port)), handler)

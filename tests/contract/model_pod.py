@@ -78,7 +78,8 @@ def bearer(program) -> dict[str, str]:
 
 def chat(pod: Pod, program, text: str = "ping") -> dict:
     response = pod.request("POST", GATEWAY_PORT, "/v1/chat/completions", headers=bearer(program),
-                           timeout=AGENT_TURN_SECONDS, json={"model": "hermes-agent", "messages": [{"role": "user", "content": text}]})
+                           timeout=AGENT_TURN_SECONDS,
+                           json={"model": "hermes-agent", "messages": [{"role": "user", "content": text}]})
     assert response.status == 200, (response, pod.logs())
     return response.json()
 

@@ -223,7 +223,6 @@ def round_trip():
 
         for line in backup_commands():
             run_readme_line(cluster, line)  # while the gateway runs: a live backup
-        before = cluster.rendered
 
         # Another volume, on which a pod has already booted: the init container wrote config.yaml.
         restored = tmp / "after"
@@ -233,7 +232,7 @@ def round_trip():
         cluster.rendered = fresh  # the helper pod mounts this volume
         for line in restore_commands():
             run_readme_line(cluster, line, restored_workdir=restored)
-        yield {"program": program, "cluster": cluster, "session_id": session_id, "before": before}
+        yield {"program": program, "cluster": cluster, "session_id": session_id}
     finally:
         cluster.stop_hermes()
         shutil.rmtree(tmp, ignore_errors=True)

@@ -145,7 +145,8 @@ def chat_with_bedrock(rendered: PodWithModelServer) -> None:
     assert answer(completion) == fake_models.REPLY
 
 
-def assert_signed_bedrock_calls(rendered: PodWithModelServer, model: str, operations: set[str], access_key: str) -> None:
+def assert_signed_bedrock_calls(rendered: PodWithModelServer, model: str, operations: set[str],
+                                access_key: str) -> None:
     """The chat went through `operations`; every Bedrock call (Hermes also probes the model with a
     Converse call, agent/bedrock_adapter.py call_converse) named the model and was signed for it."""
     calls = [r for r in rendered.requests() if r.get("path", "").startswith("/model/")]
@@ -171,7 +172,8 @@ def test_bedrock_claude_answers_with_irsa_credentials(tmp_path):
     rendered = bedrock_pod(tmp_path, "irsa", CLAUDE)
     chat_with_bedrock(rendered)
     assert_irsa_exchange(rendered)
-    assert_signed_bedrock_calls(rendered, CLAUDE, {"invoke", "invoke-with-response-stream"}, fake_models.ACCESS_KEY_IRSA)
+    assert_signed_bedrock_calls(rendered, CLAUDE, {"invoke", "invoke-with-response-stream"},
+                                fake_models.ACCESS_KEY_IRSA)
 
 
 def test_bedrock_claude_answers_with_eks_pod_identity_credentials(tmp_path):
