@@ -142,12 +142,20 @@ class ModelConfig:
     base_url: str = ""
     bedrock_region: str = ""
 
-    def config_pairs(self) -> list[tuple[str, str]]:
+    def config_pairs(self, api_key_env: str = "") -> list[tuple[str, str]]:
+        """`api_key_env`: the pod env variable holding the provider key, if the pod has one."""
         if self.provider == "none":
             return []
         pairs = [("model.provider", self.provider), ("model.default", self.default)]
         if self.base_url:
             pairs.append(("model.base_url", self.base_url))
+        if self.provider == "custom":
+            # Hermes sends OPENAI_API_KEY only to openai.com/Azure hosts; any other custom endpoint
+            # gets model.api_key or nothing (hermes_cli/runtime_provider.py
+            # _resolve_openrouter_runtime, upstream #28660). Config values expand ${VAR} from the
+            # process env when loaded (hermes_cli/config.py _expand_env_vars), so config.yaml names
+            # the variable and never holds the secret; empty when the stack has no key.
+            pairs.append(("model.api_key", f"${{{api_key_env}}}" if api_key_env else ""))
         if self.provider == "bedrock" and self.bedrock_region:
             pairs.append(("bedrock.region", self.bedrock_region))
         return pairs
@@ -392,8 +400,10 @@ class HermesAgent(pulumi.ComponentResource):
             # A public client (PKCE only) has no secret; an own Secret (existingSecretName) may hold one.
             if args.dashboard_oidc_client_secret is not None or args.existing_secret_name:
                 env.append(self._secret_env(SECRET_OIDC_CLIENT_SECRET, optional=bool(args.existing_secret_name)))
+        provider_key_env = ""
         if args.model.provider in PROVIDER_KEY_ENV and (args.provider_api_key is not None or args.existing_secret_name):
-            env.append(self._secret_env(PROVIDER_KEY_ENV[args.model.provider], optional=bool(args.existing_secret_name)))
+            provider_key_env = PROVIDER_KEY_ENV[args.model.provider]
+            env.append(self._secret_env(provider_key_env, optional=bool(args.existing_secret_name)))
 
         volume_mounts = [data_mount]
         data_claim = (self.restored_volume or self.volume).metadata.name
@@ -447,7 +457,7 @@ class HermesAgent(pulumi.ComponentResource):
 
         # The credentials Hermes must take from the Secret, whatever .env on the volume says.
         pinned = [e for e in env if "valueFrom" in e]
-        init_containers = _init_containers(args.image, args.model.config_pairs(), pinned, data_mount)
+        init_containers = _init_containers(args.image, args.model.config_pairs(provider_key_env), pinned, data_mount)
         volumes.append({"name": "configure-tmp", "emptyDir": {"sizeLimit": "256Mi"}})
 
         pod_spec = {

@@ -22,8 +22,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENVS = ROOT / ".venvs"
 
-# The contract tests run this exact release; settings.HERMES_UPSTREAM_IMAGE pins the same one.
-HERMES_REQUIREMENT = "hermes-agent[messaging,bedrock]==0.19.0"
+# The contract tests run this exact release; settings.HERMES_UPSTREAM_IMAGE pins the same one. The
+# extras are the image's provider SDKs the pod uses: boto3 (`bedrock`) and the anthropic SDK, through
+# which Hermes sends Claude models on Bedrock (upstream's Dockerfile installs `--extra anthropic
+# --extra bedrock` and sets HERMES_DISABLE_LAZY_INSTALLS=1, so the image never installs them later).
+HERMES_REQUIREMENT = "hermes-agent[messaging,bedrock,anthropic]==0.19.0"
 CHECKOV_REQUIREMENT = "checkov==3.3.30"
 
 ENVIRONMENTS = {

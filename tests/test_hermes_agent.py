@@ -294,7 +294,7 @@ def test_init_container_writes_only_the_managed_model_keys_with_the_same_image()
     assert init["command"] == [IMAGE_PYTHON, "-c", CONFIGURE_SCRIPT]
     settings = init["args"][:init["args"].index("--")]
     assert settings == ["model.provider", "custom", "model.default", "qwen3-coder",
-                        "model.base_url", "http://vllm.models:8000/v1"]
+                        "model.base_url", "http://vllm.models:8000/v1", "model.api_key", ""]
     assert env(init)["HERMES"] == IMAGE_HERMES and env(init)["HERMES_HOME"] == "/opt/data"
 
 
@@ -311,6 +311,32 @@ def test_configure_pins_the_provider_key():
     p = run_program("local", {"modelProvider": "openrouter", "modelDefault": "anthropic/claude-sonnet-4.6"},
                     secrets={"openrouterApiKey": "sk-or-v1-test"})
     assert "OPENROUTER_API_KEY" in container(p, "configure")["args"]
+
+
+# Hermes sends OPENAI_API_KEY only to openai.com/Azure hosts (upstream #28660): a custom endpoint's key
+# must reach config.yaml's model.api_key, as a ${VAR} reference (the value stays in the Secret).
+def test_custom_endpoint_key_reaches_model_api_key_as_a_reference_to_the_secret_env():
+    p = run_program("local", {"modelProvider": "custom", "modelDefault": "m", "modelBaseUrl": "http://vllm:8000/v1"},
+                    secrets={"customModelApiKey": "sk-unit-test-key"})
+    args = container(p, "configure")["args"]
+    args = args[:args.index("--")]  # config key/value pairs, then the names of the pinned credentials
+    assert dict(zip(args[::2], args[1::2]))["model.api_key"] == "${OPENAI_API_KEY}"
+    assert env(container(p, "hermes"))["OPENAI_API_KEY"]["secretKeyRef"]["key"] == "OPENAI_API_KEY"
+    assert "sk-unit-test-key" not in str(container(p, "configure"))
+
+
+def test_custom_endpoint_key_from_an_existing_secret_is_referenced_too():
+    p = run_program("local", {"modelProvider": "custom", "modelDefault": "m", "modelBaseUrl": "http://vllm:8000/v1",
+                              "existingSecretName": "hermes-credentials"})
+    args = container(p, "configure")["args"]
+    args = args[:args.index("--")]  # config key/value pairs, then the names of the pinned credentials
+    assert dict(zip(args[::2], args[1::2]))["model.api_key"] == "${OPENAI_API_KEY}"
+
+
+def test_only_custom_endpoints_get_model_api_key():
+    p = run_program("local", {"modelProvider": "openrouter", "modelDefault": "vendor/m"},
+                    secrets={"openrouterApiKey": "sk-or-unit"})
+    assert "model.api_key" not in container(p, "configure")["args"]
 
 
 # --- service account, services, network policy, ingress -----------------------------------------

@@ -9,7 +9,7 @@ Each container also gets its own PID namespace, as containers of a pod do.
 
 Protocol (one JSON object per line): the runner prints {"event": "ready", ...} once the init commands
 have run and every container answers its readiness path, then reads requests from stdin
-({"method", "port", "path", "host"?, "headers"?, "json"?, "session"?}, or {"exec": argv, "container"?,
+({"method", "port", "path", "host"?, "headers"?, "json"?, "session"?, "timeout"?}, or {"exec": argv, "container"?,
 "env"?} to run a command inside a container's PID namespace) and prints one answer each;
 {"restart": container, "signal": n} kills the container with signal n and starts it again (the kubelet
 restarting a container: no init containers), answered by a new "ready" or "failed" event;
@@ -207,7 +207,7 @@ def serve(spec: dict, spec_path: str, processes: dict) -> None:
         url = f"http://{POD_IP}:{request['port']}{request['path']}"
         req = urllib.request.Request(url, data=body, headers=headers, method=request.get("method", "GET"))
         try:
-            with sessions[name].open(req, timeout=15) as response:
+            with sessions[name].open(req, timeout=request.get("timeout", 15)) as response:
                 status, response_headers, text = response.status, dict(response.headers), response.read()
         except urllib.error.HTTPError as error:
             status, response_headers, text = error.code, dict(error.headers), error.read()
