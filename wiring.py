@@ -117,7 +117,8 @@ def agent_args(
         service_account_annotations=bedrock.service_account_annotations if bedrock else {},
         ingress=ingress_config(s),
         # The PVC's provider must read its StorageClass (WaitForFirstConsumer) to await it correctly,
-        # and the Ingress needs the controller's webhook: both must exist first.
+        # and the Ingress needs the controller's webhook: both must exist first. On `pulumi destroy`
+        # the controllers, their credentials and nodes must outlive what they clean up.
         platform_depends_on=tuple(cluster.addons.ready_for_workloads) if cluster else (),
         # The pod must not start before its role may invoke Bedrock (and, under Pod Identity, is bound).
         workload_depends_on=bedrock.workload_depends_on if bedrock else (),

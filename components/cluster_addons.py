@@ -80,12 +80,22 @@ class ClusterAddons(pulumi.ComponentResource):
 
     @property
     def ready_for_workloads(self) -> list[pulumi.Resource]:
-        """What a workload's volume and Ingress must wait for: the CSI driver and its StorageClass (the
-        provider reads the class's binding mode to await the claim) and the controller's webhook."""
-        return [r for r in (self.ebs_csi_driver, self.storage_class, self.load_balancer_controller) if r is not None]
+        """What a workload's namespace, volume and Ingress depend on: every controller here with its
+        role, policy, attachment and Pod Identity binding, and the nodes they run on.
+
+        Creating, they wait for the CSI driver and its StorageClass (the provider reads the class's
+        binding mode to await the claim) and the controller's webhook. On `pulumi destroy` the engine
+        deletes a resource only after everything depending on it (pulumi/pulumi
+        pkg/resource/deploy/step_generator.go, ScheduleDeletes), so the Ingress, the claim and the
+        namespace holding the controller's TargetGroupBindings are gone while the Load Balancer
+        Controller and the EBS CSI driver may still delete the ALB and the volume. A dependency on a
+        local component is one on each of its custom children (pulumi SDK runtime/rpc.py,
+        _add_dependency); the nodes are named too, not left to be reached through the add-ons.
+        """
+        return [self, *self._args.depends_on]
 
     # -----------------------------------------------------------------------------------------
-    def _eks_addon(self, addon: str, **extra) -> aws.eks.Addon:
+    def _eks_addon(self, addon: str, depends_on: tuple[pulumi.Resource, ...] = (), **extra) -> aws.eks.Addon:
         args = self._args
         version = aws.eks.get_addon_version_output(
             addon_name=addon, kubernetes_version=args.kubernetes_version, most_recent=True
@@ -98,8 +108,12 @@ class ClusterAddons(pulumi.ComponentResource):
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             **extra,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *depends_on]),
         )
+
+    def _credentials_of_controllers(self) -> tuple[pulumi.Resource, ...]:
+        # Under Pod Identity the agent on each node hands every controller its credentials.
+        return (self.pod_identity_agent,) if self.pod_identity_agent is not None else ()
 
     def _role(self, purpose: str, namespace: str, service_account: str) -> WorkloadRole:
         # The add-on APIs take the Pod Identity binding themselves, so no association is made here
@@ -111,16 +125,18 @@ class ClusterAddons(pulumi.ComponentResource):
 
     def _ebs_csi_driver(self) -> aws.eks.Addon:
         identity = self._role("ebs-csi", "kube-system", EBS_CSI_SERVICE_ACCOUNT)
-        aws.iam.RolePolicyAttachment(
+        attachment = aws.iam.RolePolicyAttachment(
             f"{self._name}-ebs-csi",
             role=identity.role.name,
             policy_arn=self.partition.apply(lambda p: EBS_CSI_POLICY_ARN.format(partition=p)),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # The driver is installed after its permissions exist and removed before they go.
+        needs = (attachment, *self._credentials_of_controllers())
         if identity.mode == "irsa":
-            addon = self._eks_addon("aws-ebs-csi-driver", service_account_role_arn=identity.role.arn)
+            addon = self._eks_addon("aws-ebs-csi-driver", needs, service_account_role_arn=identity.role.arn)
         else:
-            addon = self._eks_addon("aws-ebs-csi-driver", pod_identity_associations=[
+            addon = self._eks_addon("aws-ebs-csi-driver", needs, pod_identity_associations=[
                 aws.eks.AddonPodIdentityAssociationArgs(role_arn=identity.role.arn, service_account=EBS_CSI_SERVICE_ACCOUNT)
             ])
         self.ready.append(addon)
@@ -157,7 +173,7 @@ class ClusterAddons(pulumi.ComponentResource):
             policy=LOAD_BALANCER_CONTROLLER_POLICY.read_text(),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.iam.RolePolicyAttachment(
+        attachment = aws.iam.RolePolicyAttachment(
             f"{self._name}-load-balancer-controller",
             role=identity.role.name, policy_arn=policy.arn, opts=pulumi.ResourceOptions(parent=self),
         )
@@ -192,7 +208,9 @@ class ClusterAddons(pulumi.ComponentResource):
             timeout=600,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[*self.ready, *( [identity.association] if identity.association else [])],
+                # Installed after, and removed before, its permissions, its binding and the nodes.
+                depends_on=[*args.depends_on, *self.ready, *self._credentials_of_controllers(), attachment,
+                            *([identity.association] if identity.association else [])],
             ),
         )
 

@@ -53,6 +53,11 @@ class Registered:
     retain_on_delete: bool = False
     aliases: list = field(default_factory=list)
     urn: str = ""
+    # What the engine's dependency graph also reads (tests/delete_order.py): whether the resource is
+    # custom (a component's children count as its dependents), its provider reference, deletedWith.
+    custom: bool = True
+    provider: str = ""
+    deleted_with: str = ""
 
     @property
     def plain(self) -> dict:
@@ -177,6 +182,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 aliases=list(request.aliases),
                 urn=response.urn,
+                custom=bool(request.custom),
+                provider=request.provider,
+                deleted_with=request.deletedWith,
             ))
         return response
 
