@@ -20,6 +20,46 @@ CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIfake\n-----END CERT
 REMOTE_COMPONENTS = {"eks:index:Cluster", "eks:index:ManagedNodeGroup", "awsx:ec2:Vpc"}
 
 
+class ImageTagAlreadyExists(Exception):
+    """What ECR answers a push to a tag an IMMUTABLE repository already holds, even for the same image
+    (ImageTagAlreadyExistsException; aws/containers-roadmap#2380)."""
+
+
+class FakeEcr:
+    """The account's ECR registry across program runs: repositories, and the tags pushed to each.
+
+    A run starts with an empty registry unless the test hands one over (harness `run_program(ecr=...)`),
+    which is how a sequence of `pulumi up`s (A -> B -> A, an interrupted `up`) is replayed.
+    """
+
+    def __init__(self):
+        self.repositories: dict[str, dict[str, str]] = {}  # name -> tag -> digest
+        self.pushes: list[str] = []  # every "<repository>:<tag>" pushed, in order
+
+    @staticmethod
+    def digest(repository: str, tag: str) -> str:
+        return "sha256:" + hashlib.sha256(f"{repository}:{tag}".encode()).hexdigest()
+
+    def create_repository(self, name: str) -> None:
+        self.repositories.setdefault(name, {})
+
+    def push(self, reference: str) -> str:
+        """Push `<registry>/<repository>:<tag>`; returns the manifest digest."""
+        path, tag = reference.rsplit(":", 1)
+        repository = path.split("/", 1)[1]
+        if repository not in self.repositories:
+            raise KeyError(f"RepositoryNotFoundException: {repository}")
+        tags = self.repositories[repository]
+        if tag in tags:
+            raise ImageTagAlreadyExists(
+                f"ImageTagAlreadyExistsException: The image tag '{tag}' already exists in the '{repository}' "
+                "repository and cannot be overwritten because the repository is immutable."
+            )
+        tags[tag] = self.digest(repository, tag)
+        self.pushes.append(f"{repository}:{tag}")
+        return tags[tag]
+
+
 def _hex(seed: str, length: int) -> str:
     digest = b""
     counter = 0
@@ -48,8 +88,9 @@ def kubeconfig(cluster_name: str, endpoint: str) -> dict:
     }
 
 
-def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
-    """(id, outputs) for a registration of `type_`."""
+def resource(type_: str, name: str, inputs: dict, ecr: FakeEcr | None = None) -> tuple[str, dict]:
+    """(id, outputs) for a registration of `type_`; ECR repositories and pushes go to `ecr`."""
+    ecr = ecr if ecr is not None else FakeEcr()
     # A custom resource's outputs include its inputs; a remote component's are only its own outputs
     # (awsx's `natGateways` output, say, is a list of resources, not the input's configuration).
     state = {} if type_ in REMOTE_COMPONENTS else dict(inputs)
@@ -77,9 +118,16 @@ def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
             repositoryUrl=f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/{repo_name}",
             name=repo_name,
         )
+        ecr.create_repository(repo_name)
     elif type_ == "docker-build:index:Image":
-        repository = (inputs.get("tags") or ["registry/image:tag"])[0].rsplit(":", 1)[0]
-        state.update(digest=IMAGE_DIGEST, ref=f"{repository}@{IMAGE_DIGEST}")
+        tags = inputs.get("tags") or ["registry/image:tag"]
+        repository = tags[0].rsplit(":", 1)[0]
+        digest = IMAGE_DIGEST
+        if inputs.get("push"):
+            # docker-build builds and pushes every tag on create and on any update (pulumi-docker-build
+            # provider/internal/image.go, Diff and Update).
+            digest = [ecr.push(tag) for tag in tags][0]
+        state.update(digest=digest, ref=f"{repository}@{digest}")
     elif type_ == "awsx:ec2:Vpc":
         azs = int(inputs.get("numberOfAvailabilityZones") or 2)
         state.update(
@@ -106,8 +154,17 @@ def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
     return rid, state
 
 
-def invoke(token: str, args: dict) -> dict:
+def invoke(token: str, args: dict, ecr: FakeEcr | None = None) -> dict:
     """The result of a data-source call (`aws.get_*`) as AWS would answer it."""
+    ecr = ecr if ecr is not None else FakeEcr()
+    if token == "aws:ecr/getRepositories:getRepositories":
+        return {"names": sorted(ecr.repositories), "id": "eu-central-1", "region": "eu-central-1"}
+    if token == "aws:ecr/getImages:getImages":
+        name = args["repositoryName"]
+        if name not in ecr.repositories:  # ListImages: RepositoryNotFoundException
+            raise KeyError(f"RepositoryNotFoundException: The repository with name '{name}' does not exist")
+        return {"repositoryName": name, "id": name, "registryId": ACCOUNT,
+                "imageIds": [{"imageTag": tag, "imageDigest": digest} for tag, digest in ecr.repositories[name].items()]}
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
         return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:role/deployer", "userId": "AROAEXAMPLE:ci", "id": ACCOUNT}
     if token == "aws:index/getPartition:getPartition":

@@ -197,15 +197,16 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 class FakeCloudMocks(pulumi.runtime.Mocks):
     """Answers every registration and invoke with realistic values from tests/fake_cloud.py."""
 
-    def __init__(self):
+    def __init__(self, ecr: fake_cloud.FakeEcr | None = None):
         self.invokes: list[tuple[str, dict]] = []
+        self.ecr = ecr if ecr is not None else fake_cloud.FakeEcr()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        return fake_cloud.resource(args.typ, args.name, reveal(args.inputs))
+        return fake_cloud.resource(args.typ, args.name, reveal(args.inputs), self.ecr)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.invokes.append((args.token, reveal(args.args)))
-        return fake_cloud.invoke(args.token, reveal(args.args)), []
+        return fake_cloud.invoke(args.token, reveal(args.args), self.ecr), []
 
 
 def run_program(
@@ -215,8 +216,11 @@ def run_program(
     secrets: Mapping[str, str] | None = None,
     remove: tuple[str, ...] = (),
     raise_errors: bool = True,
+    ecr: fake_cloud.FakeEcr | None = None,
 ) -> Program:
     """Run __main__.py for `stack` with its stack file, plus `config` overrides and `secrets`.
+
+    `ecr`: the registry as earlier runs left it (a sequence of `pulumi up`s); empty when not given.
 
     Keys may be given short (`storageSize`) or full (`hermes-eks:storageSize`, `aws:region`).
     """
@@ -230,7 +234,7 @@ def run_program(
     for key in remove:
         values.pop(full(key), None)
 
-    mocks = FakeCloudMocks()
+    mocks = FakeCloudMocks(ecr)
     monitor = RecordingMonitor(mocks)
     pulumi_settings.set_root_resource(None)
     pulumi.runtime.set_all_config(engine_config(values), [full(k) for k in (secrets or {})])
