@@ -11,13 +11,16 @@ from components.hermes_agent import HermesAgent
 from components.hermes_cluster import HermesCluster
 from components.hermes_image import HermesImage
 from components.labels import image_tag
+from preflight import check_account
 from settings import load_settings
 from wiring import agent_args, cluster_args, image_args, stack_outputs
 
 NAME = "hermes"  # names the components, the Kubernetes objects and the service account
 
-# 1. Every input validated before anything is registered.
+# 1. Every input validated before anything is registered: the stack's config, then what only the AWS
+#    account can answer (Bedrock models offered in the Region, certificates for the Ingress hosts).
 settings = load_settings()
+account = check_account(settings, pulumi.get_stack())
 
 # 2. Where Hermes runs: an EKS cluster (created or adopted) or the current kubeconfig's cluster.
 cluster = None
@@ -42,6 +45,7 @@ if settings.model_provider == "bedrock":
         namespace=settings.namespace,
         service_account=NAME,
         cluster=cluster.identity,
+        destinations=account.bedrock_destinations,
     ))
 
 # 5. The Hermes workload.

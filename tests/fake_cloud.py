@@ -20,6 +20,11 @@ CA_DATA = base64.b64encode(b"-----BEGIN CERTIFICATE-----\nMIIfake\n-----END CERT
 REMOTE_COMPONENTS = {"eks:index:Cluster", "eks:index:ManagedNodeGroup", "awsx:ec2:Vpc"}
 
 
+class InvokeFailure(Exception):
+    """A data source's own error (not found, not authorized): the engine hands it to the program as a
+    failed invoke, which the program may catch (pulumi SDK runtime/invoke.py), not as a crash."""
+
+
 class ImageTagAlreadyExists(Exception):
     """What ECR answers a push to a tag an IMMUTABLE repository already holds, even for the same image
     (ImageTagAlreadyExistsException; aws/containers-roadmap#2380)."""
@@ -154,15 +159,58 @@ def resource(type_: str, name: str, inputs: dict, ecr: FakeEcr | None = None) ->
     return rid, state
 
 
+# Bedrock, as the account's Region answers: model ids it does not offer, and each geographic
+# profile's destination Regions (tests override both; the default routes like GEO_REGIONS' snapshot).
+BEDROCK_UNAVAILABLE: set[str] = set()
+BEDROCK_PROFILE_REGIONS: dict[str, tuple[str, ...]] = {}
+
+# ACM: the primary name of each ISSUED certificate -> its ARN (tests override).
+ACM_CERTIFICATES: dict[str, str] = {
+    "*.example.com": f"arn:aws:acm:eu-central-1:{ACCOUNT}:certificate/11111111-2222-4333-8444-555555555555",
+    "*.internal.example.com": f"arn:aws:acm:eu-central-1:{ACCOUNT}:certificate/66666666-7777-4888-9999-000000000000",
+}
+
+
+def _bedrock_profile(args: dict) -> dict:
+    from components.bedrock_access import GEO_REGIONS, GLOBAL_SOURCE_REGIONS, parse_model_id
+
+    profile_id, region = args["inferenceProfileId"], args.get("region") or "eu-central-1"
+    if profile_id in BEDROCK_UNAVAILABLE:
+        raise InvokeFailure(f"reading Bedrock Inference Profile ({profile_id}): operation error Bedrock: "
+                          "GetInferenceProfile, ResourceNotFoundException: Inference profile not found")
+    geo, foundation_model = parse_model_id(profile_id)
+    regions = BEDROCK_PROFILE_REGIONS.get(profile_id) or GEO_REGIONS.get(geo) or GLOBAL_SOURCE_REGIONS
+    return {
+        "inferenceProfileId": profile_id, "inferenceProfileName": profile_id, "id": profile_id, "region": region,
+        "inferenceProfileArn": f"arn:aws:bedrock:{region}:{ACCOUNT}:inference-profile/{profile_id}",
+        "models": [{"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{foundation_model}"} for r in regions],
+        "status": "ACTIVE", "type": "SYSTEM_DEFINED", "description": "", "createdAt": "", "updatedAt": "",
+    }
+
+
 def invoke(token: str, args: dict, ecr: FakeEcr | None = None) -> dict:
     """The result of a data-source call (`aws.get_*`) as AWS would answer it."""
     ecr = ecr if ecr is not None else FakeEcr()
+    if token == "aws:bedrock/getInferenceProfile:getInferenceProfile":
+        return _bedrock_profile(args)
+    if token == "aws:bedrockfoundation/getModel:getModel":
+        model_id, region = args["modelId"], args.get("region") or "eu-central-1"
+        if model_id in BEDROCK_UNAVAILABLE:
+            raise InvokeFailure(f"reading Bedrock Foundation Model ({model_id}): ValidationException: "
+                              "The provided model identifier is invalid.")
+        return {"modelId": model_id, "id": model_id, "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{model_id}",
+                "modelName": model_id, "providerName": model_id.split(".")[0], "region": region}
+    if token == "aws:acm/getCertificate:getCertificate":
+        domain = args["domain"]
+        if domain not in ACM_CERTIFICATES:
+            raise InvokeFailure(f"no ACM Certificate matching domain ({domain})")
+        return {"arn": ACM_CERTIFICATES[domain], "id": ACM_CERTIFICATES[domain], "domain": domain, "status": "ISSUED"}
     if token == "aws:ecr/getRepositories:getRepositories":
         return {"names": sorted(ecr.repositories), "id": "eu-central-1", "region": "eu-central-1"}
     if token == "aws:ecr/getImages:getImages":
         name = args["repositoryName"]
         if name not in ecr.repositories:  # ListImages: RepositoryNotFoundException
-            raise KeyError(f"RepositoryNotFoundException: The repository with name '{name}' does not exist")
+            raise InvokeFailure(f"RepositoryNotFoundException: The repository with name '{name}' does not exist")
         return {"repositoryName": name, "id": name, "registryId": ACCOUNT,
                 "imageIds": [{"imageTag": tag, "imageDigest": digest} for tag, digest in ecr.repositories[name].items()]}
     if token == "aws:index/getCallerIdentity:getCallerIdentity":

@@ -206,7 +206,10 @@ class FakeCloudMocks(pulumi.runtime.Mocks):
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.invokes.append((args.token, reveal(args.args)))
-        return fake_cloud.invoke(args.token, reveal(args.args), self.ecr), []
+        try:
+            return fake_cloud.invoke(args.token, reveal(args.args), self.ecr), []
+        except fake_cloud.InvokeFailure as failure:
+            return {}, [("", str(failure))]
 
 
 def run_program(
