@@ -7,13 +7,14 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.bedrock_access import BedrockAccess, BedrockAccessArgs
+from components.cost_guardrails import CostGuardrails
 from components.hermes_agent import HermesAgent
 from components.hermes_cluster import HermesCluster
 from components.hermes_image import HermesImage
 from components.labels import image_tag
 from preflight import check_account
 from settings import load_settings
-from wiring import agent_args, cluster_args, image_args, stack_outputs
+from wiring import agent_args, cluster_args, cost_guardrails_args, image_args, stack_outputs
 
 NAME = "hermes"  # names the components, the Kubernetes objects and the service account
 
@@ -48,6 +49,11 @@ if settings.model_provider == "bedrock":
         destinations=account.bedrock_destinations,
     ))
 
+# 4b. What watches its bill: a Bedrock budget (optionally denying invocation when exhausted), alarms.
+guardrails = None
+if bedrock is not None and settings.cost_guardrails_enabled:
+    guardrails = CostGuardrails(NAME, cost_guardrails_args(settings, pulumi.get_stack(), bedrock))
+
 # 5. The Hermes workload.
 hermes = HermesAgent(
     NAME,
@@ -59,3 +65,5 @@ hermes = HermesAgent(
 # 6. Outputs.
 for key, value in stack_outputs(settings, hermes, cluster, image, bedrock).items():
     pulumi.export(key, value)
+if guardrails is not None:
+    pulumi.export("cost_alerts_topic_arn", guardrails.topic.arn)

@@ -166,6 +166,10 @@ Cidr = Annotated[str, AfterValidator(_ipv4_cidr)]
 VpcCidr = Annotated[str, AfterValidator(_vpc_cidr)]
 NoSpaces = Annotated[str, _pattern(r"[^\s]{1,256}", "a value without spaces", optional=True)]
 StringMap = Annotated[dict[str, str], BeforeValidator(_json_text)]
+# Bedrock cost guardrails. AWS Budgets notifies at any percentage of the budget, also beyond 100.
+Percent = Annotated[int, _between(1, 1000, " percent of the budget")]
+Email = Annotated[str, _pattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "an e-mail address such as ops@example.com")]
+CostExplorerService = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9 ().,&:/_-]{0,127}", "a service name as Cost Explorer shows it, e.g. Amazon Bedrock")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,6 +249,16 @@ class StackSettings(BaseModel):
     protect_infrastructure: bool = False
     volume_reclaim_policy: Literal["Delete", "Retain"] = "Delete"
 
+    # --- Bedrock cost guardrails (components/cost_guardrails.py; modelProvider bedrock only) --------
+    bedrock_budget_usd: Annotated[int, _between(0, 1_000_000, " of USD a month (0: no budget)")] = 0
+    bedrock_budget_actual_thresholds: ListOf(Percent) = (80, 100)
+    bedrock_budget_forecast_thresholds: ListOf(Percent) = (100,)
+    bedrock_budget_services: ListOf(CostExplorerService) = ("Amazon Bedrock",)
+    bedrock_budget_emails: ListOf(Email) = ()
+    bedrock_budget_deny_invoke: bool = False
+    bedrock_alarm_tokens_per_hour: Annotated[int, _between(0, 1_000_000_000_000, " of tokens (0: no alarm)")] = 0
+    bedrock_alarm_throttles: Annotated[int, _between(0, 1_000_000, " of throttled calls in 5 minutes (0: no alarm)")] = 0
+
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
 
@@ -260,6 +274,12 @@ class StackSettings(BaseModel):
     @property
     def effective_bedrock_region(self) -> str:
         return self.bedrock_region or self.aws_region
+
+    @property
+    def cost_guardrails_enabled(self) -> bool:
+        """A Bedrock budget or alarm is configured (components/cost_guardrails.py)."""
+        return self.model_provider == "bedrock" and bool(
+            self.bedrock_budget_usd or self.bedrock_alarm_tokens_per_hour or self.bedrock_alarm_throttles)
 
     @property
     def effective_bedrock_models(self) -> tuple[str, ...]:
@@ -407,6 +427,24 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
                 break
         if not s.endpoint_public_access and s.endpoint_public_access_cidrs != ("0.0.0.0/0",):
             need("endpoint_public_access_cidrs", "left at its default when endpointPublicAccess is false")
+
+    # --- Bedrock cost guardrails -------------------------------------------------------------------
+    if s.model_provider != "bedrock":
+        for attribute in ("bedrock_budget_usd", "bedrock_alarm_tokens_per_hour", "bedrock_alarm_throttles"):
+            if getattr(s, attribute):
+                need(attribute, "0 unless modelProvider is 'bedrock' (the guardrails watch this stack's Bedrock models)")
+        if s.bedrock_budget_deny_invoke:
+            need("bedrock_budget_deny_invoke", "false unless modelProvider is 'bedrock'")
+    if s.bedrock_budget_deny_invoke and not s.bedrock_budget_usd and s.model_provider == "bedrock":
+        need("bedrock_budget_deny_invoke", "false unless bedrockBudgetUsd is set (the action runs when that budget is exhausted)")
+    if s.bedrock_budget_emails and not s.cost_guardrails_enabled:
+        need("bedrock_budget_emails", "empty unless bedrockBudgetUsd or a bedrockAlarm* key is set (nothing would notify them)")
+    for attribute in ("bedrock_budget_actual_thresholds", "bedrock_budget_forecast_thresholds",
+                      "bedrock_budget_services", "bedrock_budget_emails"):
+        if len(set(getattr(s, attribute))) != len(getattr(s, attribute)):
+            need(attribute, "a list without duplicates")
+    if s.bedrock_budget_usd and not s.bedrock_budget_services:
+        need("bedrock_budget_services", "at least one service name (the budget counts only their cost)")
     return problems
 
 
@@ -574,4 +612,13 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "protect_infrastructure": ("Protect the cluster, its VPC and the ECR repository from deletion and replacement.", "true"),
     "volume_reclaim_policy": ("Reclaim policy of the created gp3 StorageClass: `Retain` keeps the EBS volume when its claim is deleted.", "Retain"),
     "aws_region": ("The AWS provider's region (`aws:region`); required by every AWS stack.", "eu-central-1"),
+    # Bedrock cost guardrails
+    "bedrock_budget_usd": ("Monthly AWS Budget for Bedrock in USD, notifying the stack's cost-alerts SNS topic; 0: no budget. Billing data lags hours (README \"Costs\").", "200"),
+    "bedrock_budget_actual_thresholds": ("Percentages of bedrockBudgetUsd at which actual cost notifies the topic.", "[50, 80, 100]"),
+    "bedrock_budget_forecast_thresholds": ("Percentages of bedrockBudgetUsd at which the month's forecast cost notifies the topic.", "[100]"),
+    "bedrock_budget_services": ("Cost Explorer service names the budget counts (models sold through AWS Marketplace bill under their own names).", "[Amazon Bedrock]"),
+    "bedrock_budget_emails": ("E-mail addresses subscribed to the cost-alerts topic (each confirms once).", "[ops@example.com]"),
+    "bedrock_budget_deny_invoke": ("When actual cost reaches bedrockBudgetUsd, AWS Budgets attaches a policy denying the Hermes role's Bedrock invoke actions.", "true"),
+    "bedrock_alarm_tokens_per_hour": ("CloudWatch alarm per allowed model when input+output tokens in an hour exceed this; 0: none.", "2000000"),
+    "bedrock_alarm_throttles": ("CloudWatch alarm per allowed model when this many calls are throttled in 5 minutes; 0: none.", "5"),
 }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pulumi
 
 from components.bedrock_access import BedrockAccess
+from components.cost_guardrails import CostGuardrailsArgs
 from components.hermes_agent import (
     ContainerResources,
     HermesAgent,
@@ -154,3 +155,21 @@ def stack_outputs(
     if bedrock is not None:
         outputs["bedrock_role_arn"] = bedrock.role_arn
     return outputs
+
+
+def cost_guardrails_args(s: StackSettings, stack: str, bedrock: BedrockAccess) -> CostGuardrailsArgs:
+    return CostGuardrailsArgs(
+        budget_name=f"{PROJECT}-{stack}-bedrock",
+        region=s.effective_bedrock_region,
+        models=s.effective_bedrock_models,
+        hermes_role_name=bedrock.role.name,
+        hermes_role_arn=bedrock.role_arn,
+        monthly_budget_usd=s.bedrock_budget_usd,
+        actual_thresholds=s.bedrock_budget_actual_thresholds,
+        forecast_thresholds=s.bedrock_budget_forecast_thresholds,
+        services=s.bedrock_budget_services,
+        emails=s.bedrock_budget_emails,
+        deny_invoke_when_exhausted=s.bedrock_budget_deny_invoke,
+        tokens_per_hour=s.bedrock_alarm_tokens_per_hour,
+        throttles_per_5_minutes=s.bedrock_alarm_throttles,
+    )

@@ -107,8 +107,8 @@ def test_under_pod_identity_the_agent_outlives_every_object_of_hermes(aws_progra
 def test_every_credential_controller_and_node_of_the_stack_outlives_every_kubernetes_object_of_hermes(aws_program):
     """The class: nothing Hermes' objects need while being deleted may go first (TargetGroupBindings
     and the claim live in the namespace, whose deletion waits for their finalizers)."""
-    bedrock = {r.urn for r in children_of(aws_program, "hermes-eks:index:BedrockAccess")}
-    platform = [r for r in aws_program.resources if r.type in PLATFORM_TYPES and r.urn not in bedrock]
+    platform = [r for r in children_of(aws_program, "hermes-eks:index:HermesCluster") if r.type in PLATFORM_TYPES]
+    assert {r.type for r in platform} >= {ADDON, RELEASE, "aws:iam/role:Role"}
     problems = [p for credential in platform for p in deleted_after(aws_program.resources, credential, hermes_objects(aws_program))]
     assert problems == []
 

@@ -33,7 +33,7 @@ def refused(stack: str, config: dict | None = None) -> ConfigError:
 
 
 def invoke_statements(program: Program) -> dict[str, dict]:
-    policy = json.loads(program.one(ROLE_POLICY).plain["policy"])
+    policy = json.loads(program.one(ROLE_POLICY, "hermes-bedrock-invoke").plain["policy"])
     return {statement["Sid"]: statement for statement in policy["Statement"]}
 
 
