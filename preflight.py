@@ -68,13 +68,20 @@ def check_account(s: StackSettings, stack: str, lookups: Lookups | None = None) 
                                                 lookups.profile_model_arns, lookups.foundation_model)
         except ModelUnavailable as error:
             attribute = "bedrock_models" if error.model_id in s.bedrock_models else "model_default"
-            problems.append(
-                f"{config_key(attribute)} in {stack_file} names {json.dumps(error.model_id)}, which Bedrock does not "
-                f"offer in {region} ({error.reason}); allowed: a model id or system inference profile id of that "
-                f"Region: `aws bedrock list-inference-profiles --region {region} --type-equals SYSTEM_DEFINED "
-                "--query 'inferenceProfileSummaries[].inferenceProfileId'` or `aws bedrock list-foundation-models "
-                f"--region {region} --query 'modelSummaries[].modelId'`"
-            )
+            if "AccessDenied" in error.reason:
+                problems.append(
+                    f"{config_key(attribute)} in {stack_file} names {json.dumps(error.model_id)}, which the deploying "
+                    f"principal may not look up in {region} ({error.reason}); allowed: a model the principal running "
+                    "Pulumi may read: grant it bedrock:GetInferenceProfile and bedrock:GetFoundationModel"
+                )
+            else:
+                problems.append(
+                    f"{config_key(attribute)} in {stack_file} names {json.dumps(error.model_id)}, which Bedrock does not "
+                    f"offer in {region} ({error.reason}); allowed: a model id or system inference profile id of that "
+                    f"Region: `aws bedrock list-inference-profiles --region {region} --type-equals SYSTEM_DEFINED "
+                    "--query 'inferenceProfileSummaries[].inferenceProfileId'` or `aws bedrock list-foundation-models "
+                    f"--region {region} --query 'modelSummaries[].modelId'`"
+                )
 
     certificates: dict[str, str] = {}
     hosts = certificate_hosts(s)

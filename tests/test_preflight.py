@@ -14,11 +14,13 @@ import pytest
 
 from components.bedrock_access import GEO_REGIONS, ModelUnavailable, invoke_policy, profile_destinations, resolve_destinations
 from components.ingress_certificates import candidate_domains, domain_matches_host, find_certificates
-from settings import ConfigError
+from preflight import Lookups, check_account
+from settings import ConfigError, parse_settings
 from tests import fake_cloud
 from tests.harness import Program, run_program
 
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+DEV_BEDROCK = {"clusterSource": "create", "aws:region": "eu-central-1", "modelProvider": "bedrock", "modelDefault": "eu.anthropic.claude-sonnet-4-6"}
 SONNET = "eu.anthropic.claude-sonnet-4-6"
 NEW_REGION = "eu-west-4"  # a destination AWS added after GEO_REGIONS' snapshot
 CERT = "arn:aws:acm:eu-central-1:123456789012:certificate/0a1b2c3d-4e5f-6789-abcd-ef0123456789"
@@ -68,6 +70,19 @@ def test_a_profile_the_region_does_not_offer_fails_the_preview_naming_key_value_
     [problem] = refused("dev", {"modelDefault": "eu.anthropic.claude-haiku-4-5-20251001-v1:0"}).problems
     assert problem.startswith(f'hermes-eks:bedrockModels in Pulumi.dev.yaml names "{SONNET}", which Bedrock does not offer in eu-central-1')
     assert "ResourceNotFoundException" in problem and "aws bedrock list-inference-profiles --region eu-central-1" in problem
+
+
+def test_a_lookup_the_deployer_may_not_make_says_so_instead_of_blaming_the_model():
+    def denied(profile_id, region):
+        raise RuntimeError("operation error Bedrock: GetInferenceProfile, AccessDeniedException: not authorized")
+
+    lookups = Lookups(denied, lambda m, r: None, lambda d: None)
+    with pytest.raises(ConfigError) as raised:
+        check_account(parse_settings({k if ":" in k else f"hermes-eks:{k}": v for k, v in DEV_BEDROCK.items()},
+                                     stack="dev"), "dev", lookups)
+    [problem] = raised.value.problems
+    assert "may not look up in eu-central-1" in problem and "bedrock:GetInferenceProfile" in problem
+    assert "does not offer" not in problem
 
 
 def test_a_default_model_outside_the_list_is_named_as_model_default(monkeypatch):
