@@ -56,6 +56,13 @@ def _kind(annotation) -> str:
     return {bool: "boolean", int: "integer"}.get(annotation, "string")
 
 
+def _item_kind(annotation) -> str:
+    """The Pulumi type of an array key's items: the CLI checks each element against it."""
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return _kind(typing.get_args(annotation)[0])
+
+
 def _default(name: str):
     value = StackSettings.model_fields[name].default
     return list(value) if isinstance(value, tuple) else value
@@ -74,7 +81,7 @@ def render_pulumi_yaml() -> str:
             continue
         entry: dict = {"type": kind, "description": KEY_DOCS[name][0]}
         if kind == "array":
-            entry["items"] = {"type": "string"}
+            entry["items"] = {"type": _item_kind(field.annotation)}
         if name in SECRET_KEYS:
             entry["secret"] = True
         else:

@@ -236,3 +236,21 @@ def test_no_guardrail_without_a_budget_or_an_alarm():
 def test_alarms_alone_need_no_budget():
     program = run_program("dev", {"bedrockBudgetUsd": 0, "bedrockBudgetDenyInvoke": False})
     assert not program.of_type(BUDGET) and len(program.of_type(ALARM)) == 4
+
+
+def test_every_array_key_declares_the_item_type_its_defaults_and_stack_values_have():
+    """The CLI checks each element of an array value against the declared items type
+    (pulumi/pulumi sdk/go/common/workspace/project.go, ValidateConfigValue): [80, 100] is no array<string>."""
+    import yaml
+
+    from tests.harness import ROOT, STACKS
+
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    python_type = {"string": str, "integer": int, "boolean": bool}
+    arrays = {key: python_type[entry["items"]["type"]] for key, entry in declared.items() if entry.get("type") == "array"}
+    assert arrays["hermes-eks:bedrockBudgetActualThresholds"] is int and arrays["hermes-eks:bedrockBudgetEmails"] is str
+    for stack in STACKS:
+        values = (yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text()) or {}).get("config") or {}
+        for key, item_type in arrays.items():
+            for value in (declared[key].get("default") or [], values.get(key) or []):
+                assert all(type(v) is item_type for v in value), (stack, key, value)
