@@ -55,6 +55,7 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         protect=s.protect_infrastructure,
         existing_cluster_name=s.existing_cluster_name,
         existing_addons=s.existing_cluster_addons,
+        workload_namespace=s.namespace,
     )
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_command as command
 import pulumi_kubernetes as k8s
 
 from components.labels import MANAGED_BY
@@ -39,6 +40,9 @@ LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT = "aws-load-balancer-controller"
 EBS_CSI_POLICY_ARN = "arn:{partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 EBS_CSI_SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 GP3_STORAGE_CLASS = "gp3"
+# Waits, on `pulumi destroy`, for the EBS volumes of deleted claims (reclaim policy Delete) to be gone.
+WAIT_FOR_RELEASED_VOLUMES = Path(__file__).parent / "wait_for_released_volumes.sh"
+RELEASED_VOLUMES_TIMEOUT_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,10 @@ class ClusterAddonsArgs:
     default_storage_class: bool = True  # False on an adopted cluster, which may have a default already
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
     depends_on: tuple[pulumi.Resource, ...] = ()  # e.g. the node group: add-ons need nodes to schedule
+    # With both, `pulumi destroy` waits for the EBS volumes of deleted claims in this namespace before
+    # the driver goes (reclaim policy Delete only): the cluster's kubeconfig, and the workload's namespace.
+    kubeconfig: pulumi.Input[str] | None = None
+    volume_namespace: str = ""
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -73,6 +81,10 @@ class ClusterAddons(pulumi.ComponentResource):
             self.ready.append(self.pod_identity_agent)
         self.ebs_csi_driver = self._ebs_csi_driver() if "ebs-csi-driver" in args.install else None
         self.storage_class = self._gp3_storage_class() if "gp3-storage-class" in args.install else None
+        self.released_volumes = None
+        if (self.ebs_csi_driver is not None and self.storage_class is not None and args.volume_reclaim_policy == "Delete"
+                and args.kubeconfig is not None and args.volume_namespace):
+            self.released_volumes = self._wait_for_released_volumes()
         self.load_balancer_controller = (
             self._load_balancer_controller() if "load-balancer-controller" in args.install else None
         )
@@ -158,6 +170,27 @@ class ClusterAddons(pulumi.ComponentResource):
             allow_volume_expansion=True,
             reclaim_policy=self._args.volume_reclaim_policy,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ebs_csi_driver] if self.ebs_csi_driver else []),
+        )
+
+    def _wait_for_released_volumes(self) -> command.local.Command:
+        """Kubernetes deletes a claim's EBS volume asynchronously, after the claim; pulumi-kubernetes
+        awaits only the claim. This resource's `delete` (components/wait_for_released_volumes.sh)
+        bridges the gap: the workload's claim and namespace depend on it (ready_for_workloads), and it
+        depends on the driver and its class, so the driver, its role and its nodes are deleted only
+        once the volumes are gone. It runs nothing on create or update."""
+        args = self._args
+        return command.local.Command(
+            f"{self._name}-released-volumes",
+            delete=WAIT_FOR_RELEASED_VOLUMES.read_text(),
+            interpreter=["/bin/sh", "-c"],
+            environment={
+                "KUBECONFIG_JSON": pulumi.Output.secret(args.kubeconfig),
+                "NAMESPACE": args.volume_namespace,
+                "STORAGE_CLASS": GP3_STORAGE_CLASS,
+                "TIMEOUT_SECONDS": str(RELEASED_VOLUMES_TIMEOUT_SECONDS),
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ebs_csi_driver, self.storage_class],
+                                        custom_timeouts=pulumi.CustomTimeouts(delete="20m")),
         )
 
     def _load_balancer_controller(self) -> k8s.helm.v3.Release:

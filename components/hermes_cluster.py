@@ -61,6 +61,8 @@ class HermesClusterArgs:
     # existing
     existing_cluster_name: str = ""
     existing_addons: tuple[str, ...] = ()
+    # The namespace whose deleted claims' EBS volumes `pulumi destroy` waits for (ClusterAddonsArgs).
+    workload_namespace: str = ""
 
 
 class HermesCluster(pulumi.ComponentResource):
@@ -94,6 +96,7 @@ class HermesCluster(pulumi.ComponentResource):
                 cluster=self.identity, kubernetes_version=args.kubernetes_version, region=args.region,
                 vpc_id=vpc_id, install=install, volume_reclaim_policy=args.volume_reclaim_policy,
                 ssl_policy=args.ssl_policy, default_storage_class=args.source == "create", depends_on=tuple(ready),
+                kubeconfig=self.kubeconfig, volume_namespace=args.workload_namespace,
             ),
             opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider}),
         )
