@@ -8,6 +8,11 @@
 - `load-balancer-controller`: the AWS Load Balancer Controller (Helm), which turns the Hermes Ingress
   into an ALB; its IAM policy is vendored from the same release (components/vendor/).
 
+Each controller is installed after, and removed before, its role, policy, attachment, Pod Identity
+binding and nodes; workloads depend on the whole component (`ready_for_workloads`), so `pulumi
+destroy` removes what the controllers clean up (Ingress, claims) while they still can. With reclaim
+policy Delete a Command also waits, on destroy, for the deleted claims' EBS volumes.
+
 On a created cluster all of them are installed (the agent only in pod-identity mode); on an adopted
 cluster only those its stack lists in `existingClusterAddons`.
 """
