@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_command as command
 
 from components.bedrock_access import INVOKE_ACTIONS
 
@@ -30,6 +31,18 @@ TOKEN_METRICS = ("InputTokenCount", "OutputTokenCount")
 THROTTLE_METRIC = "InvocationThrottles"
 TOKEN_PERIOD_SECONDS = 3600
 THROTTLE_PERIOD_SECONDS = 300
+
+# Run on `pulumi destroy` after the budget action is gone and before the deny policy and the Hermes
+# role: IAM refuses to delete a policy that is attached, or a role with a policy attached
+# (DeleteConflict), and an action that ran this month leaves the deny policy attached.
+DETACH_DENY_POLICY = """set -eu
+if ! output=$(aws iam detach-role-policy --role-name "$ROLE_NAME" --policy-arn "$POLICY_ARN" 2>&1); then
+  case "$output" in
+    *NoSuchEntity*) ;;  # not attached: the action did not run, or was reversed
+    *) echo "$output" >&2; exit 1 ;;
+  esac
+fi
+"""
 
 
 @dataclass(frozen=True)
@@ -232,6 +245,15 @@ class CostGuardrails(pulumi.ComponentResource):
                 lambda v: json.dumps(budget_action_execution_policy(v[0], v[1]))),
             opts=child,
         )
+        # No-op on create; its delete detaches the deny policy if the action left it attached. The
+        # action depends on it, so it is deleted first and cannot attach the policy again.
+        detach = command.local.Command(
+            f"{name}-bedrock-deny-invoke-detach",
+            delete=DETACH_DENY_POLICY,
+            interpreter=["/bin/sh", "-c"],
+            environment={"ROLE_NAME": args.hermes_role_name, "POLICY_ARN": deny.arn},
+            opts=child,
+        )
         return aws.budgets.BudgetAction(
             f"{name}-bedrock-deny-invoke",
             budget_name=self.budget.name,
@@ -242,5 +264,5 @@ class CostGuardrails(pulumi.ComponentResource):
             definition={"iam_action_definition": {"policy_arn": deny.arn, "roles": [args.hermes_role_name]}},
             execution_role_arn=execution_role.arn,
             subscribers=[{"address": self.topic.arn, "subscription_type": "SNS"}],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permissions]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permissions, detach]),
         )

@@ -254,3 +254,50 @@ def test_every_array_key_declares_the_item_type_its_defaults_and_stack_values_ha
         for key, item_type in arrays.items():
             for value in (declared[key].get("default") or [], values.get(key) or []):
                 assert all(type(v) is item_type for v in value), (stack, key, value)
+
+
+# --- destroy after the action ran: the deny policy is detached before IAM is asked to delete it -------
+
+DETACH = "hermes-bedrock-deny-invoke-detach"
+
+
+def test_the_detach_runs_after_the_action_is_gone_and_before_the_deny_policy_and_the_hermes_role():
+    from tests.delete_order import forced_before
+
+    dev = stack_program("dev")
+    detach = dev.one("command:local:Command", DETACH)
+    assert forced_before(dev.resources, dev.one(ACTION), detach)
+    assert forced_before(dev.resources, detach, dev.one(POLICY, "hermes-bedrock-deny-invoke"))
+    assert forced_before(dev.resources, detach, dev.one(ROLE, "hermes-bedrock"))
+    assert "create" not in detach.plain and detach.plain["environment"] == {
+        "ROLE_NAME": dev.one(ROLE, "hermes-bedrock").outputs["name"],
+        "POLICY_ARN": dev.one(POLICY, "hermes-bedrock-deny-invoke").outputs["arn"]}
+
+
+def _detach_with_fake_aws(tmp_path, answer: str, status: int):
+    import os
+    import subprocess
+
+    from components.cost_guardrails import DETACH_DENY_POLICY
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "aws").write_text(f'#!/bin/sh\necho "$*" > "{tmp_path}/called"\necho "{answer}" >&2\nexit {status}\n')
+    (bin_dir / "aws").chmod(0o755)
+    result = subprocess.run(["/bin/sh", "-c", DETACH_DENY_POLICY], capture_output=True, text=True, timeout=30,
+                            env={**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "ROLE_NAME": "hermes-bedrock-x",
+                                 "POLICY_ARN": "arn:aws:iam::123456789012:policy/deny"})
+    return result, (tmp_path / "called").read_text().strip()
+
+
+def test_the_detach_detaches_exactly_the_deny_policy_from_the_hermes_role(tmp_path):
+    result, called = _detach_with_fake_aws(tmp_path, "", 0)
+    assert result.returncode == 0
+    assert called == "iam detach-role-policy --role-name hermes-bedrock-x --policy-arn arn:aws:iam::123456789012:policy/deny"
+
+
+def test_a_policy_that_is_not_attached_is_fine_and_any_other_error_fails_the_destroy(tmp_path):
+    not_attached, _ = _detach_with_fake_aws(tmp_path / "a", "An error occurred (NoSuchEntity) when calling DetachRolePolicy", 254)
+    denied, _ = _detach_with_fake_aws(tmp_path / "b", "An error occurred (AccessDenied) when calling DetachRolePolicy", 254)
+    assert not_attached.returncode == 0
+    assert denied.returncode == 1 and "AccessDenied" in denied.stderr
