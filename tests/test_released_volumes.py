@@ -21,18 +21,19 @@ from tests.delete_order import forced_before
 from tests.harness import is_secret, reveal, run_program
 
 COMMAND = "command:local:Command"
+WAIT = "hermes-addons-released-volumes"
 PV = "pvc-0123 Delete gp3 hermes hermes-data"
 
 
 # --- the resource and its place in the delete order -------------------------------------------------
 
 def test_dev_waits_for_released_volumes_and_prod_which_retains_them_does_not():
-    assert len(stack_program("dev").of_type(COMMAND)) == 1
-    assert not stack_program("prod").of_type(COMMAND)
+    assert stack_program("dev").one(COMMAND, WAIT)
+    assert not [c for c in stack_program("prod").of_type(COMMAND) if c.name == WAIT]
 
 
 def test_the_wait_runs_only_on_delete_with_the_clusters_kubeconfig_as_a_secret():
-    command = stack_program("dev").one(COMMAND)
+    command = stack_program("dev").one(COMMAND, WAIT)
     assert command.plain["delete"] == WAIT_FOR_RELEASED_VOLUMES.read_text()
     assert "create" not in command.plain and "update" not in command.plain
     assert command.plain["interpreter"] == ["/bin/sh", "-c"]
@@ -44,17 +45,17 @@ def test_the_wait_runs_only_on_delete_with_the_clusters_kubeconfig_as_a_secret()
 
 def test_claim_pod_and_namespace_go_first_then_the_wait_then_the_driver_its_permissions_and_nodes():
     dev = stack_program("dev")
-    wait = dev.one(COMMAND)
+    wait = dev.one(COMMAND, WAIT)
     for user in ("kubernetes:core/v1:PersistentVolumeClaim", "kubernetes:apps/v1:Deployment", "kubernetes:core/v1:Namespace"):
         assert forced_before(dev.resources, dev.one(user), wait), user
-    driver = [r for r in dev.resources if "ebs-csi" in r.name and r.type != COMMAND]
+    driver = [r for r in dev.resources if "ebs-csi" in r.name]
     assert {r.type for r in driver} >= {"aws:eks/addon:Addon", "aws:iam/role:Role", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"}
     for needed in [*driver, dev.one("kubernetes:storage.k8s.io/v1:StorageClass"), dev.one("eks:index:ManagedNodeGroup")]:
         assert forced_before(dev.resources, wait, needed), needed.name
 
 
 def test_a_namespace_setting_follows_into_the_wait():
-    environment = reveal(run_program("dev", {"namespace": "agents"}).one(COMMAND).inputs["environment"])
+    environment = reveal(run_program("dev", {"namespace": "agents"}).one(COMMAND, WAIT).inputs["environment"])
     assert environment["NAMESPACE"] == "agents"
 
 
