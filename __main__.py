@@ -17,6 +17,7 @@ from components.labels import image_tag
 from components.observability import Observability
 from components.restored_volume import RestoredVolume
 from components.volume_backups import VolumeBackups
+from preflight import check_account
 from settings import load_settings
 from wiring import (
     agent_args,
@@ -33,8 +34,10 @@ from wiring import (
 NAME = "hermes"  # names the components, the Kubernetes objects and the service account
 STACK = pulumi.get_stack()
 
-# 1. Every input validated before anything is registered.
+# 1. Every input validated before anything is registered: the stack's config, then what only the AWS
+#    account can answer (Bedrock models offered in the Region, certificates for the Ingress hosts).
 settings = load_settings()
+account = check_account(settings, STACK)
 
 # 2. Where Hermes runs: an EKS cluster (created or adopted) or the current kubeconfig's cluster.
 cluster = None
@@ -63,6 +66,7 @@ if settings.model_provider == "bedrock":
         namespace=settings.namespace,
         service_account=NAME,
         cluster=cluster.identity,
+        destinations=account.bedrock_destinations,
     ))
 
 # 6. Where alerts go, and the guardrails on the Bedrock bill.

@@ -187,6 +187,7 @@ NoSpaces = Annotated[str, _pattern(r"[^\s]{1,256}", "a value without spaces", op
 StringMap = Annotated[dict[str, str], BeforeValidator(_scalars_as_text), BeforeValidator(_json_text)]
 AddonVersion = Annotated[str, _pattern(ADDON_VERSION_PATTERN, "an EKS add-on version such as v1.20.1-eksbuild.3")]
 EmailAddress = Annotated[str, _pattern(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}", "an e-mail address such as oncall@example.com")]
+CostExplorerService = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9 ().,&:/_-]{0,127}", "a service name as Cost Explorer shows it, e.g. Amazon Bedrock")]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -282,6 +283,7 @@ class StackSettings(BaseModel):
     alert_emails: ListOf(EmailAddress) = ()
     bedrock_monthly_budget_usd: Annotated[int, _between(1, 10_000_000, " of US dollars")] = 100
     bedrock_budget_thresholds: ListOf(Annotated[int, _between(1, 1000, " percent")]) = (50, 80, 100)
+    bedrock_budget_services: ListOf(CostExplorerService) = ("Amazon Bedrock",)
     bedrock_budget_deny_invoke: bool = False
     bedrock_hourly_token_alarm: Annotated[int, _between(1000, 10_000_000_000, " of tokens")] = 1_000_000
     # --- cluster network: node zones, add-on versions, who may reach Hermes (issues 6 and 7) ----
@@ -520,6 +522,12 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
     if UNSAFE_CHARACTERS.search(s.kubeconfig_context):
         need("kubeconfig_context", f"a context name without {SHOWN_UNSAFE} (the exported kubectl commands "
              "name it and run through $(...)); rename it with `kubectl config rename-context`")
+
+    # --- the Bedrock budget's services -----------------------------------------------------------
+    if len(set(s.bedrock_budget_services)) != len(s.bedrock_budget_services):
+        need("bedrock_budget_services", "a list without duplicates")
+    if not s.bedrock_budget_services:
+        need("bedrock_budget_services", "at least one service name (the budget counts only their cost)")
 
     # --- placeholders copied from examples (issue 6 item 11) ----------------------------------
     problems += _placeholder_problems(s)
@@ -846,4 +854,5 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "ingress_source_cidrs": ("Where traffic to the Hermes ports may come from, trusted for X-Forwarded-* headers; empty: the load balancer subnets (created cluster), the cluster's VPC (adopted), the private address ranges (`kubeconfig`). See README \"Network policy\".", "[10.244.0.0/16]"),
     "observability": ("AWS stacks: Hermes' logs in CloudWatch Logs, Container Insights metrics, pod alarms and a CloudWatch dashboard (README \"Watching Hermes\"; an adopted cluster gets the add-on only if existingClusterAddons lists cloudwatch-observability). No effect on `kubeconfig` stacks.", "true"),
     "log_retention_days": ("Days CloudWatch Logs keeps Hermes' container logs and the EKS control plane logs.", "90"),
+    "bedrock_budget_services": ("Cost Explorer service names the budget counts (models sold through AWS Marketplace bill under their own names).", "[Amazon Bedrock]"),
 }

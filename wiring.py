@@ -90,6 +90,7 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         node_zone_count=s.node_zone_count,
         creator=creator or UNKNOWN_CREATOR,
         addon_versions=tuple(sorted(s.addon_versions.items())),
+        workload_namespace=s.namespace,
     )
 
 
@@ -134,6 +135,7 @@ def guardrail_args(s: StackSettings, stack: str, alerts: AlertTopic, bedrock: Be
         models=s.effective_bedrock_models,
         hourly_token_limit=s.bedrock_hourly_token_alarm,
         alarm_prefix=f"hermes-{stack}",
+        services=s.bedrock_budget_services,
         hermes_role_name=bedrock.role.name if deny else None,
         hermes_role_arn=bedrock.role_arn if deny else None,
         tags=(("project", PROJECT), ("stack", stack)),
@@ -241,7 +243,8 @@ def agent_args(
         ) if restored else None,
         allowed_source_cidrs=allowed_source_cidrs(s, cluster),
         # The PVC's provider must read its StorageClass (WaitForFirstConsumer) to await it correctly,
-        # and the Ingress needs the controller's webhook: both must exist first.
+        # and the Ingress needs the controller's webhook: both must exist first. On `pulumi destroy`
+        # the controllers, their credentials and nodes must outlive what they clean up.
         platform_depends_on=tuple(cluster.addons.ready_for_workloads) if cluster else (),
         # The pod must not start before its role may invoke Bedrock (and, under Pod Identity, is bound).
         workload_depends_on=bedrock.workload_depends_on if bedrock else (),
@@ -320,3 +323,5 @@ def stack_outputs(
     if observability is not None:
         outputs["cloudwatch_dashboard_url"] = observability.dashboard_url
     return outputs
+
+

@@ -10,14 +10,18 @@ inference-profiles-prereq.html):
 - a global system inference profile (`global.`): AWS's three-part policy, including the Region-less
   foundation-model ARN that Bedrock evaluates with aws:RequestedRegion = "unspecified"
   (global-cross-region-inference.html, "IAM policy requirements for global cross-Region inference").
+
+A geographic profile's destinations are resolved from Bedrock while the program runs
+(resolve_destinations, via GetInferenceProfile), since AWS adds destination Regions over time and a
+missing grant fails the first call routed there; GEO_REGIONS is only the offline fallback.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import pulumi
@@ -118,15 +122,96 @@ def _sid_suffix(model_id: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in re.split(r"[^0-9A-Za-z]+", model_id))
 
 
+# --- what Bedrock itself says, asked while the program runs (during `pulumi preview` too) -----------
+
+FOUNDATION_MODEL_ARN = re.compile(r"arn:(aws[a-z-]*):bedrock:([a-z0-9-]*)::foundation-model/(.+)")
+
+
+class ModelUnavailable(Exception):
+    """A configured model or inference profile that Bedrock does not offer in the Region."""
+
+    def __init__(self, model_id: str, region: str, reason: str):
+        self.model_id, self.region, self.reason = model_id, region, reason
+        super().__init__(f"{model_id!r} is not available in {region}: {reason}")
+
+
+def profile_destinations(profile_id: str, region: str, model_arns: Sequence[str]) -> tuple[str, ...]:
+    """The foundation-model ARNs a geographic profile routes to, as GetInferenceProfile lists them:
+    checked to be that one model (no wildcard, no other model) in named Regions."""
+    _, foundation_model = parse_model_id(profile_id)
+    arns = sorted(set(model_arns))
+    if not arns:
+        raise ModelUnavailable(profile_id, region, "the inference profile lists no destination model")
+    for arn in arns:
+        match = FOUNDATION_MODEL_ARN.fullmatch(arn)
+        if not match or not match.group(2) or match.group(3) != foundation_model or "*" in arn or "?" in arn:
+            raise ModelUnavailable(profile_id, region, f"the inference profile routes to {arn}, not a "
+                                   f"Regional ARN of foundation model {foundation_model}")
+    return tuple(arns)
+
+
+def resolve_destinations(
+    models: Sequence[str],
+    region: str,
+    get_profile_model_arns: Callable[[str, str], Sequence[str]],
+    get_foundation_model: Callable[[str, str], object],
+) -> dict[str, tuple[str, ...]]:
+    """Destination model ARNs of every geographic system inference profile in `models`, from Bedrock.
+
+    AWS adds destination Regions to profiles over time (GEO_REGIONS is a snapshot), and a grant that
+    misses one fails the first call routed there. Every model is also checked to be offered in
+    `region`: a foundation model through the foundation-model lookup, a global profile through the
+    profile lookup. Raises ModelUnavailable for the first that is not. The lookups are injected so
+    this stays testable without Pulumi; `bedrock_lookups()` gives the real ones.
+    """
+    destinations = {}
+    for model in check_models(models, region):
+        try:
+            if model.geo is None:
+                get_foundation_model(model.id, region)
+                continue
+            arns = get_profile_model_arns(model.id, region)
+        except ModelUnavailable:
+            raise
+        except Exception as error:  # noqa: BLE001 - an invoke's failure: not found, not authorized
+            raise ModelUnavailable(model.id, region, str(error).strip().splitlines()[-1][:300]) from None
+        if model.geo != GLOBAL:
+            destinations[model.id] = profile_destinations(model.id, region, arns)
+    return destinations
+
+
+def bedrock_lookups() -> tuple[Callable[[str, str], Sequence[str]], Callable[[str, str], object]]:
+    """The lookups resolve_destinations needs, as plain (blocking) invokes of pulumi-aws 7.51.1:
+    aws.bedrock.get_inference_profile(inference_profile_id=...) -> models[].model_arn, and
+    aws.bedrockfoundation.get_model(model_id=...); both fail when the Region does not offer the id."""
+
+    def profile_model_arns(profile_id: str, region: str) -> list[str]:
+        profile = aws.bedrock.get_inference_profile(inference_profile_id=profile_id, region=region)
+        if profile.status and profile.status != "ACTIVE":
+            raise ModelUnavailable(profile_id, region, f"the inference profile's status is {profile.status}")
+        return [m.model_arn for m in profile.models or []]
+
+    def foundation_model(model_id: str, region: str) -> object:
+        return aws.bedrockfoundation.get_model(model_id=model_id, region=region)
+
+    return profile_model_arns, foundation_model
+
+
 def invoke_policy(
     models: Sequence[str],
     region: str,
     account_id: str,
     partition: str = "aws",
     discovery: bool = False,
+    destinations: Mapping[str, Sequence[str]] | None = None,
 ) -> dict:
-    """The permissions policy that lets its holder invoke exactly `models` from `region`."""
+    """The permissions policy that lets its holder invoke exactly `models` from `region`.
+
+    `destinations`: each geographic profile's destination model ARNs as Bedrock reports them
+    (resolve_destinations); a profile missing from it is granted GEO_REGIONS' snapshot instead.
+    """
     parsed = check_models(models, region)
+    destinations = destinations or {}
 
     def model_arn(model_region: str, foundation_model: str) -> str:
         return f"arn:{partition}:bedrock:{model_region}::foundation-model/{foundation_model}"
@@ -155,9 +240,10 @@ def invoke_policy(
         statements.append(allow("InvokeGlobalInferenceProfiles", INVOKE_ACTIONS,
                                 [profile_arn(m.id) for m in global_], {"aws:RequestedRegion": region}))
     for m in geographic:
+        resolved = destinations.get(m.id)
         statements.append(allow(
             f"ModelsBehind{_sid_suffix(m.id)}", INVOKE_ACTIONS,
-            [model_arn(r, m.foundation_model) for r in sorted(GEO_REGIONS[m.geo])],
+            sorted(resolved) if resolved else [model_arn(r, m.foundation_model) for r in sorted(GEO_REGIONS[m.geo])],
             {"bedrock:InferenceProfileArn": profile_arn(m.id)},
         ))
     for m in global_:
@@ -201,6 +287,9 @@ class BedrockAccessArgs:
     service_account: str
     cluster: ClusterIdentity
     discovery: bool = False
+    # Each geographic profile's destination model ARNs, resolved from Bedrock before anything is
+    # registered (resolve_destinations); empty: GEO_REGIONS' snapshot.
+    destinations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 class BedrockAccess(pulumi.ComponentResource):
@@ -232,12 +321,12 @@ class BedrockAccess(pulumi.ComponentResource):
         invoke_opts = pulumi.InvokeOutputOptions(parent=self)
         account_id = aws.get_caller_identity_output(opts=invoke_opts).account_id
         partition = aws.get_partition_output(opts=invoke_opts).partition
-        models, region, discovery = tuple(args.models), args.region, args.discovery
+        models, region, discovery, destinations = tuple(args.models), args.region, args.discovery, dict(args.destinations)
         self.policy = aws.iam.RolePolicy(
             f"{name}-bedrock-invoke",
             role=self.role.id,
             policy=pulumi.Output.all(account_id, partition).apply(
-                lambda v: json.dumps(invoke_policy(models, region, v[0], v[1], discovery))
+                lambda v: json.dumps(invoke_policy(models, region, v[0], v[1], discovery, destinations))
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -9,6 +9,11 @@
 - `load-balancer-controller`: the AWS Load Balancer Controller (Helm), which turns the Hermes Ingress
   into an ALB; its IAM policy is vendored from the same release (components/vendor/).
 
+Each controller is installed after, and removed before, its role, policy, attachment, Pod Identity
+binding and nodes; workloads depend on the whole component (`ready_for_workloads`), so `pulumi
+destroy` removes what the controllers clean up (Ingress, claims) while they still can. With reclaim
+policy Delete a Command also waits, on destroy, for the deleted claims' EBS volumes.
+
 On a created cluster all of them are installed (the agent only in pod-identity mode); on an adopted
 cluster only those its stack lists in `existingClusterAddons`.
 """
@@ -21,6 +26,7 @@ from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_command as command
 import pulumi_kubernetes as k8s
 
 from components.addon_versions import EBS_CSI_DRIVER, POD_IDENTITY_AGENT, addon_version
@@ -45,6 +51,9 @@ GP3_STORAGE_CLASS = "gp3"
 # (kubernetes-sigs/aws-ebs-csi-driver pkg/driver: WellKnownZoneTopologyKey in NodeGetInfo and in
 # CreateVolume's pickAvailabilityZone).
 ZONE_TOPOLOGY_KEY = "topology.kubernetes.io/zone"
+# Waits, on `pulumi destroy`, for the EBS volumes of deleted claims (reclaim policy Delete) to be gone.
+WAIT_FOR_RELEASED_VOLUMES = Path(__file__).parent / "wait_for_released_volumes.sh"
+RELEASED_VOLUMES_TIMEOUT_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,10 @@ class ClusterAddonsArgs:
     volume_tags: tuple[tuple[str, str], ...] = ()  # put on every EBS volume the gp3 class provisions
     addon_versions: tuple[tuple[str, str], ...] = ()  # overrides of components/addon_versions.py
     volume_zones: tuple[str, ...] = ()  # the only zones gp3 volumes may be made in; empty: any
+    # With both, `pulumi destroy` waits for the EBS volumes of deleted claims in this namespace before
+    # the driver goes (reclaim policy Delete only): the cluster's kubeconfig, and the workload's namespace.
+    kubeconfig: pulumi.Input[str] | None = None
+    volume_namespace: str = ""
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -82,6 +95,10 @@ class ClusterAddons(pulumi.ComponentResource):
             self.ready.append(self.pod_identity_agent)
         self.ebs_csi_driver = self._ebs_csi_driver() if "ebs-csi-driver" in args.install else None
         self.storage_class = self._gp3_storage_class() if "gp3-storage-class" in args.install else None
+        self.released_volumes = None
+        if (self.ebs_csi_driver is not None and self.storage_class is not None and args.volume_reclaim_policy == "Delete"
+                and args.kubeconfig is not None and args.volume_namespace):
+            self.released_volumes = self._wait_for_released_volumes()
         self.load_balancer_controller = (
             self._load_balancer_controller() if "load-balancer-controller" in args.install else None
         )
@@ -89,12 +106,22 @@ class ClusterAddons(pulumi.ComponentResource):
 
     @property
     def ready_for_workloads(self) -> list[pulumi.Resource]:
-        """What a workload's volume and Ingress must wait for: the CSI driver and its StorageClass (the
-        provider reads the class's binding mode to await the claim) and the controller's webhook."""
-        return [r for r in (self.ebs_csi_driver, self.storage_class, self.load_balancer_controller) if r is not None]
+        """What a workload's namespace, volume and Ingress depend on: every controller here with its
+        role, policy, attachment and Pod Identity binding, and the nodes they run on.
+
+        Creating, they wait for the CSI driver and its StorageClass (the provider reads the class's
+        binding mode to await the claim) and the controller's webhook. On `pulumi destroy` the engine
+        deletes a resource only after everything depending on it (pulumi/pulumi
+        pkg/resource/deploy/step_generator.go, ScheduleDeletes), so the Ingress, the claim and the
+        namespace holding the controller's TargetGroupBindings are gone while the Load Balancer
+        Controller and the EBS CSI driver may still delete the ALB and the volume. A dependency on a
+        local component is one on each of its custom children (pulumi SDK runtime/rpc.py,
+        _add_dependency); the nodes are named too, not left to be reached through the add-ons.
+        """
+        return [self, *self._args.depends_on]
 
     # -----------------------------------------------------------------------------------------
-    def _eks_addon(self, addon: str, **extra) -> aws.eks.Addon:
+    def _eks_addon(self, addon: str, depends_on: tuple[pulumi.Resource, ...] = (), **extra) -> aws.eks.Addon:
         args = self._args
         overrides = dict(args.addon_versions)
         version = pulumi.Output.from_input(args.kubernetes_version).apply(
@@ -108,8 +135,12 @@ class ClusterAddons(pulumi.ComponentResource):
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             **extra,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.depends_on)),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *depends_on]),
         )
+
+    def _credentials_of_controllers(self) -> tuple[pulumi.Resource, ...]:
+        # Under Pod Identity the agent on each node hands every controller its credentials.
+        return (self.pod_identity_agent,) if self.pod_identity_agent is not None else ()
 
     def _role(self, purpose: str, namespace: str, service_account: str) -> WorkloadRole:
         # The add-on APIs take the Pod Identity binding themselves, so no association is made here
@@ -121,16 +152,18 @@ class ClusterAddons(pulumi.ComponentResource):
 
     def _ebs_csi_driver(self) -> aws.eks.Addon:
         identity = self._role("ebs-csi", "kube-system", EBS_CSI_SERVICE_ACCOUNT)
-        aws.iam.RolePolicyAttachment(
+        attachment = aws.iam.RolePolicyAttachment(
             f"{self._name}-ebs-csi",
             role=identity.role.name,
             policy_arn=self.partition.apply(lambda p: EBS_CSI_POLICY_ARN.format(partition=p)),
             opts=pulumi.ResourceOptions(parent=self),
         )
+        # The driver is installed after its permissions exist and removed before they go.
+        needs = (attachment, *self._credentials_of_controllers())
         if identity.mode == "irsa":
-            addon = self._eks_addon(EBS_CSI_DRIVER, service_account_role_arn=identity.role.arn)
+            addon = self._eks_addon(EBS_CSI_DRIVER, needs, service_account_role_arn=identity.role.arn)
         else:
-            addon = self._eks_addon(EBS_CSI_DRIVER, pod_identity_associations=[
+            addon = self._eks_addon(EBS_CSI_DRIVER, needs, pod_identity_associations=[
                 aws.eks.AddonPodIdentityAssociationArgs(role_arn=identity.role.arn, service_account=EBS_CSI_SERVICE_ACCOUNT)
             ])
         self.ready.append(addon)
@@ -163,6 +196,27 @@ class ClusterAddons(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ebs_csi_driver] if self.ebs_csi_driver else []),
         )
 
+    def _wait_for_released_volumes(self) -> command.local.Command:
+        """Kubernetes deletes a claim's EBS volume asynchronously, after the claim; pulumi-kubernetes
+        awaits only the claim. This resource's `delete` (components/wait_for_released_volumes.sh)
+        bridges the gap: the workload's claim and namespace depend on it (ready_for_workloads), and it
+        depends on the driver and its class, so the driver, its role and its nodes are deleted only
+        once the volumes are gone. It runs nothing on create or update."""
+        args = self._args
+        return command.local.Command(
+            f"{self._name}-released-volumes",
+            delete=WAIT_FOR_RELEASED_VOLUMES.read_text(),
+            interpreter=["/bin/sh", "-c"],
+            environment={
+                "KUBECONFIG_JSON": pulumi.Output.secret(args.kubeconfig),
+                "NAMESPACE": args.volume_namespace,
+                "STORAGE_CLASS": GP3_STORAGE_CLASS,
+                "TIMEOUT_SECONDS": str(RELEASED_VOLUMES_TIMEOUT_SECONDS),
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ebs_csi_driver, self.storage_class],
+                                        custom_timeouts=pulumi.CustomTimeouts(delete="20m")),
+        )
+
     def _load_balancer_controller(self) -> k8s.helm.v3.Release:
         args = self._args
         namespace, service_account = "kube-system", LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT
@@ -176,7 +230,7 @@ class ClusterAddons(pulumi.ComponentResource):
             policy=LOAD_BALANCER_CONTROLLER_POLICY.read_text(),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        aws.iam.RolePolicyAttachment(
+        attachment = aws.iam.RolePolicyAttachment(
             f"{self._name}-load-balancer-controller",
             role=identity.role.name, policy_arn=policy.arn, opts=pulumi.ResourceOptions(parent=self),
         )
@@ -211,7 +265,9 @@ class ClusterAddons(pulumi.ComponentResource):
             timeout=600,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[*self.ready, *( [identity.association] if identity.association else [])],
+                # Installed after, and removed before, its permissions, its binding and the nodes.
+                depends_on=[*args.depends_on, *self.ready, *self._credentials_of_controllers(), attachment,
+                            *([identity.association] if identity.association else [])],
             ),
         )
 

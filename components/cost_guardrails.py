@@ -4,10 +4,13 @@
   percentage of actual spend and when the forecast passes the limit. Billing data lags by hours
   (docs.aws.amazon.com/cost-management/latest/userguide/budgets-managing-costs.html: budgets update up
   to three times a day), so a budget can only ever react late.
+- The budget counts the Cost Explorer services in `services`: "Amazon Bedrock", plus the names under
+  which models sold through AWS Marketplace bill, if the account has them.
 - Optionally a budget action: at 100 % of actual spend, AWS Budgets attaches a deny-invoke policy to the
   Hermes role (APPLY_IAM_POLICY, automatic), and on the 1st of each month at 00:05 UTC an EventBridge
   Scheduler schedule detaches it again. The lift is ours and explicit rather than left to how Budgets
-  treats an executed action in the next period.
+  treats an executed action in the next period. `pulumi destroy` detaches it too (with the AWS CLI),
+  since IAM refuses to delete an attached policy or a role with one.
 - Near-real-time CloudWatch alarms per allowed model on the AWS/Bedrock runtime metrics: tokens per
   hour above a limit, and sustained throttling (docs.aws.amazon.com/bedrock/latest/userguide/
   monitoring.html#runtime-cloudwatch-metrics: InputTokenCount, OutputTokenCount, InvocationThrottles,
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_command as command
 
 from components.bedrock_access import INVOKE_ACTIONS
 
@@ -35,6 +39,18 @@ LIFT_SCHEDULE = "cron(5 0 1 * ? *)"  # 00:05 UTC on the 1st: the new budget peri
 DETACH_TARGET = "arn:{partition}:scheduler:::aws-sdk:iam:detachRolePolicy"
 BUDGET_NAME = re.compile(r"[^:\\]{1,100}")
 
+# Run on `pulumi destroy` after the budget action is gone and before the deny policy and the Hermes
+# role: IAM refuses to delete a policy that is attached, or a role with a policy attached
+# (DeleteConflict), and an action that ran this month leaves the deny policy attached.
+DETACH_DENY_POLICY = """set -eu
+if ! output=$(aws iam detach-role-policy --role-name "$ROLE_NAME" --policy-arn "$POLICY_ARN" 2>&1); then
+  case "$output" in
+    *NoSuchEntity*) ;;  # not attached: the action did not run, or was lifted
+    *) echo "$output" >&2; exit 1 ;;
+  esac
+fi
+"""
+
 
 @dataclass(frozen=True)
 class CostGuardrailsArgs:
@@ -45,6 +61,7 @@ class CostGuardrailsArgs:
     models: tuple[str, ...]  # ModelId dimension values: what the Hermes role may invoke
     hourly_token_limit: int
     alarm_prefix: str  # CloudWatch alarm names, e.g. hermes-dev: hermes-dev-bedrock-tokens-<model>
+    services: tuple[str, ...] = (BEDROCK_SERVICE,)  # Cost Explorer service names the budget counts
     hermes_role_name: pulumi.Input[str] | None = None  # set: deny invoke when the budget is spent
     hermes_role_arn: pulumi.Input[str] | None = None
     tags: tuple[tuple[str, str], ...] = ()
@@ -187,7 +204,7 @@ class CostGuardrails(pulumi.ComponentResource):
             limit_amount=f"{args.monthly_limit_usd}.0",
             limit_unit="USD",
             time_unit="MONTHLY",
-            cost_filters=[{"name": "Service", "values": [BEDROCK_SERVICE]}],
+            cost_filters=[{"name": "Service", "values": list(args.services)}],
             notifications=pulumi.Output.from_input(args.alert_topic_arn).apply(
                 lambda topic: budget_notifications(args.actual_thresholds, topic)),
             tags=tags,
@@ -236,6 +253,15 @@ class CostGuardrails(pulumi.ComponentResource):
                 lambda v: json.dumps(attach_deny_policy(v[0], v[1]))),
             opts=child,
         )
+        # No-op on create; its delete detaches the deny policy if the action left it attached. The
+        # action depends on it, so it is deleted first and cannot attach the policy again.
+        self.detach_on_destroy = command.local.Command(
+            f"{name}-bedrock-budget-detach",
+            delete=DETACH_DENY_POLICY,
+            interpreter=["/bin/sh", "-c"],
+            environment={"ROLE_NAME": args.hermes_role_name, "POLICY_ARN": self.deny_policy.arn},
+            opts=child,
+        )
         aws.budgets.BudgetAction(
             f"{name}-bedrock-budget-spent",
             budget_name=self.budget.name,
@@ -248,7 +274,7 @@ class CostGuardrails(pulumi.ComponentResource):
             subscribers=[{"address": args.alert_topic_arn, "subscription_type": "SNS"}],
             tags=tags,
             # The executor must keep its permission until the action is gone (teardown in reverse order).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[executor_policy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[executor_policy, self.detach_on_destroy]),
         )
         lifter = aws.iam.Role(
             f"{name}-bedrock-budget-lift",

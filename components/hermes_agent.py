@@ -235,8 +235,9 @@ class HermesAgentArgs:
     # and a pod cannot block access to itself) and the kubelet's probes (traffic from the pod's node
     # is always allowed): kubernetes.io docs, concepts/services-networking/network-policies.
     allowed_source_cidrs: pulumi.Input[Sequence[str]] = ()
-    # What the volume and the Ingress need first (the StorageClass, so the provider can read its
-    # binding mode; the ingress controller's webhook), and what the pod needs first (its IAM binding).
+    # What the namespace, the volume and the Ingress need first and must outlive them on `pulumi
+    # destroy` (the CSI driver, StorageClass, ingress controller, their credentials and nodes), and
+    # what the pod needs first (its IAM binding).
     platform_depends_on: Sequence[pulumi.Resource] = ()
     workload_depends_on: Sequence[pulumi.Resource] = ()
     # kubectl's flags that reach this cluster from where `pulumi up` runs (`--context <name>`,
@@ -269,7 +270,9 @@ class HermesAgent(pulumi.ComponentResource):
         self.namespace = k8s.core.v1.Namespace(
             name,
             metadata={"name": args.namespace, "labels": {**self.labels, **self._pod_security_labels()}},
-            opts=pulumi.ResourceOptions(parent=self, protect=True),
+            # Deleting a namespace waits for the finalizers of everything in it (the controllers'
+            # TargetGroupBindings, the claim): the platform must outlive it on `pulumi destroy`.
+            opts=pulumi.ResourceOptions(parent=self, protect=True, depends_on=list(args.platform_depends_on)),
         )
         ns = self.namespace.metadata.name
 

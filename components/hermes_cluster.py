@@ -75,6 +75,8 @@ class HermesClusterArgs:
     # existing
     existing_cluster_name: str = ""
     existing_addons: tuple[str, ...] = ()
+    # The namespace whose deleted claims' EBS volumes `pulumi destroy` waits for (ClusterAddonsArgs).
+    workload_namespace: str = ""
 
 
 class SubnetLayout(NamedTuple):
@@ -135,6 +137,7 @@ class HermesCluster(pulumi.ComponentResource):
                 ssl_policy=args.ssl_policy, default_storage_class=args.source == "create", depends_on=tuple(ready),
                 volume_tags=args.volume_tags,
                 addon_versions=args.addon_versions, volume_zones=tuple(self.node_zones),
+                kubeconfig=self.kubeconfig, volume_namespace=args.workload_namespace,
             ),
             opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider}),
         )

@@ -7,6 +7,12 @@ Two sources (stack setting `imageSource`):
 The repository is immutable (a tag, once pushed, always names the same image), scanned on push,
 encrypted with the AWS-managed KMS key and trimmed by a lifecycle policy. Callers deploy
 `image_ref` (`<repository_url>@sha256:...`), never a tag.
+
+Tags are content-addressed, and an immutable repository refuses a second push of a tag even for the
+same image (aws/containers-roadmap#2380), while docker-build rebuilds and pushes on any change of its
+inputs (pulumi-docker-build provider/internal/image.go, Diff). So a tag the repository already holds
+is never built again: going back to an earlier image or architecture (A -> B -> A), or re-running an
+`up` that was interrupted after its push, deploys the digest ECR holds under that tag.
 """
 
 from __future__ import annotations
@@ -143,10 +149,27 @@ def validate(args: HermesImageArgs) -> None:
                              "https:// URL ending in .git, without a #fragment")
 
 
+def pushed_digest(repository_name: str, tag: str, opts: pulumi.InvokeOptions | None = None) -> str | None:
+    """The digest the account's ECR repository holds under `tag`, or None: also when the repository
+    does not exist yet (the first `up`), since ListImages fails on a missing repository
+    (RepositoryNotFoundException) where ListRepositories just leaves it out.
+
+    Plain invokes, not outputs: whether to build decides which resources are registered, during
+    `pulumi preview` as during `up`. pulumi-aws 7.51.1: aws.ecr.get_repositories -> names,
+    aws.ecr.get_images -> image_ids[].image_tag / image_digest.
+    """
+    if repository_name not in aws.ecr.get_repositories(opts=opts).names:
+        return None
+    for image in aws.ecr.get_images(repository_name=repository_name, opts=opts).image_ids:
+        if image.image_tag == tag:
+            return image.image_digest
+    return None
+
+
 class HermesImage(pulumi.ComponentResource):
     repository: aws.ecr.Repository
     lifecycle_policy: aws.ecr.LifecyclePolicy
-    image: docker_build.Image
+    image: docker_build.Image | None  # None: the tag is in the repository already, nothing is built
     tag: str
     repository_url: pulumi.Output[str]
     image_ref: pulumi.Output[str]
@@ -190,6 +213,15 @@ class HermesImage(pulumi.ComponentResource):
             # upstream's own Dockerfile at that commit is used.
             build = {"context": {"location": f"{args.git_repository}#{args.git_commit}"}}
 
+        self.tag = tag
+        existing = pushed_digest(args.repository_name, tag, pulumi.InvokeOptions(parent=self))
+        if existing is not None:
+            # Built and pushed by an earlier `up`: a rebuild would push the tag again and be refused.
+            self.image = None
+            self.image_ref = self.repository_url.apply(lambda url: f"{url}@{existing}")
+            self.register_outputs({"repository_url": self.repository_url, "image_ref": self.image_ref})
+            return
+
         # The tag changes whenever anything that decides the image's content changes (the commit,
         # or the upstream reference, platform, Dockerfile and context of the mirror). docker-build
         # rebuilds and pushes when its inputs or context hash change; with an unchanged tag that
@@ -212,9 +244,11 @@ class HermesImage(pulumi.ComponentResource):
                 "password": pulumi.Output.secret(token.password),
             }],
             **build,
-            opts=child,
+            # Once its tag is in the repository, the next `up` registers no build (see above). The
+            # provider's Delete only removes the image from the local Docker daemon
+            # (provider/internal/image.go, Delete): retained, that step needs no daemon.
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=True),
         )
-        self.tag = tag
 
         # Deploy by digest: the exact manifest pushed, whatever happens to tags later.
         self.image_ref = pulumi.Output.all(self.repository_url, self.image.digest).apply(

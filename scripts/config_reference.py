@@ -66,7 +66,7 @@ def _kind(annotation) -> str:
 
 
 def _item_kind(annotation) -> str:
-    """The Pulumi type of an array key's items (ListOf(X) is Annotated[tuple[X, ...], ...])."""
+    """The Pulumi type of an array key's items: the CLI checks each element against it."""
     while typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
     return _kind(typing.get_args(annotation)[0])

@@ -42,6 +42,51 @@ EXISTING_VPC_CIDR = "172.31.0.0/16"
 EXISTING_CLUSTER_VERSION = "1.34"  # the Kubernetes version aws.eks.get_cluster reports
 
 
+class InvokeFailure(Exception):
+    """A data source's own error (not found, not authorized): the engine hands it to the program as a
+    failed invoke, which the program may catch (pulumi SDK runtime/invoke.py), not as a crash."""
+
+
+class ImageTagAlreadyExists(Exception):
+    """What ECR answers a push to a tag an IMMUTABLE repository already holds, even for the same image
+    (ImageTagAlreadyExistsException; aws/containers-roadmap#2380)."""
+
+
+class FakeEcr:
+    """The account's ECR registry across program runs: repositories, and the tags pushed to each.
+
+    A run starts with an empty registry unless the test hands one over (harness `run_program(ecr=...)`),
+    which is how a sequence of `pulumi up`s (A -> B -> A, an interrupted `up`) is replayed.
+    """
+
+    def __init__(self):
+        self.repositories: dict[str, dict[str, str]] = {}  # name -> tag -> digest
+        self.pushes: list[str] = []  # every "<repository>:<tag>" pushed, in order
+
+    @staticmethod
+    def digest(repository: str, tag: str) -> str:
+        return "sha256:" + hashlib.sha256(f"{repository}:{tag}".encode()).hexdigest()
+
+    def create_repository(self, name: str) -> None:
+        self.repositories.setdefault(name, {})
+
+    def push(self, reference: str) -> str:
+        """Push `<registry>/<repository>:<tag>`; returns the manifest digest."""
+        path, tag = reference.rsplit(":", 1)
+        repository = path.split("/", 1)[1]
+        if repository not in self.repositories:
+            raise KeyError(f"RepositoryNotFoundException: {repository}")
+        tags = self.repositories[repository]
+        if tag in tags:
+            raise ImageTagAlreadyExists(
+                f"ImageTagAlreadyExistsException: The image tag '{tag}' already exists in the '{repository}' "
+                "repository and cannot be overwritten because the repository is immutable."
+            )
+        tags[tag] = self.digest(repository, tag)
+        self.pushes.append(f"{repository}:{tag}")
+        return tags[tag]
+
+
 def _hex(seed: str, length: int) -> str:
     digest = b""
     counter = 0
@@ -70,8 +115,9 @@ def kubeconfig(cluster_name: str, endpoint: str) -> dict:
     }
 
 
-def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
-    """(id, outputs) for a registration of `type_`."""
+def resource(type_: str, name: str, inputs: dict, ecr: FakeEcr | None = None) -> tuple[str, dict]:
+    """(id, outputs) for a registration of `type_`; ECR repositories and pushes go to `ecr`."""
+    ecr = ecr if ecr is not None else FakeEcr()
     # A custom resource's outputs include its inputs; a remote component's are only its own outputs
     # (awsx's `natGateways` output, say, is a list of resources, not the input's configuration).
     state = {} if type_ in REMOTE_COMPONENTS else dict(inputs)
@@ -99,9 +145,15 @@ def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
             repositoryUrl=f"{ACCOUNT}.dkr.ecr.eu-central-1.amazonaws.com/{repo_name}",
             name=repo_name,
         )
+        ecr.create_repository(repo_name)
     elif type_ == "docker-build:index:Image":
-        repository = (inputs.get("tags") or ["registry/image:tag"])[0].rsplit(":", 1)[0]
+        tags = inputs.get("tags") or ["registry/image:tag"]
+        repository = tags[0].rsplit(":", 1)[0]
         digest = image_digest(inputs)
+        if inputs.get("push"):
+            # docker-build builds and pushes every tag on create and on any update (pulumi-docker-build
+            # provider/internal/image.go, Diff and Update).
+            digest = [ecr.push(tag) for tag in tags][0]
         state.update(digest=digest, ref=f"{repository}@{digest}")
     elif type_ == "random:index/randomId:RandomId":
         state.update(hex=_hex(name, int(inputs["byteLength"])))
@@ -138,8 +190,60 @@ def resource(type_: str, name: str, inputs: dict) -> tuple[str, dict]:
     return rid, state
 
 
-def invoke(token: str, args: dict) -> dict:
+# Bedrock, as the account's Region answers: model ids it does not offer, and each geographic
+# profile's destination Regions (tests override both; the default routes like GEO_REGIONS' snapshot).
+BEDROCK_UNAVAILABLE: set[str] = set()
+BEDROCK_PROFILE_REGIONS: dict[str, tuple[str, ...]] = {}
+
+# ACM: the primary name of each ISSUED certificate -> its ARN (tests override).
+ACM_CERTIFICATES: dict[str, str] = {
+    "*.corp-internal.org": f"arn:aws:acm:eu-central-1:{ACCOUNT}:certificate/11111111-2222-4333-8444-555555555555",
+    "*.corp-internal.net": f"arn:aws:acm:eu-central-1:{ACCOUNT}:certificate/66666666-7777-4888-9999-000000000000",
+}
+
+
+def _bedrock_profile(args: dict) -> dict:
+    from components.bedrock_access import GEO_REGIONS, GLOBAL_SOURCE_REGIONS, parse_model_id
+
+    profile_id, region = args["inferenceProfileId"], args.get("region") or "eu-central-1"
+    if profile_id in BEDROCK_UNAVAILABLE:
+        raise InvokeFailure(f"reading Bedrock Inference Profile ({profile_id}): operation error Bedrock: "
+                          "GetInferenceProfile, ResourceNotFoundException: Inference profile not found")
+    geo, foundation_model = parse_model_id(profile_id)
+    regions = BEDROCK_PROFILE_REGIONS.get(profile_id) or GEO_REGIONS.get(geo) or GLOBAL_SOURCE_REGIONS
+    return {
+        "inferenceProfileId": profile_id, "inferenceProfileName": profile_id, "id": profile_id, "region": region,
+        "inferenceProfileArn": f"arn:aws:bedrock:{region}:{ACCOUNT}:inference-profile/{profile_id}",
+        "models": [{"modelArn": f"arn:aws:bedrock:{r}::foundation-model/{foundation_model}"} for r in regions],
+        "status": "ACTIVE", "type": "SYSTEM_DEFINED", "description": "", "createdAt": "", "updatedAt": "",
+    }
+
+
+def invoke(token: str, args: dict, ecr: FakeEcr | None = None) -> dict:
     """The result of a data-source call (`aws.get_*`) as AWS would answer it."""
+    ecr = ecr if ecr is not None else FakeEcr()
+    if token == "aws:bedrock/getInferenceProfile:getInferenceProfile":
+        return _bedrock_profile(args)
+    if token == "aws:bedrockfoundation/getModel:getModel":
+        model_id, region = args["modelId"], args.get("region") or "eu-central-1"
+        if model_id in BEDROCK_UNAVAILABLE:
+            raise InvokeFailure(f"reading Bedrock Foundation Model ({model_id}): ValidationException: "
+                              "The provided model identifier is invalid.")
+        return {"modelId": model_id, "id": model_id, "modelArn": f"arn:aws:bedrock:{region}::foundation-model/{model_id}",
+                "modelName": model_id, "providerName": model_id.split(".")[0], "region": region}
+    if token == "aws:acm/getCertificate:getCertificate":
+        domain = args["domain"]
+        if domain not in ACM_CERTIFICATES:
+            raise InvokeFailure(f"no ACM Certificate matching domain ({domain})")
+        return {"arn": ACM_CERTIFICATES[domain], "id": ACM_CERTIFICATES[domain], "domain": domain, "status": "ISSUED"}
+    if token == "aws:ecr/getRepositories:getRepositories":
+        return {"names": sorted(ecr.repositories), "id": "eu-central-1", "region": "eu-central-1"}
+    if token == "aws:ecr/getImages:getImages":
+        name = args["repositoryName"]
+        if name not in ecr.repositories:  # ListImages: RepositoryNotFoundException
+            raise InvokeFailure(f"RepositoryNotFoundException: The repository with name '{name}' does not exist")
+        return {"repositoryName": name, "id": name, "registryId": ACCOUNT,
+                "imageIds": [{"imageTag": tag, "imageDigest": digest} for tag, digest in ecr.repositories[name].items()]}
     if token == "aws:index/getCallerIdentity:getCallerIdentity":
         return {"accountId": ACCOUNT, "arn": CALLER_ARN, "userId": "AROAEXAMPLE:ci", "id": ACCOUNT}
     if token == "aws:eks/getClusters:getClusters":

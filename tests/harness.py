@@ -71,7 +71,11 @@ class Registered:
     retain_on_delete: bool = False
     aliases: list = field(default_factory=list)
     urn: str = ""
-    provider: str = ""  # the explicit provider reference (`<urn>::<id>`), "" for the default one
+    # What the engine's dependency graph also reads (tests/delete_order.py): whether the resource is
+    # custom (a component's children count as its dependents), its provider reference, deletedWith.
+    custom: bool = True
+    provider: str = ""
+    deleted_with: str = ""
     ignore_changes: list[str] = field(default_factory=list)
 
     @property
@@ -219,7 +223,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 retain_on_delete=bool(request.retainOnDelete),
                 aliases=list(request.aliases),
                 urn=response.urn,
+                custom=bool(request.custom),
                 provider=request.provider,
+                deleted_with=request.deletedWith,
                 ignore_changes=list(request.ignoreChanges),
             ))
         return response
@@ -233,15 +239,19 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
 class FakeCloudMocks(pulumi.runtime.Mocks):
     """Answers every registration and invoke with realistic values from tests/fake_cloud.py."""
 
-    def __init__(self):
+    def __init__(self, ecr: fake_cloud.FakeEcr | None = None):
         self.invokes: list[tuple[str, dict]] = []
+        self.ecr = ecr if ecr is not None else fake_cloud.FakeEcr()
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
-        return fake_cloud.resource(args.typ, args.name, reveal(args.inputs))
+        return fake_cloud.resource(args.typ, args.name, reveal(args.inputs), self.ecr)
 
     def call(self, args: pulumi.runtime.MockCallArgs):
         self.invokes.append((args.token, reveal(args.args)))
-        return fake_cloud.invoke(args.token, reveal(args.args)), []
+        try:
+            return fake_cloud.invoke(args.token, reveal(args.args), self.ecr), []
+        except fake_cloud.InvokeFailure as failure:
+            return {}, [("", str(failure))]
 
 
 def run_program(
@@ -252,6 +262,7 @@ def run_program(
     remove: tuple[str, ...] = (),
     raise_errors: bool = True,
     site_values: bool = True,
+    ecr: fake_cloud.FakeEcr | None = None,
 ) -> Program:
     """Run __main__.py for `stack` with its stack file, plus `config` overrides and `secrets`.
 
@@ -259,11 +270,12 @@ def run_program(
     as the stack file's YAML would hold them (lists as lists). `site_values=False` leaves out the
     operator's SITE_VALUES, to see what the shipped file does. A config the Pulumi CLI would refuse
     raises cli.EngineConfigError even with raise_errors=False: the program would never have started.
+    `ecr`: the registry as earlier runs left it (a sequence of `pulumi up`s); empty when not given.
     """
     stack_values = cli_config(stack, config, secrets=secrets, remove=remove, site_values=site_values)
     values, secret_keys = program_config(stack, stack_values)
 
-    mocks = FakeCloudMocks()
+    mocks = FakeCloudMocks(ecr)
     monitor = RecordingMonitor(mocks)
     pulumi_settings.set_root_resource(None)
     pulumi.runtime.set_all_config(values, secret_keys)

@@ -58,7 +58,9 @@ def versions(program: Program) -> dict[str, str]:
 
 def test_nothing_the_program_invokes_asks_for_the_most_recent_version():
     for program in programs():
-        assert not [(token, args) for token, args in program.invokes if args.get("mostRecent")], program.stack
+        # (An ACM certificate lookup may ask for the newest certificate: that is not an add-on version.)
+        assert not [(token, args) for token, args in program.invokes
+                    if args.get("mostRecent") and token.startswith("aws:eks/")], program.stack
         assert not [token for token, _ in program.invokes if token == "aws:eks/getAddonVersion:getAddonVersion"]
 
 

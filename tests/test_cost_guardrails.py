@@ -192,3 +192,18 @@ def test_the_outputs_the_readme_uses_to_lift_the_deny_exist():
     outputs = stack("dev").outputs
     assert {"bedrock_role_arn", "bedrock_budget_deny_policy_arn", "alert_topic_arn"} <= set(outputs)
     assert "bedrock_budget_deny_policy_arn" not in stack("prod").outputs  # prod never denies
+
+
+def test_destroy_detaches_the_deny_policy_after_the_action_and_before_the_policy_and_the_role():
+    """IAM refuses to delete an attached policy, or a role with one attached (DeleteConflict)."""
+    from tests.delete_order import forced_before  # noqa: PLC0415 - the engine's delete rule, ported
+
+    program = stack("dev")
+    detach = program.one("command:local:Command", "hermes-bedrock-budget-detach")
+    assert "detach-role-policy" in detach.plain["delete"] and "create" not in detach.plain
+    action = program.one(ACTION)
+    deny = program.one(POLICY, "hermes-bedrock-budget-spent")
+    hermes_role = program.one("aws:iam/role:Role", "hermes-bedrock")
+    assert forced_before(program.resources, action, detach)
+    assert forced_before(program.resources, detach, deny)
+    assert forced_before(program.resources, detach, hermes_role)

@@ -66,7 +66,12 @@ class Run:
 
 @functools.cache
 def run(args: HermesImageArgs, name: str = "hermes") -> Run:
-    mocks = FakeCloudMocks()
+    return run_with(args, name)
+
+
+def run_with(args: HermesImageArgs, name: str = "hermes", ecr: fake_cloud.FakeEcr | None = None) -> Run:
+    """One `pulumi up` of the component; `ecr` is the registry as earlier runs left it."""
+    mocks = FakeCloudMocks(ecr)
     monitor = RecordingMonitor(mocks)
     pulumi_settings.set_root_resource(None)
     pulumi.runtime.set_mocks(mocks, project="hermes-eks", stack="test", preview=False, monitor=monitor)
@@ -231,8 +236,92 @@ def test_git_tag_differs_per_architecture():
 @pytest.mark.parametrize("args", [MIRROR, GIT], ids=["mirror", "git"])
 def test_image_ref_is_the_repository_url_at_the_pushed_digest_never_a_tag(args):
     result = ok(args)
-    assert result.image_ref == f"{REPOSITORY_URL}@{result.one('docker-build:index:Image').outputs['digest']}"
+    tag = result.one(IMAGE).plain["tags"][0].rsplit(":", 1)[1]
+    assert result.image_ref == f"{REPOSITORY_URL}@{fake_cloud.FakeEcr.digest(REPOSITORY_NAME, tag)}"
     assert re.fullmatch(re.escape(REPOSITORY_URL) + r"@sha256:[0-9a-f]{64}", result.image_ref)
+
+
+# --- rollback with immutable tags: a tag the repository holds is never pushed again -----------------
+
+OTHER_UPSTREAM = "nousresearch/hermes-agent:v2026.8.13@sha256:" + "e8" * 32
+OTHER_COMMIT = "9a8b7c6d" + "1" * 32
+
+
+def up_sequence(*steps: HermesImageArgs) -> tuple[fake_cloud.FakeEcr, list[Run]]:
+    """`pulumi up` once per step against one registry, as an operator changing config would."""
+    ecr = fake_cloud.FakeEcr()
+    runs = [run_with(step, ecr=ecr) for step in steps]
+    return ecr, runs
+
+
+def deployed_tag(result: Run, ecr: fake_cloud.FakeEcr) -> str:
+    digest = result.image_ref.split("@", 1)[1]
+    [tag] = [t for t, d in ecr.repositories[REPOSITORY_NAME].items() if d == digest]
+    return tag
+
+
+ROLLBACKS = {
+    "release-A-B-A": (MIRROR, dataclasses.replace(MIRROR, upstream_image=OTHER_UPSTREAM)),
+    "arch-x-y-x": (MIRROR, dataclasses.replace(MIRROR, platform="linux/arm64")),
+    "commit-A-B-A": (GIT, dataclasses.replace(GIT, git_commit=OTHER_COMMIT)),
+}
+
+
+@pytest.mark.parametrize(("a", "b"), ROLLBACKS.values(), ids=ROLLBACKS.keys())
+def test_going_back_to_an_earlier_image_deploys_its_pushed_digest_without_building_again(a, b):
+    ecr, (first, second, back) = up_sequence(a, b, a)
+    assert [r.error for r in (first, second, back)] == [None, None, None]
+    assert len(ecr.pushes) == 2  # A and B, each once; ECR would refuse A again
+    assert back.image_ref == first.image_ref != second.image_ref
+    assert deployed_tag(back, ecr) == deployed_tag(first, ecr)
+    assert not [r for r in back.resources if r.type == IMAGE]
+    assert AUTH_TOKEN not in [token for token, _ in back.invokes]  # no registry login either
+
+
+def test_rerunning_an_up_interrupted_after_its_push_deploys_the_pushed_image():
+    # The push happened but the state never recorded the build: the registry holds the tag.
+    ecr = fake_cloud.FakeEcr()
+    ecr.create_repository(REPOSITORY_NAME)
+    pushed = ecr.push(f"{REPOSITORY_URL}:{mirror_tag(UPSTREAM, 'linux/amd64')}")
+    rerun = run_with(MIRROR, ecr=ecr)
+    assert rerun.error is None, rerun.error
+    assert rerun.image_ref == f"{REPOSITORY_URL}@{pushed}"
+    assert len(ecr.pushes) == 1 and not [r for r in rerun.resources if r.type == IMAGE]
+
+
+def test_an_unchanged_up_after_a_build_deploys_the_same_digest_and_pushes_nothing():
+    ecr, (built, again) = up_sequence(MIRROR, MIRROR)
+    assert again.error is None and again.image_ref == built.image_ref
+    assert len(ecr.pushes) == 1
+
+
+def test_the_build_is_retained_on_delete_so_dropping_it_later_needs_no_docker_daemon():
+    assert ok(MIRROR).one(IMAGE).retain_on_delete is True
+
+
+def test_the_first_up_builds_without_listing_images_of_a_repository_that_does_not_exist_yet():
+    result = ok(MIRROR)
+    tokens = [token for token, _ in result.invokes]
+    assert "aws:ecr/getRepositories:getRepositories" in tokens
+    assert "aws:ecr/getImages:getImages" not in tokens  # ListImages fails on a missing repository
+    assert result.one(IMAGE).plain["push"] is True
+
+
+def test_a_tag_of_another_build_in_the_repository_does_not_stop_a_new_build():
+    ecr = fake_cloud.FakeEcr()
+    ecr.create_repository(REPOSITORY_NAME)
+    ecr.push(f"{REPOSITORY_URL}:{mirror_tag(OTHER_UPSTREAM, 'linux/amd64')}")
+    result = run_with(MIRROR, ecr=ecr)
+    assert result.error is None and result.one(IMAGE).plain["push"] is True
+    assert len(ecr.pushes) == 2
+
+
+def test_the_fake_registry_refuses_a_second_push_of_a_tag_as_ecr_does():
+    ecr = fake_cloud.FakeEcr()
+    ecr.create_repository(REPOSITORY_NAME)
+    ecr.push(f"{REPOSITORY_URL}:v1")
+    with pytest.raises(fake_cloud.ImageTagAlreadyExists):
+        ecr.push(f"{REPOSITORY_URL}:v1")
 
 
 # --- arguments the component refuses -------------------------------------------------------------
@@ -303,3 +392,18 @@ def test_mirror_build_context_is_empty():
     # docker-build hashes the context; with nothing in it, the tag's hash covers all of it.
     lines = (ROOT / "image" / ".dockerignore").read_text().splitlines()
     assert [line for line in lines if line.strip() and not line.startswith("#")] == ["*"]
+
+
+def test_the_dev_stack_rolls_back_a_hermes_upgrade_with_the_same_change_in_reverse():
+    from tests.harness import run_program
+
+    ecr = fake_cloud.FakeEcr()
+    before = run_program("dev", ecr=ecr)
+    upgraded = run_program("dev", {"hermesImage": OTHER_UPSTREAM}, ecr=ecr)
+    rolled_back = run_program("dev", ecr=ecr)
+
+    def pod_image(program):
+        return program.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]["containers"][0]["image"]
+
+    assert pod_image(rolled_back) == pod_image(before) != pod_image(upgraded)
+    assert len(ecr.pushes) == 2

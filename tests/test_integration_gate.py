@@ -18,8 +18,9 @@ def test_each_missing_prerequisite_is_named(monkeypatch):
     for variable in ("AWS_ACCESS_KEY_ID", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setattr(integration.Path, "home", lambda: integration.Path("/nonexistent"))
-    assert integration.missing("dev") == ["no `pulumi` on PATH", "no `kubectl` on PATH",
+    assert integration.missing("dev") == ["no `pulumi` on PATH", "no `kubectl` on PATH", "no `aws` on PATH",
                                           "no AWS credentials (environment, ~/.aws, or web identity)"]
+    assert "no `aws` on PATH" not in integration.missing("local")
 
 
 def test_with_everything_present_the_aws_test_runs(monkeypatch):

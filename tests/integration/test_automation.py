@@ -2,7 +2,7 @@
 
 These run real deployments, so they need what the unit tests never do, and skip (saying what is
 missing) unless ALL of it is there:
-  - the Pulumi CLI and kubectl on PATH;
+  - the Pulumi CLI and kubectl on PATH (and the AWS CLI for the AWS stack: the leak check after destroy);
   - HERMES_EKS_INTEGRATION=1, an explicit opt-in: an EKS stack costs money and takes ~25 minutes;
   - for `local`: a Kubernetes cluster the current kubeconfig context reaches (kind, minikube...);
   - for the AWS stack: AWS credentials (environment, profile, or web identity) allowed to create EKS,
@@ -70,7 +70,7 @@ def missing(stack: str) -> list[str]:
     reasons = []
     if os.environ.get("HERMES_EKS_INTEGRATION") != "1":
         reasons.append("HERMES_EKS_INTEGRATION=1 is not set (the explicit opt-in to real deployments)")
-    for tool in ("pulumi", "kubectl"):
+    for tool in ("pulumi", "kubectl", *(("aws",) if stack != "local" else ())):
         if shutil.which(tool) is None:
             reasons.append(f"no `{tool}` on PATH")
     if stack == "local" and not reasons and not _cluster_reachable():
@@ -99,6 +99,36 @@ def port_forward(kubeconfig: str | None, namespace: str, service: str, port: int
         process.wait(timeout=10)
 
 
+def _kubectl(kubeconfig: str, *args: str) -> str:
+    path = Path(os.environ.get("TMPDIR", "/tmp")) / f"kubeconfig-{secrets.token_hex(4)}"
+    path.write_text(kubeconfig)
+    try:
+        return subprocess.run(["kubectl", "--kubeconfig", str(path), *args], check=True, capture_output=True,
+                              text=True).stdout.strip()
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def ebs_volume_of_claim(kubeconfig: str, namespace: str, claim: str) -> str:
+    """The EBS volume id (the CSI volume handle) of the PersistentVolume bound to `claim`."""
+    pv = _kubectl(kubeconfig, "-n", namespace, "get", "pvc", claim, "-o", "jsonpath={.spec.volumeName}")
+    return _kubectl(kubeconfig, "get", "pv", pv, "-o", "jsonpath={.spec.csi.volumeHandle}")
+
+
+def ebs_volume_gone(volume_id: str, region: str, wait_seconds: int = 300) -> bool:
+    """Whether EC2 no longer has the volume (deleted, or InvalidVolume.NotFound), within `wait_seconds`:
+    Kubernetes deletes it asynchronously, shortly after the claim."""
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        result = subprocess.run(["aws", "ec2", "describe-volumes", "--region", region, "--volume-ids", volume_id,
+                                 "--query", "Volumes[].State", "--output", "text"], capture_output=True, text=True)
+        if "InvalidVolume.NotFound" in result.stderr or (result.returncode == 0 and result.stdout.strip() in ("", "deleted")):
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(10)
+
+
 def get(url: str, headers: dict | None = None) -> int:
     deadline = time.monotonic() + 120
     while True:
@@ -122,6 +152,7 @@ def test_preview_up_hermes_answers_destroy(stack_file):
 
     name = f"it-{stack_file}-{secrets.token_hex(3)}"
     stack = auto.create_or_select_stack(stack_name=name, work_dir=str(ROOT))
+    volume = None  # the EBS volume behind the Hermes claim, which `destroy` must not leave behind
     try:
         for key, value, path in config_set_calls(stack_file_config(stack_file)):
             stack.set_config(key, auto.ConfigValue(value=value), path=path)
@@ -143,9 +174,16 @@ def test_preview_up_hermes_answers_destroy(stack_file):
         with port_forward(kubeconfig, outputs["namespace"], outputs["dashboard_service_name"], 9119) as dashboard:
             assert get(f"{dashboard}/api/status") == 200
             assert get(f"{dashboard}/api/config") == 401
+        if stack_file != "local":
+            volume = ebs_volume_of_claim(kubeconfig, outputs["namespace"], "hermes-data")
     finally:
         # The Hermes volume and namespace are always protected: unprotect this throw-away copy first.
         subprocess.run(["pulumi", "state", "unprotect", "--all", "--yes", "--stack", name], cwd=ROOT, check=False)
         stack.destroy(on_output=print)
         stack.workspace.remove_stack(name)
         (ROOT / f"Pulumi.{name}.yaml").unlink(missing_ok=True)
+    if volume is not None:
+        # Reclaim policy Delete: the EBS CSI driver deletes the volume after its claim, and `destroy`
+        # keeps the driver and its permissions until then (README "Tear down").
+        region = stack_file_config(stack_file)["aws:region"]
+        assert ebs_volume_gone(volume, region), f"EBS volume {volume} of the Hermes claim outlived `pulumi destroy`"
