@@ -1,0 +1,48 @@
+"""hermes-eks-deployments: Pulumi Deployments for the main program's stacks, as code.
+
+settings -> AWS access (OIDC provider, a deploy role per stack) -> each stack's deployment settings,
+schedules and webhook -> outputs (the role ARNs to list in the main stacks' clusterAdminPrincipalArns).
+"""
+
+import pulumi
+
+from delivery_plan import PLANS
+from delivery_settings import load_settings
+from deploy_access import SESSION_SECONDS, DeployAccess, DeployAccessArgs
+from stack_deployment import StackDeployment, StackDeploymentArgs
+
+# 1. Every input validated before anything is registered.
+settings = load_settings()
+
+# 2. Short-lived AWS credentials for each stack: Pulumi Cloud's OIDC tokens, one role per stack.
+access = DeployAccess("deploy", DeployAccessArgs(
+    organization=settings.organization,
+    project=settings.project,
+    plans=PLANS,
+    review_stack_pattern=settings.review_stack_pattern,
+    oidc_provider=settings.oidc_provider,
+))
+
+# 3. What Deployments does for each stack (delivery_plan.py has the table).
+webhook_url = settings.webhook_url.get_secret_value() if settings.webhook_url else None
+for plan in PLANS:
+    StackDeployment(plan.stack, StackDeploymentArgs(
+        organization=settings.organization,
+        project=settings.project,
+        plan=plan,
+        repository=settings.repository,
+        branch=settings.branch,
+        program_dir=settings.program_dir,
+        policy_pack_dir=settings.policy_pack_dir,
+        role_arn=access.role_arns[plan.stack],
+        session_seconds=SESSION_SECONDS,
+        drift_schedule=settings.drift_schedule,
+        webhook_url=pulumi.Output.secret(webhook_url) if webhook_url else None,
+        webhook_format=settings.webhook_format,
+        agent_pool_id=settings.agent_pool_id,
+    ))
+
+# 4. Outputs. A deploy role that did not create a stack's EKS cluster needs an access entry: list its ARN
+#    in that stack's hermes-eks:clusterAdminPrincipalArns (never the creator's: README, "Delivery").
+pulumi.export("oidc_provider_arn", access.provider_arn)
+pulumi.export("deploy_role_arns", access.role_arns)

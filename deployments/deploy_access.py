@@ -1,0 +1,158 @@
+"""DeployAccess: how Pulumi Deployments gets short-lived AWS credentials for each stack of the main program.
+
+- The IAM OIDC provider for Pulumi Cloud (issuer https://api.pulumi.com/oidc, audience = the
+  organization name in lowercase; pulumi/docs deployments/guides/oidc). AWS allows ONE provider per
+  URL per account, so an account that already has one (ESC's `aws-login`, say) reuses it
+  (`oidcProvider: existing`); its client ID list must then include this audience.
+- One deploy role per stack. Its trust admits only tokens for this organization, project and stack
+  and the operations the stack's plan lists (delivery_plan.py); review stacks, whose names Deployments
+  chooses, match a name pattern.
+- Permissions (the decision, see deployments/README.md "The deploy roles' permissions"): AWS's managed
+  PowerUserAccess (everything but IAM, Organizations and account management) plus an inline policy for
+  the IAM this program manages (the cluster's, nodes' and workloads' roles and the cluster's OIDC
+  provider), which explicitly denies touching the deploy roles and the Pulumi OIDC provider themselves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from delivery_plan import StackPlan, oidc_subject
+
+PULUMI_OIDC_ISSUER = "api.pulumi.com/oidc"
+ROLE_PREFIX = "hermes-eks-deploy-"
+POWER_USER = "PowerUserAccess"
+# Creating a cluster (~15 min), its node group and add-ons and mirroring a 5 GB image outlast the
+# default one-hour session; AssumeRoleWithWebIdentity allows up to the role's MaxSessionDuration.
+SESSION_SECONDS = 2 * 3600
+
+# IAM the main program manages: roles and policies of the cluster, nodes, EBS CSI driver, Load Balancer
+# Controller and Hermes, their attachments, and the cluster's own IRSA OIDC provider.
+IAM_ACTIONS = (
+    "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
+    "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
+    "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy",
+    "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PassRole",
+    "iam:ListInstanceProfilesForRole", "iam:CreateInstanceProfile", "iam:DeleteInstanceProfile",
+    "iam:GetInstanceProfile", "iam:AddRoleToInstanceProfile", "iam:RemoveRoleFromInstanceProfile",
+    "iam:TagInstanceProfile",
+    "iam:CreatePolicy", "iam:DeletePolicy", "iam:GetPolicy", "iam:GetPolicyVersion", "iam:ListPolicyVersions",
+    "iam:CreatePolicyVersion", "iam:DeletePolicyVersion", "iam:TagPolicy", "iam:UntagPolicy",
+    "iam:CreateOpenIDConnectProvider", "iam:DeleteOpenIDConnectProvider", "iam:GetOpenIDConnectProvider",
+    "iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider",
+    "iam:AddClientIDToOpenIDConnectProvider", "iam:UpdateOpenIDConnectProviderThumbprint",
+)
+# Everything that writes IAM: denied on the deploy roles and the Pulumi OIDC provider themselves, so a
+# deployment can never widen its own trust or permissions.
+IAM_WRITES = ("iam:Put*", "iam:Attach*", "iam:Detach*", "iam:Delete*", "iam:Update*", "iam:Create*",
+              "iam:Tag*", "iam:Untag*", "iam:Add*", "iam:Remove*")
+
+
+def deploy_role_name(stack: str) -> str:
+    return ROLE_PREFIX + stack
+
+
+def subject_stack(plan: StackPlan, review_stack_pattern: str) -> str:
+    return review_stack_pattern if plan.pull_request_template else plan.stack
+
+
+def trust_policy(provider_arn: str, organization: str, project: str, plan: StackPlan,
+                 review_stack_pattern: str) -> dict:
+    """Who may assume a stack's deploy role: Deployments runs of exactly this org/project/stack/operation."""
+    stack = subject_stack(plan, review_stack_pattern)
+    subjects = [oidc_subject(organization, project, stack, op) for op in plan.operations]
+    # StringEquals on the audience always; on the subject too unless it is a pattern (review stacks).
+    subject_operator = "StringLike" if "*" in stack else "StringEquals"
+    condition = {"StringEquals": {f"{PULUMI_OIDC_ISSUER}:aud": organization.lower()}}
+    condition.setdefault(subject_operator, {})[f"{PULUMI_OIDC_ISSUER}:sub"] = subjects
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Federated": provider_arn},
+            "Action": "sts:AssumeRoleWithWebIdentity",
+            "Condition": condition,
+        }],
+    }
+
+
+def iam_policy(partition: str, account: str) -> dict:
+    """The IAM part of a deploy role's permissions (PowerUserAccess covers the rest)."""
+    iam = f"arn:{partition}:iam::{account}"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "ManageTheProgramsIam",
+                "Effect": "Allow",
+                "Action": list(IAM_ACTIONS),
+                "Resource": [f"{iam}:role/*", f"{iam}:policy/*", f"{iam}:instance-profile/*",
+                             f"{iam}:oidc-provider/oidc.eks.*"],
+            },
+            {
+                "Sid": "NeverTheDeployAccessItself",
+                "Effect": "Deny",
+                "Action": list(IAM_WRITES),
+                "Resource": [f"{iam}:role/{ROLE_PREFIX}*", f"{iam}:oidc-provider/{PULUMI_OIDC_ISSUER}"],
+            },
+        ],
+    }
+
+
+@dataclass(frozen=True)
+class DeployAccessArgs:
+    organization: str
+    project: str
+    plans: tuple[StackPlan, ...]
+    review_stack_pattern: str
+    oidc_provider: str  # "create" | "existing"
+
+
+class DeployAccess(pulumi.ComponentResource):
+    """The Pulumi Cloud OIDC provider (created or found) and a deploy role per stack."""
+
+    def __init__(self, name: str, args: DeployAccessArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("hermes-eks-deployments:index:DeployAccess", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        url = f"https://{PULUMI_OIDC_ISSUER}"
+
+        if args.oidc_provider == "create":
+            provider = aws.iam.OpenIdConnectProvider(
+                f"{name}-pulumi-oidc", url=url, client_id_lists=[args.organization.lower()],
+                tags={"project": args.project}, opts=child)
+            self.provider_arn: pulumi.Output[str] = provider.arn
+        else:
+            # Fails with a clear AWS error when the account has none: set oidcProvider to `create`.
+            self.provider_arn = aws.iam.get_open_id_connect_provider_output(url=url, opts=pulumi.InvokeOptions(parent=self)).arn
+
+        identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
+        partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self))
+
+        self.role_arns: dict[str, pulumi.Output[str]] = {}
+        for plan in args.plans:
+            role = aws.iam.Role(
+                f"{name}-{plan.stack}",
+                name=deploy_role_name(plan.stack),
+                description=f"Pulumi Deployments of {args.organization}/{args.project}/{plan.stack}",
+                assume_role_policy=self.provider_arn.apply(lambda arn, plan=plan: json.dumps(
+                    trust_policy(arn, args.organization, args.project, plan, args.review_stack_pattern))),
+                max_session_duration=SESSION_SECONDS,
+                tags={"project": args.project, "stack": plan.stack},
+                opts=child,
+            )
+            aws.iam.RolePolicyAttachment(
+                f"{name}-{plan.stack}-power-user", role=role.name,
+                policy_arn=partition.partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{POWER_USER}"),
+                opts=child)
+            aws.iam.RolePolicy(
+                f"{name}-{plan.stack}-iam", role=role.name,
+                policy=pulumi.Output.all(partition.partition, identity.account_id).apply(
+                    lambda values: json.dumps(iam_policy(*values))),
+                opts=child)
+            self.role_arns[plan.stack] = role.arn
+
+        self.register_outputs({"provider_arn": self.provider_arn, "role_arns": self.role_arns})
