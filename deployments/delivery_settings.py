@@ -134,8 +134,6 @@ def _shown(attribute: str, value: Any) -> str:
 def _allowed(item: Mapping[str, Any]) -> str:
     if item["type"] == "literal_error":
         return "one of " + item["ctx"]["expected"].replace("'", "")
-    if item["type"] == "missing":
-        return "a value; this key is required"
     return str(item.get("ctx", {}).get("error", "")) or item["msg"]
 
 
@@ -166,13 +164,13 @@ def parse_settings(stack_config: Mapping[str, Any], *, stack: str,
         settings = DeliverySettings.model_validate(values)
     except ValidationError as error:
         for item in error.errors():
-            attribute = str(item["loc"][0])
-            allowed = _allowed(item)
+            # A missing key is reported under its alias (camelCase), a bad value under its attribute.
+            attribute = {to_camel(n): n for n in DeliverySettings.model_fields}.get(str(item["loc"][0]), str(item["loc"][0]))
             if item["type"] == "missing":
-                problems.append(f"{config_key(attribute)} is not set in {stack_file}; allowed: {allowed}")
+                problems.append(f"{config_key(attribute)} is not set in {stack_file}; allowed: {KEY_DOCS[attribute]}")
             else:
                 problems.append(f"{config_key(attribute)} in {stack_file} is "
-                                f"{_shown(attribute, values.get(attribute))}; allowed: {allowed}")
+                                f"{_shown(attribute, values.get(attribute))}; allowed: {_allowed(item)}")
     if problems or settings is None:
         raise DeliveryConfigError(stack, problems)
     return settings

@@ -6,6 +6,7 @@ from tests/fake_cloud.py); only the program folder, its project name and its sta
 
 from __future__ import annotations
 
+import importlib
 import runpy
 import sys
 from collections.abc import Mapping
@@ -24,8 +25,8 @@ PROGRAM = ROOT / "deployments"
 PROJECT = yaml.safe_load((PROGRAM / "Pulumi.yaml").read_text())["name"]
 STACKS = sorted(p.name[len("Pulumi."):-len(".yaml")] for p in PROGRAM.glob("Pulumi.*.yaml"))
 WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX"
-# The program's own modules, imported fresh for every run (and never confused with the main program's).
-MODULES = ("delivery_settings", "delivery_plan", "deploy_access", "stack_deployment")
+# The program's modules are named apart from the main program's (no `settings`, no `components`), so both
+# can be imported in one test session; they hold no state, so one import serves every run.
 
 
 class DeliveryMocks(FakeCloudMocks):
@@ -70,7 +71,7 @@ def run_deployments(
     pulumi_settings.get_root_resource()._outputs_registered = False
 
     error: BaseException | None = None
-    saved_path, saved_modules = list(sys.path), {m: sys.modules.pop(m) for m in MODULES if m in sys.modules}
+    saved_path = list(sys.path)
     sys.path.insert(0, str(PROGRAM))
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(PROGRAM / "__main__.py"), run_name="__main__")))
@@ -82,9 +83,6 @@ def run_deployments(
         error = caught
     finally:
         sys.path[:] = saved_path
-        for module in MODULES:
-            sys.modules.pop(module, None)
-        sys.modules.update(saved_modules)
     if error is not None and raise_errors:
         raise error
     return Program(stack, monitor.registered, monitor.stack_outputs, mocks.invokes, error)
@@ -92,6 +90,9 @@ def run_deployments(
 
 def import_program_module(name: str):
     """Import one of deployments/'s modules for a pure-function test."""
-    if str(PROGRAM) not in sys.path:
-        sys.path.insert(0, str(PROGRAM))
-    return __import__(name)
+    saved_path = list(sys.path)
+    sys.path.insert(0, str(PROGRAM))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path[:] = saved_path
