@@ -37,7 +37,7 @@ for plan in PLANS:
         role_arn=access.role_arns[plan.stack],
         session_seconds=SESSION_SECONDS,
         drift_schedule=settings.drift_schedule,
-        webhook_url=pulumi.Output.secret(webhook_url) if webhook_url else None,
+        webhook_url=webhook_url,  # StackDeployment registers it as a secret
         webhook_format=settings.webhook_format,
         agent_pool_id=settings.agent_pool_id,
     ))
