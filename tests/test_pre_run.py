@@ -18,7 +18,7 @@ from tests.harness import ROOT
 SCRIPT = ROOT / "deployments" / "pre_run.sh"
 STUB = """#!/usr/bin/env bash
 printf '%s\\n' "$*" >> "$PULUMI_CALLS"
-case "$*" in *preview*) exit "${STUB_PREVIEW_EXIT:-0}";; esac
+case "$*" in *preview*) exit "${STUB_PREVIEW_EXIT:-0}";; *unprotect*) exit "${STUB_UNPROTECT_EXIT:-0}";; esac
 """
 
 pytestmark = pytest.mark.skipif(not (shutil.which("bash") and shutil.which("git")), reason="needs bash and git")
@@ -41,13 +41,13 @@ def checkout(tmp_path: Path) -> Path:
 
 
 def run(repo: Path, operation: str, *, ephemeral: str = "false", preview_exit: int = 0,
-        cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, list[str]]:
+        unprotect_exit: int = 0, cwd: Path | None = None) -> tuple[subprocess.CompletedProcess, list[str]]:
     calls = repo.parent / "calls.txt"
     env = {
         "PATH": f"{repo.parent / 'bin'}:{os.environ['PATH']}",
         "HOME": str(repo.parent),
         "PULUMI_CALLS": str(calls),
-        "STUB_PREVIEW_EXIT": str(preview_exit),
+        "STUB_PREVIEW_EXIT": str(preview_exit), "STUB_UNPROTECT_EXIT": str(unprotect_exit),
         "PULUMI_CI_ORGANIZATION": "acme", "PULUMI_CI_PROJECT": "hermes-eks",
         "PULUMI_CI_STACK": "pr-pulumi-acme-hermes-eks-7", "PULUMI_CI_OPERATION": operation,
         "HERMES_EKS_PROGRAM_DIR": ".", "HERMES_EKS_POLICY_PACK_DIR": "policy", "HERMES_EKS_EPHEMERAL": ephemeral,
@@ -95,6 +95,12 @@ def test_a_review_stack_is_unprotected_before_its_destroy(checkout):
     result, calls = run(checkout, "destroy", ephemeral="true")
     assert result.returncode == 0, result.stderr
     assert calls == [f"state unprotect --all --yes --cwd {checkout.resolve()}/. --stack acme/hermes-eks/pr-pulumi-acme-hermes-eks-7"]
+
+
+def test_a_review_stack_that_was_never_deployed_can_still_be_destroyed(checkout):
+    result, calls = run(checkout, "destroy", ephemeral="true", unprotect_exit=255)
+    assert result.returncode == 0 and calls[0].startswith("state unprotect --all --yes")
+    assert "nothing unprotected" in result.stderr
 
 
 @pytest.mark.parametrize("operation", ["destroy", "refresh", "detect-drift"])
