@@ -9,6 +9,8 @@ import pulumi
 from delivery_plan import PLANS
 from delivery_settings import load_settings
 from deploy_access import SESSION_SECONDS, DeployAccess, DeployAccessArgs
+from github_actions_access import STACKS as GITHUB_STACKS
+from github_actions_access import GithubActionsAccess, GithubActionsAccessArgs
 from stack_deployment import StackDeployment, StackDeploymentArgs
 
 # 1. Every input validated before anything is registered.
@@ -42,7 +44,22 @@ for plan in PLANS:
         agent_pool_id=settings.agent_pool_id,
     ))
 
-# 4. Outputs. A deploy role that did not create a stack's EKS cluster needs an access entry: list its ARN
+# 4. Optionally, the AWS roles the GitHub Actions workflows assume (for teams without Deployments).
+github = None
+if settings.github_actions:
+    github = GithubActionsAccess("github-actions", GithubActionsAccessArgs(
+        subject_repository=settings.github_subject_repository or settings.repository,
+        oidc_provider=settings.github_oidc_provider,
+        project=settings.project,
+    ))
+
+# 5. Outputs. A deploy role that did not create a stack's EKS cluster needs an access entry: list its ARN
 #    in that stack's hermes-eks:clusterAdminPrincipalArns (never the creator's: README, "Delivery").
 pulumi.export("oidc_provider_arn", access.provider_arn)
 pulumi.export("deploy_role_arns", access.role_arns)
+if github is not None:
+    # One output per GitHub variable the workflows read (README, "Delivery", Bootstrap step 2).
+    pulumi.export("github_oidc_provider_arn", github.provider_arn)
+    for stack in GITHUB_STACKS:
+        for kind in ("preview", "deploy"):
+            pulumi.export(f"github_{kind}_role_arn_{stack}", github.role_arns[f"{kind}-{stack}"])

@@ -54,6 +54,7 @@ PulumiName = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", "a Pulu
 GithubRepository = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", "a GitHub repository as owner/name, e.g. acme/hermes-eks")]
 GitBranch = Annotated[str, _pattern(r"(?!refs/)(?!/)[A-Za-z0-9._/-]{1,200}(?<!/)", "a branch name without refs/heads/, e.g. main")]
 RepoFolder = Annotated[str, _pattern(r"(?!/)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}(?<!/)", "a folder relative to the repository root, without a leading or trailing '/'", optional=True)]
+GithubSubjectRepository = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(@[0-9]+)?/[A-Za-z0-9._-]{1,100}(@[0-9]+)?", "owner/repo, or the immutable form owner@<ORG_ID>/repo@<REPO_ID>", optional=True)]
 StackPattern = Annotated[str, _pattern(r"[A-Za-z0-9_.-]+\*?", "a stack name, or a prefix ending in '*' such as pr-*")]
 AwsRegion = Annotated[str, _pattern(r"(us|eu|ap|sa|ca|me|af|il|mx|us-gov)-[a-z]+-[1-9]", "an AWS region code such as eu-central-1")]
 Cron = Annotated[str, AfterValidator(_cron)]
@@ -75,6 +76,11 @@ class DeliverySettings(BaseModel):
     # --- AWS: the Pulumi Cloud OIDC provider and the deploy roles ------------------------------
     oidc_provider: Literal["create", "existing"] = "create"
     review_stack_pattern: StackPattern = "pr-*"
+
+    # --- GitHub Actions (.github/workflows/), for teams deploying without Deployments -----------
+    github_actions: bool = False
+    github_oidc_provider: Literal["create", "existing"] = "create"
+    github_subject_repository: GithubSubjectRepository = ""
 
     # --- schedules, notifications, runners -----------------------------------------------------
     drift_schedule: Cron = "0 6 * * *"
@@ -103,6 +109,9 @@ KEY_DOCS: dict[str, str] = {
     "project": "Project name of the main program (`name:` in its Pulumi.yaml).",
     "oidc_provider": "`create` the IAM OIDC provider for https://api.pulumi.com/oidc, or use the `existing` one (AWS allows one per URL per account).",
     "review_stack_pattern": "Names of the review stacks Deployments creates from the `pr` template; the `pr` deploy role trusts only these.",
+    "github_actions": "Also create the AWS side of the GitHub Actions workflows: the GitHub OIDC provider, and a preview and a deploy role for `dev` and `prod`.",
+    "github_oidc_provider": "`create` the IAM OIDC provider for https://token.actions.githubusercontent.com, or use the `existing` one.",
+    "github_subject_repository": "The repository as GitHub's OIDC subject names it; empty: `repository`. Repositories created after 2026-07-15: owner@<ORG_ID>/repo@<REPO_ID>.",
     "drift_schedule": "Cron schedule (UTC) of drift detection on `prod`.",
     "webhook_url": "Secret. Endpoint notified when a deployment fails or prod drifts; empty: no webhook.",
     "webhook_format": "Payload format of the webhook: `slack`, `ms_teams`, `raw` or `pulumi_deployments`.",

@@ -24,6 +24,8 @@ import pulumi_aws as aws
 from delivery_plan import StackPlan, oidc_subject
 
 PULUMI_OIDC_ISSUER = "api.pulumi.com/oidc"
+GITHUB_OIDC_ISSUER = "token.actions.githubusercontent.com"
+# Every role of delivery (Deployments', GitHub Actions') starts with this, so one Deny covers them all.
 ROLE_PREFIX = "hermes-eks-deploy-"
 POWER_USER = "PowerUserAccess"
 # Creating a cluster (~15 min), its node group and add-ons and mirroring a 5 GB image outlast the
@@ -46,7 +48,7 @@ IAM_ACTIONS = (
     "iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider",
     "iam:AddClientIDToOpenIDConnectProvider", "iam:UpdateOpenIDConnectProviderThumbprint",
 )
-# Everything that writes IAM: denied on the deploy roles and the Pulumi OIDC provider themselves, so a
+# Everything that writes IAM: denied on the delivery roles and the OIDC providers they trust, so a
 # deployment can never widen its own trust or permissions.
 IAM_WRITES = ("iam:Put*", "iam:Attach*", "iam:Detach*", "iam:Delete*", "iam:Update*", "iam:Create*",
               "iam:Tag*", "iam:Untag*", "iam:Add*", "iam:Remove*")
@@ -80,6 +82,10 @@ def trust_policy(provider_arn: str, organization: str, project: str, plan: Stack
     }
 
 
+def power_user_arn(partition: str) -> str:
+    return f"arn:{partition}:iam::aws:policy/{POWER_USER}"
+
+
 def iam_policy(partition: str, account: str) -> dict:
     """The IAM part of a deploy role's permissions (PowerUserAccess covers the rest)."""
     iam = f"arn:{partition}:iam::{account}"
@@ -97,7 +103,8 @@ def iam_policy(partition: str, account: str) -> dict:
                 "Sid": "NeverTheDeployAccessItself",
                 "Effect": "Deny",
                 "Action": list(IAM_WRITES),
-                "Resource": [f"{iam}:role/{ROLE_PREFIX}*", f"{iam}:oidc-provider/{PULUMI_OIDC_ISSUER}"],
+                "Resource": [f"{iam}:role/{ROLE_PREFIX}*", f"{iam}:oidc-provider/{PULUMI_OIDC_ISSUER}",
+                             f"{iam}:oidc-provider/{GITHUB_OIDC_ISSUER}"],
             },
         ],
     }
@@ -146,7 +153,7 @@ class DeployAccess(pulumi.ComponentResource):
             )
             aws.iam.RolePolicyAttachment(
                 f"{name}-{plan.stack}-power-user", role=role.name,
-                policy_arn=partition.partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{POWER_USER}"),
+                policy_arn=partition.partition.apply(power_user_arn),
                 opts=child)
             aws.iam.RolePolicy(
                 f"{name}-{plan.stack}-iam", role=role.name,

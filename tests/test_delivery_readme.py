@@ -20,6 +20,7 @@ from tests.harness import STACKS as MAIN_STACKS
 
 delivery = import_program_module("delivery_settings")
 access = import_program_module("deploy_access")
+github = import_program_module("github_actions_access")
 plan_module = import_program_module("delivery_plan")
 
 README = (ROOT / "README.md").read_text()
@@ -89,11 +90,18 @@ def test_every_file_mentioned_exists():
 
 
 def test_the_outputs_and_role_names_mentioned_are_the_programs():
-    outputs = run_deployments().outputs
-    for text in TEXTS.values():
+    outputs = run_deployments(config={"githubActions": True}).outputs
+    roles = {access.deploy_role_name(p.stack) for p in plan_module.PLANS}
+    roles |= {github.role_name(kind, stack) for kind in ("preview", "deploy") for stack in github.STACKS}
+    for where, text in TEXTS.items():
         assert "deploy_role_arns" in text
-        for role in re.findall(r"hermes-eks-deploy-([a-z]+)\b", text):
-            assert access.deploy_role_name(role) in {access.deploy_role_name(p.stack) for p in plan_module.PLANS}
+        for role in re.findall(r"hermes-eks-deploy-[a-z-]*[a-z]", text):
+            assert role in roles, (where, role)
+        for block in shell_blocks(text):
+            for output in re.findall(r"pulumi stack output ([a-z_]+)", block):
+                assert output in outputs, (where, output)
+        for output in re.findall(r"`(github_[a-z_]+)", text):  # also `github_deploy_role_arn_<stack>`
+            assert any(name.startswith(output) for name in outputs), (where, output)
     assert set(outputs["deploy_role_arns"]) == {p.stack for p in plan_module.PLANS}
 
 
