@@ -100,7 +100,7 @@ def test_the_outputs_and_role_names_mentioned_are_the_programs():
         for block in shell_blocks(text):
             for output in re.findall(r"pulumi stack output ([a-z_]+)", block):
                 assert output in outputs, (where, output)
-        for output in re.findall(r"`(github_[a-z_]+)", text):  # also `github_deploy_role_arn_<stack>`
+        for output in re.findall(r"`(github_(?:preview|deploy)_role_arn_[a-z_]*)", text):  # also `..._<stack>`
             assert any(name.startswith(output) for name in outputs), (where, output)
     assert set(outputs["deploy_role_arns"]) == {p.stack for p in plan_module.PLANS}
 
