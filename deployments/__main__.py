@@ -8,13 +8,26 @@ import pulumi
 
 from delivery_plan import PLANS
 from delivery_settings import load_settings
-from deploy_access import SESSION_SECONDS, DeployAccess, DeployAccessArgs
+from deploy_access import (
+    GITHUB_OIDC_ISSUER,
+    PULUMI_OIDC_ISSUER,
+    SESSION_SECONDS,
+    DeployAccess,
+    DeployAccessArgs,
+    existing_oidc_provider,
+    pulumi_audience,
+)
+from github_actions_access import AUDIENCE as GITHUB_AUDIENCE
 from github_actions_access import STACKS as GITHUB_STACKS
 from github_actions_access import GithubActionsAccess, GithubActionsAccessArgs
 from stack_deployment import StackDeployment, StackDeploymentArgs
 
-# 1. Every input validated before anything is registered.
+# 1. Every input validated before anything is registered, the account's existing OIDC providers included.
 settings = load_settings()
+pulumi_provider_arn = (existing_oidc_provider(PULUMI_OIDC_ISSUER, pulumi_audience(settings.organization), "oidcProvider")
+                       if settings.oidc_provider == "existing" else "")
+github_provider_arn = (existing_oidc_provider(GITHUB_OIDC_ISSUER, GITHUB_AUDIENCE, "githubOidcProvider")
+                       if settings.github_actions and settings.github_oidc_provider == "existing" else "")
 
 # 2. Short-lived AWS credentials for each stack: Pulumi Cloud's OIDC tokens, one role per stack.
 access = DeployAccess("deploy", DeployAccessArgs(
@@ -22,7 +35,7 @@ access = DeployAccess("deploy", DeployAccessArgs(
     project=settings.project,
     plans=PLANS,
     review_stack_pattern=settings.review_stack_pattern,
-    oidc_provider=settings.oidc_provider,
+    existing_provider_arn=pulumi_provider_arn,
 ))
 
 # 3. What Deployments does for each stack (delivery_plan.py has the table).
@@ -49,8 +62,8 @@ github = None
 if settings.github_actions:
     github = GithubActionsAccess("github-actions", GithubActionsAccessArgs(
         subject_repository=settings.github_subject_repository or settings.repository,
-        oidc_provider=settings.github_oidc_provider,
         project=settings.project,
+        existing_provider_arn=github_provider_arn,
     ))
 
 # 5. Outputs. A deploy role that did not create a stack's EKS cluster needs an access entry: list its ARN

@@ -91,11 +91,6 @@ class DeliverySettings(BaseModel):
     # --- the AWS provider's own aws:region -----------------------------------------------------
     aws_region: AwsRegion
 
-    @property
-    def audience(self) -> str:
-        # pulumi/docs deployments/guides/oidc: the Deployments token's `aud` is the org name, lowercase.
-        return self.organization.lower()
-
 
 SECRET_KEYS = frozenset({"webhook_url"})
 FOREIGN_KEYS = {"aws_region": "aws:region"}

@@ -10,7 +10,7 @@
 - Permissions (the decision, see deployments/README.md "The deploy roles' permissions"): AWS's managed
   PowerUserAccess (everything but IAM, Organizations and account management) plus an inline policy for
   the IAM this program manages (the cluster's, nodes' and workloads' roles and the cluster's OIDC
-  provider), which explicitly denies touching the deploy roles and the Pulumi OIDC provider themselves.
+  provider), which explicitly denies touching the delivery roles and the OIDC providers themselves.
 """
 
 from __future__ import annotations
@@ -58,6 +58,27 @@ def deploy_role_name(stack: str) -> str:
     return ROLE_PREFIX + stack
 
 
+def pulumi_audience(organization: str) -> str:
+    # pulumi/docs deployments/guides/oidc: a Deployments token's `aud` is the organization name, lowercase.
+    return organization.lower()
+
+
+def existing_oidc_provider(issuer: str, audience: str, key: str) -> str:
+    """The ARN of the account's IAM OIDC provider for `issuer`, checked to accept `audience`.
+
+    Called before anything is registered: a provider without the audience would only fail later, at
+    the first deployment's AssumeRoleWithWebIdentity. No provider at all fails here with AWS's error.
+    """
+    found = aws.iam.get_open_id_connect_provider(url=f"https://{issuer}")
+    if audience not in found.client_id_lists:
+        raise pulumi.RunError(
+            f"hermes-eks-deployments:{key} is 'existing', but the account's IAM OIDC provider for https://{issuer} "
+            f"does not accept the audience '{audience}' (it accepts {', '.join(sorted(found.client_id_lists))}). "
+            f"Add it: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn "
+            f"{found.arn} --client-id {audience}")
+    return found.arn
+
+
 def subject_stack(plan: StackPlan, review_stack_pattern: str) -> str:
     return review_stack_pattern if plan.pull_request_template else plan.stack
 
@@ -69,7 +90,7 @@ def trust_policy(provider_arn: str, organization: str, project: str, plan: Stack
     subjects = [oidc_subject(organization, project, stack, op) for op in plan.operations]
     # StringEquals on the audience always; on the subject too unless it is a pattern (review stacks).
     subject_operator = "StringLike" if "*" in stack else "StringEquals"
-    condition = {"StringEquals": {f"{PULUMI_OIDC_ISSUER}:aud": organization.lower()}}
+    condition = {"StringEquals": {f"{PULUMI_OIDC_ISSUER}:aud": pulumi_audience(organization)}}
     condition.setdefault(subject_operator, {})[f"{PULUMI_OIDC_ISSUER}:sub"] = subjects
     return {
         "Version": "2012-10-17",
@@ -116,7 +137,7 @@ class DeployAccessArgs:
     project: str
     plans: tuple[StackPlan, ...]
     review_stack_pattern: str
-    oidc_provider: str  # "create" | "existing"
+    existing_provider_arn: str = ""  # empty: create the provider
 
 
 class DeployAccess(pulumi.ComponentResource):
@@ -125,16 +146,13 @@ class DeployAccess(pulumi.ComponentResource):
     def __init__(self, name: str, args: DeployAccessArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hermes-eks-deployments:index:DeployAccess", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        url = f"https://{PULUMI_OIDC_ISSUER}"
 
-        if args.oidc_provider == "create":
-            provider = aws.iam.OpenIdConnectProvider(
-                f"{name}-pulumi-oidc", url=url, client_id_lists=[args.organization.lower()],
-                tags={"project": args.project}, opts=child)
-            self.provider_arn: pulumi.Output[str] = provider.arn
+        if args.existing_provider_arn:
+            self.provider_arn: pulumi.Output[str] = pulumi.Output.from_input(args.existing_provider_arn)
         else:
-            # Fails with a clear AWS error when the account has none: set oidcProvider to `create`.
-            self.provider_arn = aws.iam.get_open_id_connect_provider_output(url=url, opts=pulumi.InvokeOptions(parent=self)).arn
+            self.provider_arn = aws.iam.OpenIdConnectProvider(
+                f"{name}-pulumi-oidc", url=f"https://{PULUMI_OIDC_ISSUER}",
+                client_id_lists=[pulumi_audience(args.organization)], tags={"project": args.project}, opts=child).arn
 
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self))

@@ -54,22 +54,20 @@ def trust_policy(provider_arn: str, repository: str, kind: str, stack: str) -> d
 @dataclass(frozen=True)
 class GithubActionsAccessArgs:
     subject_repository: str  # owner/repo, or owner@ORG_ID/repo@REPO_ID
-    oidc_provider: str  # "create" | "existing"
     project: str
+    existing_provider_arn: str = ""  # empty: create the provider
 
 
 class GithubActionsAccess(pulumi.ComponentResource):
     def __init__(self, name: str, args: GithubActionsAccessArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hermes-eks-deployments:index:GithubActionsAccess", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        url = f"https://{GITHUB_OIDC_ISSUER}"
-        if args.oidc_provider == "create":
-            self.provider_arn: pulumi.Output[str] = aws.iam.OpenIdConnectProvider(
-                f"{name}-github-oidc", url=url, client_id_lists=[AUDIENCE], tags={"project": args.project},
-                opts=child).arn
+        if args.existing_provider_arn:
+            self.provider_arn: pulumi.Output[str] = pulumi.Output.from_input(args.existing_provider_arn)
         else:
-            self.provider_arn = aws.iam.get_open_id_connect_provider_output(
-                url=url, opts=pulumi.InvokeOptions(parent=self)).arn
+            self.provider_arn = aws.iam.OpenIdConnectProvider(
+                f"{name}-github-oidc", url=f"https://{GITHUB_OIDC_ISSUER}", client_id_lists=[AUDIENCE],
+                tags={"project": args.project}, opts=child).arn
 
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self)).partition

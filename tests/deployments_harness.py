@@ -30,7 +30,17 @@ WEBHOOK = "https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX"
 
 
 class DeliveryMocks(FakeCloudMocks):
-    """fake_cloud's answers, plus the IAM OIDC provider's ARN as AWS forms it."""
+    """fake_cloud's answers, plus IAM OIDC providers as AWS forms and lists them."""
+
+    def __init__(self, pulumi_audiences: tuple[str, ...]):
+        super().__init__()
+        self.pulumi_audiences = pulumi_audiences
+
+    def call(self, args: pulumi.runtime.MockCallArgs):
+        result, failures = super().call(args)
+        if args.token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider" and "api.pulumi.com" in args.args["url"]:
+            result = {**result, "clientIdLists": list(self.pulumi_audiences)}
+        return result, failures
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs):
         rid, state = super().new_resource(args)
@@ -51,8 +61,12 @@ def run_deployments(
     secrets: Mapping[str, str] | None = None,
     remove: tuple[str, ...] = (),
     raise_errors: bool = True,
+    pulumi_audiences: tuple[str, ...] = ("example-org",),
 ) -> Program:
-    """Run deployments/__main__.py for `stack` with its stack file, plus overrides; keys short or full."""
+    """Run deployments/__main__.py for `stack` with its stack file, plus overrides; keys short or full.
+
+    `pulumi_audiences`: the client IDs of the account's existing Pulumi OIDC provider (`oidcProvider: existing`).
+    """
 
     def full(key: str) -> str:
         return key if ":" in key else f"{PROJECT}:{key}"
@@ -63,7 +77,7 @@ def run_deployments(
     for key in remove:
         values.pop(full(key), None)
 
-    mocks = DeliveryMocks()
+    mocks = DeliveryMocks(pulumi_audiences)
     monitor = RecordingMonitor(mocks)
     pulumi_settings.set_root_resource(None)
     pulumi.runtime.set_all_config(engine_config(values), [full(k) for k in (secrets or {})])

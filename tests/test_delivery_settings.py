@@ -24,7 +24,7 @@ def test_the_stack_file_is_valid_and_its_defaults_are_the_documented_ones():
          "hermes-eks-deployments:repository": "acme/hermes-eks"}, stack="delivery")
     assert (settings.branch, settings.program_dir, settings.policy_pack_dir, settings.project) == ("main", "", "policy", "hermes-eks")
     assert (settings.oidc_provider, settings.review_stack_pattern, settings.drift_schedule) == ("create", "pr-*", "0 6 * * *")
-    assert settings.webhook_url is None and settings.audience == "acme"
+    assert settings.webhook_url is None and settings.github_actions is False
 
 
 def test_required_keys_name_the_key_the_file_and_what_they_are():

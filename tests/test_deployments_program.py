@@ -287,3 +287,13 @@ def test_review_stacks_are_cheap_and_disposable_and_share_nothing_with_dev():
 def test_the_review_stack_role_is_the_cluster_creator_so_pr_lists_no_admin_principal():
     pr = yaml.safe_load((ROOT / "Pulumi.pr.yaml").read_text())["config"]
     assert pr["hermes-eks:clusterAdminPrincipalArns"] == []
+
+
+def test_an_existing_oidc_provider_without_the_org_audience_stops_before_anything_is_registered():
+    run = run_deployments(config={"oidcProvider": "existing"}, pulumi_audiences=("aws:example-org",), raise_errors=False)
+    assert run.resources == []
+    assert str(run.error) == (
+        "hermes-eks-deployments:oidcProvider is 'existing', but the account's IAM OIDC provider for "
+        "https://api.pulumi.com/oidc does not accept the audience 'example-org' (it accepts aws:example-org). "
+        "Add it: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn "
+        "arn:aws:iam::123456789012:oidc-provider/api.pulumi.com/oidc --client-id example-org")
