@@ -274,7 +274,8 @@ def test_review_stacks_are_cheap_and_disposable_and_share_nothing_with_dev():
 
     pr = stack_program("pr")
     assert pr.one("eks:index:Cluster").plain["name"] == "hermes-pr"  # each review stack: hermes-<its name>
-    assert not pr.of_type("aws:ecr/repository:Repository") and not pr.of_type("docker-build:index:Image")
+    repository = pr.one("aws:ecr/repository:Repository")  # the image as dev and prod run it (policy pack)
+    assert repository.plain["forceDelete"] is True and not repository.protect
     assert not pr.of_type("kubernetes:networking.k8s.io/v1:Ingress")
     assert "bedrock_role_arn" not in pr.outputs
     assert pr.one("awsx:ec2:Vpc").plain["natGateways"] == {"strategy": "Single"}
