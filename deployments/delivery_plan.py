@@ -79,9 +79,17 @@ def pre_run_command(program_dir: str) -> str:
     return f'bash "$(git rev-parse --show-toplevel)/{script}"'
 
 
+def policy_config(policy_pack_dir: str, stack: str) -> str:
+    # The policy pack keeps each stack's allowed exceptions in config/<stack>.json (README, "Policy as
+    # code"). A review stack is checked with its template's, `pr`. Without the file the pack's own
+    # defaults, its strictest settings, apply.
+    return f"{policy_pack_dir}/config/{stack}.json"
+
+
 def environment_variables(plan: StackPlan, program_dir: str, policy_pack_dir: str) -> dict[str, str]:
     return {
         "HERMES_EKS_PROGRAM_DIR": program_dir or ".",
         "HERMES_EKS_POLICY_PACK_DIR": policy_pack_dir,
+        "HERMES_EKS_POLICY_CONFIG": policy_config(policy_pack_dir, plan.stack),
         "HERMES_EKS_EPHEMERAL": "true" if plan.ephemeral else "false",
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The pre-run command of every Pulumi Deployments run of hermes-eks (deployments/delivery_plan.py).
 #
-# - preview, update: run the policy pack first. `pulumi preview --policy-pack` fails on a mandatory
+# - preview, update: run the policy pack first, with the stack's policy config (its allowed exceptions)
+#   when the pack has one. `pulumi preview --policy-pack` fails on a mandatory
 #   violation, and a failing pre-run command fails the deployment before its own operation starts.
 #   (Deployment settings cannot add --policy-pack to the operation itself; server-side enforcement
 #   through Pulumi Cloud policy groups is a paid-plan feature, this works on every plan.)
@@ -25,9 +26,13 @@ case "$PULUMI_CI_OPERATION" in
       echo "pre_run.sh: no policy pack at $policy_pack (PulumiPolicy.yaml missing); refusing to deploy without it" >&2
       exit 1
     fi
+    policy=(--policy-pack "$policy_pack")
+    if [ -f "$root/${HERMES_EKS_POLICY_CONFIG:-}" ]; then
+      policy+=(--policy-pack-config "$root/$HERMES_EKS_POLICY_CONFIG")
+    fi
     pulumi install --cwd "$program"
     pulumi install --cwd "$policy_pack"
-    pulumi preview --cwd "$program" --stack "$stack" --policy-pack "$policy_pack" --non-interactive
+    pulumi preview --cwd "$program" --stack "$stack" "${policy[@]}" --non-interactive
     ;;
   destroy)
     if [ "${HERMES_EKS_EPHEMERAL:-false}" = "true" ]; then

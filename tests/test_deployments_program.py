@@ -233,6 +233,8 @@ def test_every_operation_runs_the_pre_run_script_that_applies_the_policy_pack():
         context = settings_of(stack)["operationContext"]
         assert context["preRunCommands"] == ['bash "$(git rev-parse --show-toplevel)/deployments/pre_run.sh"']
         assert context["environmentVariables"]["HERMES_EKS_POLICY_PACK_DIR"] == "policy"
+        # A review stack is checked with its template's exceptions.
+        assert context["environmentVariables"]["HERMES_EKS_POLICY_CONFIG"] == f"policy/config/{stack}.json"
     script = PurePosixPath("deployments/pre_run.sh")
     assert (ROOT / script).is_file() and (ROOT / script).stat().st_mode & 0o111
 

@@ -31,6 +31,8 @@ def checkout(tmp_path: Path) -> Path:
     (repo / "deployments").mkdir(parents=True)
     (repo / "policy").mkdir()
     (repo / "policy" / "PulumiPolicy.yaml").write_text("runtime: python\n")
+    (repo / "policy" / "config").mkdir()
+    (repo / "policy" / "config" / "pr.json").write_text("{}\n")
     shutil.copy(SCRIPT, repo / "deployments" / "pre_run.sh")
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
     stub = tmp_path / "bin" / "pulumi"
@@ -51,6 +53,7 @@ def run(repo: Path, operation: str, *, ephemeral: str = "false", preview_exit: i
         "PULUMI_CI_ORGANIZATION": "acme", "PULUMI_CI_PROJECT": "hermes-eks",
         "PULUMI_CI_STACK": "pr-pulumi-acme-hermes-eks-7", "PULUMI_CI_OPERATION": operation,
         "HERMES_EKS_PROGRAM_DIR": ".", "HERMES_EKS_POLICY_PACK_DIR": "policy", "HERMES_EKS_EPHEMERAL": ephemeral,
+        "HERMES_EKS_POLICY_CONFIG": "policy/config/pr.json",
     }
     # The command exactly as the deployment settings give it (delivery_plan.pre_run_command).
     command = 'bash "$(git rev-parse --show-toplevel)/deployments/pre_run.sh"'
@@ -70,8 +73,16 @@ def test_previews_and_updates_run_the_policy_pack_against_the_stack_first(checko
     assert calls == [
         f"install --cwd {root}/.",
         f"install --cwd {root}/policy",
-        f"preview --cwd {root}/. --stack acme/hermes-eks/pr-pulumi-acme-hermes-eks-7 --policy-pack {root}/policy --non-interactive",
+        f"preview --cwd {root}/. --stack acme/hermes-eks/pr-pulumi-acme-hermes-eks-7 --policy-pack {root}/policy "
+        f"--policy-pack-config {root}/policy/config/pr.json --non-interactive",
     ]
+
+
+def test_without_a_policy_config_for_the_stack_the_packs_strictest_defaults_apply(checkout):
+    (checkout / "policy" / "config" / "pr.json").unlink()
+    result, calls = run(checkout, "preview")
+    assert result.returncode == 0, result.stderr
+    assert calls[-1].endswith(f"--policy-pack {checkout.resolve()}/policy --non-interactive")
 
 
 def test_it_works_from_any_folder_of_the_checkout(checkout):
