@@ -19,8 +19,8 @@ NAMESPACE = "kubernetes:core/v1:Namespace"
 REPOSITORY = "aws:ecr/repository:Repository"
 
 
-def test_the_repository_has_the_local_dev_and_prod_stacks():
-    assert set(STACKS) == {"local", "dev", "prod"}
+def test_the_repository_has_the_local_dev_and_prod_stacks_and_the_pr_review_stack_template():
+    assert set(STACKS) == {"local", "dev", "prod", "pr"}
 
 
 def test_every_stack_file_runs_whole_and_registers_the_hermes_workload(any_stack: Program):

@@ -1,0 +1,78 @@
+"""hermes-eks-deployments: Pulumi Deployments for the main program's stacks, as code.
+
+settings -> AWS access (OIDC provider, a deploy role per stack) -> each stack's deployment settings,
+schedules and webhook -> outputs (the role ARNs to list in the main stacks' clusterAdminPrincipalArns).
+"""
+
+import pulumi
+
+from delivery_plan import PLANS
+from delivery_settings import load_settings
+from deploy_access import (
+    GITHUB_OIDC_ISSUER,
+    PULUMI_OIDC_ISSUER,
+    SESSION_SECONDS,
+    DeployAccess,
+    DeployAccessArgs,
+    existing_oidc_provider,
+    pulumi_audience,
+)
+from github_actions_access import AUDIENCE as GITHUB_AUDIENCE
+from github_actions_access import STACKS as GITHUB_STACKS
+from github_actions_access import GithubActionsAccess, GithubActionsAccessArgs
+from stack_deployment import StackDeployment, StackDeploymentArgs
+
+# 1. Every input validated before anything is registered, the account's existing OIDC providers included.
+settings = load_settings()
+pulumi_provider_arn = (existing_oidc_provider(PULUMI_OIDC_ISSUER, pulumi_audience(settings.organization), "oidcProvider")
+                       if settings.oidc_provider == "existing" else "")
+github_provider_arn = (existing_oidc_provider(GITHUB_OIDC_ISSUER, GITHUB_AUDIENCE, "githubOidcProvider")
+                       if settings.github_actions and settings.github_oidc_provider == "existing" else "")
+
+# 2. Short-lived AWS credentials for each stack: Pulumi Cloud's OIDC tokens, one role per stack.
+access = DeployAccess("deploy", DeployAccessArgs(
+    organization=settings.organization,
+    project=settings.project,
+    plans=PLANS,
+    review_stack_pattern=settings.review_stack_pattern,
+    existing_provider_arn=pulumi_provider_arn,
+))
+
+# 3. What Deployments does for each stack (delivery_plan.py has the table).
+webhook_url = settings.webhook_url.get_secret_value() if settings.webhook_url else None
+for plan in PLANS:
+    StackDeployment(plan.stack, StackDeploymentArgs(
+        organization=settings.organization,
+        project=settings.project,
+        plan=plan,
+        repository=settings.repository,
+        branch=settings.branch,
+        program_dir=settings.program_dir,
+        policy_pack_dir=settings.policy_pack_dir,
+        role_arn=access.role_arns[plan.stack],
+        session_seconds=SESSION_SECONDS,
+        drift_schedule=settings.drift_schedule,
+        webhook_url=webhook_url,  # StackDeployment registers it as a secret
+        webhook_format=settings.webhook_format,
+        agent_pool_id=settings.agent_pool_id,
+    ))
+
+# 4. Optionally, the AWS roles the GitHub Actions workflows assume (for teams without Deployments).
+github = None
+if settings.github_actions:
+    github = GithubActionsAccess("github-actions", GithubActionsAccessArgs(
+        subject_repository=settings.github_subject_repository or settings.repository,
+        project=settings.project,
+        existing_provider_arn=github_provider_arn,
+    ))
+
+# 5. Outputs. A deploy role that did not create a stack's EKS cluster needs an access entry: list its ARN
+#    in that stack's hermes-eks:clusterAdminPrincipalArns (never the creator's: README, "Delivery").
+pulumi.export("oidc_provider_arn", access.provider_arn)
+pulumi.export("deploy_role_arns", access.role_arns)
+if github is not None:
+    # One output per GitHub variable the workflows read (README, "Delivery", Bootstrap step 2).
+    pulumi.export("github_oidc_provider_arn", github.provider_arn)
+    for stack in GITHUB_STACKS:
+        for kind in ("preview", "deploy"):
+            pulumi.export(f"github_{kind}_role_arn_{stack}", github.role_arns[f"{kind}-{stack}"])

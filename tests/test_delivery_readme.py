@@ -1,0 +1,114 @@
+"""README.md "Delivery" and deployments/README.md: every command pastes, and names only what exists.
+
+Commands cannot run here (no Pulumi CLI, no cloud); what they name can be checked: stacks, files,
+config keys, outputs and role names, and that each shell block is valid bash.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from settings import StackSettings
+from settings import config_key as main_key
+from tests.deployments_harness import PROGRAM, import_program_module, run_deployments
+from tests.harness import ROOT
+from tests.harness import STACKS as MAIN_STACKS
+
+delivery = import_program_module("delivery_settings")
+access = import_program_module("deploy_access")
+github = import_program_module("github_actions_access")
+plan_module = import_program_module("delivery_plan")
+
+README = (ROOT / "README.md").read_text()
+DELIVERY = README[README.index("\n## Delivery\n"):]
+DELIVERY = DELIVERY[:DELIVERY.index("\n## ", 1)]
+OWN_README = (PROGRAM / "README.md").read_text()
+TEXTS = {"README.md#Delivery": DELIVERY, "deployments/README.md": OWN_README}
+
+MAIN_KEYS = {main_key(a).split(":", 1)[1] for a in StackSettings.model_fields} | {"region"}
+DELIVERY_KEYS = {delivery.config_key(a).split(":", 1)[1] for a in delivery.DeliverySettings.model_fields}
+# Made on other branches of this delivery work (policy pack, GitHub workflows): named, not required here.
+ELSEWHERE = {"policy", "policy/", "policy/PulumiPolicy.yaml", ".github/", ".github/workflows/"}
+
+
+def shell_blocks(text: str) -> list[str]:
+    return re.findall(r"```sh\n(.*?)```", text, flags=re.S)
+
+
+def test_the_delivery_section_walks_through_the_three_ways_and_bootstrapping():
+    headings = re.findall(r"^### (.+)$", DELIVERY, flags=re.M)
+    assert headings == ["Bootstrap, once per AWS account and Pulumi organization", "1. From a laptop",
+                        "2. Pulumi Deployments on push", "3. Pull-request previews and review stacks"]
+
+
+@pytest.mark.skipif(not shutil.which("bash"), reason="needs bash")
+@pytest.mark.parametrize("where", TEXTS)
+def test_every_shell_block_is_valid_bash(where):
+    blocks = shell_blocks(TEXTS[where])
+    assert blocks
+    for block in blocks:
+        result = subprocess.run(["bash", "-n"], input=block, capture_output=True, text=True)
+        assert result.returncode == 0, f"{where}:\n{block}\n{result.stderr}"
+
+
+@pytest.mark.parametrize("where", TEXTS)
+def test_every_stack_a_command_names_has_a_stack_file(where):
+    text = TEXTS[where]
+    named = set(re.findall(r"hermes-eks/([a-z]+)\b", text))
+    named |= set(re.findall(r"pulumi stack (?:init|select) ([a-z]+)\b", text))
+    assert named <= set(MAIN_STACKS)
+    assert named or where != "README.md#Delivery"
+    for stack in re.findall(r'pulumi stack init "\$ORG/([a-z]+)"', text):
+        assert (PROGRAM / f"Pulumi.{stack}.yaml").is_file()
+
+
+@pytest.mark.parametrize("where", TEXTS)
+def test_every_config_key_set_belongs_to_the_program_the_command_runs_in(where):
+    for block in shell_blocks(TEXTS[where]):
+        in_deployments = "cd deployments" in block or where == "deployments/README.md"
+        for key in re.findall(r"pulumi config set (?:--secret )?([A-Za-z]+)", block):
+            assert key in (DELIVERY_KEYS if in_deployments else MAIN_KEYS), (where, key)
+
+
+def test_every_config_key_mentioned_exists_in_one_of_the_programs():
+    for where, text in TEXTS.items():
+        for key in re.findall(r"`(?:hermes-eks(?:-deployments)?:)?([a-z]+[A-Z][A-Za-z]+)`", text):
+            assert key in MAIN_KEYS | DELIVERY_KEYS, (where, key)
+
+
+def test_every_file_mentioned_exists():
+    for where, text in TEXTS.items():
+        for path in re.findall(r"`((?:deployments/|tests/|\.github/|policy)[A-Za-z0-9_./-]*|Pulumi\.[a-z]+\.yaml)`", text):
+            if path in ELSEWHERE or "<" in path:
+                continue
+            candidates = [ROOT / path, PROGRAM / path] if where == "deployments/README.md" else [ROOT / path]
+            assert any(c.exists() for c in candidates), (where, path)
+
+
+def test_the_outputs_and_role_names_mentioned_are_the_programs():
+    outputs = run_deployments(config={"githubActions": True}).outputs
+    roles = {access.deploy_role_name(p.stack) for p in plan_module.PLANS}
+    roles |= {github.role_name(kind, stack) for kind in ("preview", "deploy") for stack in github.STACKS}
+    for where, text in TEXTS.items():
+        assert "deploy_role_arns" in text
+        for role in re.findall(r"hermes-eks-deploy-[a-z-]*[a-z]", text):
+            assert role in roles, (where, role)
+        for block in shell_blocks(text):
+            for output in re.findall(r"pulumi stack output ([a-z_]+)", block):
+                assert output in outputs, (where, output)
+        for output in re.findall(r"`(github_(?:preview|deploy)_role_arn_[a-z_]*)", text):  # also `..._<stack>`
+            assert any(name.startswith(output) for name in outputs), (where, output)
+    assert set(outputs["deploy_role_arns"]) == {p.stack for p in plan_module.PLANS}
+
+
+def test_the_configuration_table_lists_every_setting_with_its_default():
+    rows = dict(re.findall(r"^\| `((?:hermes-eks-deployments|aws):[A-Za-z]+)` \| ([^|]+) \|", OWN_README, flags=re.M))
+    assert set(rows) == {delivery.config_key(a) for a in delivery.DeliverySettings.model_fields}
+    for attribute, field in delivery.DeliverySettings.model_fields.items():
+        default = field.default
+        if isinstance(default, str) and default:
+            assert rows[delivery.config_key(attribute)].strip() == f"`{default}`", attribute

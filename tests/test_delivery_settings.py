@@ -1,0 +1,76 @@
+"""deployments/delivery_settings.py: the Deployments program's own config, validated before anything is registered."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.deployments_harness import WEBHOOK, import_program_module, run_deployments
+
+settings_module = import_program_module("delivery_settings")
+
+
+def problems(config=None, *, secrets=None, remove=()) -> list[str]:
+    run = run_deployments(config=config, secrets=secrets, remove=remove, raise_errors=False)
+    assert isinstance(run.error, settings_module.DeliveryConfigError), run.error
+    assert run.resources == [], "nothing may be registered when the config is wrong"
+    return run.error.problems
+
+
+def test_the_stack_file_is_valid_and_its_defaults_are_the_documented_ones():
+    run = run_deployments()
+    assert run.error is None
+    settings = settings_module.parse_settings(
+        {"aws:region": "eu-central-1", "hermes-eks-deployments:organization": "acme",
+         "hermes-eks-deployments:repository": "acme/hermes-eks"}, stack="delivery")
+    assert (settings.branch, settings.program_dir, settings.policy_pack_dir, settings.project) == ("main", "", "policy", "hermes-eks")
+    assert (settings.oidc_provider, settings.review_stack_pattern, settings.drift_schedule) == ("create", "pr-*", "0 6 * * *")
+    assert settings.webhook_url is None and settings.github_actions is False
+
+
+def test_required_keys_name_the_key_the_file_and_what_they_are():
+    assert problems(remove=("organization", "aws:region")) == [
+        "hermes-eks-deployments:organization is not set in Pulumi.delivery.yaml; allowed: "
+        + settings_module.KEY_DOCS["organization"],
+        "aws:region is not set in Pulumi.delivery.yaml; allowed: " + settings_module.KEY_DOCS["aws_region"],
+    ]
+
+
+@pytest.mark.parametrize("key, value, allowed", [
+    ("oidcProvider", "reuse", "one of create or existing"),
+    ("repository", "hermes-eks", "a GitHub repository as owner/name, e.g. acme/hermes-eks"),
+    ("branch", "refs/heads/main", "a branch name without refs/heads/, e.g. main"),
+    ("programDir", "/infra", "empty or a folder relative to the repository root"),
+    ("programDir", "../elsewhere", "empty or a folder relative to the repository root"),
+    ("driftSchedule", "daily", "a five-field cron expression"),
+    ("driftSchedule", "0 6 * *", "a five-field cron expression"),
+    ("webhookFormat", "discord", "one of slack, ms_teams, raw or pulumi_deployments"),
+    ("reviewStackPattern", "*", "a stack name, or a prefix ending in '*' such as pr-*"),
+    ("organization", "acme corp", "a Pulumi organization or project name"),
+])
+def test_a_bad_value_names_key_file_value_and_what_is_allowed(key, value, allowed):
+    [problem] = problems({key: value})
+    assert problem.startswith(f'hermes-eks-deployments:{key} in Pulumi.delivery.yaml is "{value}"; allowed: ')
+    assert allowed in problem
+
+
+def test_the_webhook_url_must_be_a_secret_and_is_never_shown():
+    [problem] = problems({"webhookUrl": WEBHOOK})
+    assert "stored in plain text" in problem and "pulumi config set --secret webhookUrl" in problem
+    assert WEBHOOK not in problem
+    [problem] = problems(secrets={"webhookUrl": "http://hooks.example.com/x"})
+    assert problem == ("hermes-eks-deployments:webhookUrl in Pulumi.delivery.yaml is <secret value hidden>; "
+                       "allowed: an https:// URL (the webhook endpoint, e.g. a Slack incoming-webhook URL)")
+
+
+def test_a_misspelt_key_is_reported_with_the_likely_one():
+    [problem] = problems({"hermes-eks-deployments:organisation": "acme"})
+    assert problem == ("hermes-eks-deployments:organisation in Pulumi.delivery.yaml is not a setting of "
+                       "hermes-eks-deployments; did you mean hermes-eks-deployments:organization?")
+
+
+def test_every_problem_is_reported_at_once():
+    assert len(problems({"oidcProvider": "reuse", "driftSchedule": "daily", "branch": "refs/heads/x"})) == 3
+
+
+def test_every_setting_is_documented():
+    assert set(settings_module.KEY_DOCS) == set(settings_module.DeliverySettings.model_fields)

@@ -1,0 +1,155 @@
+"""deployments/deploy_access.py: the deploy roles' trust (exact conditions) and permissions (parliament).
+
+Linted like tests/test_iam_lint.py lints the main program's policies: every parliament finding is
+listed with its reason, a finding not listed fails, and so does a listed one that no longer occurs.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+
+import parliament
+import pytest
+
+from tests import fake_cloud
+from tests.deployments_harness import import_program_module, run_deployments
+from tests.test_iam_lint import Known, explained, lint
+
+access = import_program_module("deploy_access")
+plan_module = import_program_module("delivery_plan")
+PLANS = {plan.stack: plan for plan in plan_module.PLANS}
+ACCOUNT = fake_cloud.ACCOUNT
+PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/api.pulumi.com/oidc"
+ORG, PROJECT = "Example-Org", "hermes-eks"
+
+
+def subject(stack: str, operation: str) -> str:
+    return f"pulumi:deploy:org:{ORG}:project:{PROJECT}:stack:{stack}:operation:{operation}:scope:write"
+
+
+def trust(stack: str, pattern: str = "pr-*") -> dict:
+    return access.trust_policy(PROVIDER, ORG, PROJECT, PLANS[stack], pattern)
+
+
+# --- trust ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("stack, operations", [
+    ("dev", ["preview", "update", "refresh", "destroy"]),
+    ("prod", ["preview", "update", "refresh"]),
+])
+def test_a_stacks_role_trusts_exactly_its_org_project_stack_and_operations(stack, operations):
+    document = trust(stack)
+    assert set(document) == {"Version", "Statement"} and document["Version"] == "2012-10-17"
+    [statement] = document["Statement"]
+    assert statement == {
+        "Effect": "Allow",
+        "Principal": {"Federated": PROVIDER},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        # StringEquals only: no pattern admits another stack, project or organization.
+        "Condition": {"StringEquals": {
+            "api.pulumi.com/oidc:aud": "example-org",  # the organization name, lowercase
+            "api.pulumi.com/oidc:sub": [subject(stack, op) for op in operations],
+        }},
+    }
+
+
+def test_prod_cannot_be_destroyed_by_a_deployment():
+    assert not any(":operation:destroy:" in s for s in trust("prod")["Statement"][0]["Condition"]["StringEquals"]["api.pulumi.com/oidc:sub"])
+
+
+def test_the_review_stack_role_trusts_only_stacks_matching_the_pattern():
+    [statement] = trust("pr", "pr-*")["Statement"]
+    assert statement["Condition"] == {
+        "StringEquals": {"api.pulumi.com/oidc:aud": "example-org"},
+        "StringLike": {"api.pulumi.com/oidc:sub": [subject("pr-*", op) for op in ("preview", "update", "refresh", "destroy")]},
+    }
+    patterns = statement["Condition"]["StringLike"]["api.pulumi.com/oidc:sub"]
+    assert any(fnmatch.fnmatchcase(subject("pr-pulumi-example-org-hermes-eks-42", "update"), p) for p in patterns)
+    for other in ("dev", "prod", "pr"):  # neither the template nor another stack
+        assert not any(fnmatch.fnmatchcase(subject(other, "update"), p) for p in patterns)
+    assert not any(fnmatch.fnmatchcase(subject("pr-1", "update").replace(PROJECT, "other"), p) for p in patterns)
+
+
+def test_the_roles_the_program_registers_carry_exactly_these_trust_policies():
+    run = run_deployments(config={"organization": ORG})
+    for stack in PLANS:
+        role = run.one("aws:iam/role:Role", f"deploy-{stack}")
+        assert json.loads(role.plain["assumeRolePolicy"]) == trust(stack)
+        assert role.plain["name"] == f"hermes-eks-deploy-{stack}"
+
+
+def test_parliament_cannot_read_the_trust_policies_so_they_are_checked_above():
+    for stack in PLANS:
+        assert ("MALFORMED", "Statement contains neither Resource nor NotResource") in lint(trust(stack))
+
+
+# --- permissions ------------------------------------------------------------------------------------
+
+def findings(document: dict) -> set[tuple[str, str]]:
+    """tests/test_iam_lint.lint, with the two community findings that carry their subject in `location`."""
+    found = {f for f in lint(document) if f[0] not in ("PRIVILEGE_ESCALATION", "PERMISSIONS_MANAGEMENT_ACTIONS")}
+    policy = parliament.analyze_policy_string(json.dumps(document), ignore_private_auditors=True,
+                                              include_community_auditors=True)
+    for finding in policy.findings:
+        if finding.issue == "PRIVILEGE_ESCALATION":
+            found.add((finding.issue, finding.location["type"]))
+        elif finding.issue == "PERMISSIONS_MANAGEMENT_ACTIONS":
+            found.add((finding.issue, " ".join(sorted(finding.location["actions"]))))
+    return found
+
+
+MANAGES_IAM = (
+    "The main program creates the roles and policies of the EKS cluster, its nodes, the EBS CSI driver, the "
+    "Load Balancer Controller and Hermes, and the cluster's OIDC provider: its deploy role must manage IAM. "
+    "The Deny statement keeps the deploy roles and the Pulumi OIDC provider out of its reach.")
+ACCEPTED = [
+    Known("PERMISSIONS_MANAGEMENT_ACTIONS", " ".join(sorted(a.lower() for a in access.IAM_ACTIONS if a not in (
+        "iam:GetRole", "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:ListRolePolicies",
+        "iam:ListAttachedRolePolicies", "iam:GetRolePolicy", "iam:ListInstanceProfilesForRole",
+        "iam:GetInstanceProfile", "iam:TagInstanceProfile", "iam:GetPolicy", "iam:GetPolicyVersion",
+        "iam:ListPolicyVersions", "iam:TagPolicy", "iam:UntagPolicy", "iam:GetOpenIDConnectProvider",
+        "iam:TagOpenIDConnectProvider", "iam:UntagOpenIDConnectProvider"))), MANAGES_IAM),
+    Known("PRIVILEGE_ESCALATION", "CreateNewPolicyVersion",
+          MANAGES_IAM + " Whoever controls the program's code controls the account: review and branch protection "
+          "guard that (deployments/README.md, \"The deploy roles' permissions\")."),
+]
+
+
+def test_parliament_finds_nothing_but_the_accepted_iam_management_in_the_deploy_policy():
+    assert findings(access.iam_policy("aws", ACCOUNT)) - explained(ACCEPTED) == set()
+
+
+def test_every_accepted_deploy_policy_finding_still_occurs():
+    assert explained(ACCEPTED) - findings(access.iam_policy("aws", ACCOUNT)) == set()
+
+
+def test_positive_control_a_misspelt_iam_action_is_a_finding_nobody_listed():
+    document = access.iam_policy("aws", ACCOUNT)
+    document["Statement"][0]["Action"] = [*document["Statement"][0]["Action"], "iam:CreateRoles"]
+    assert ("UNKNOWN_ACTION", "iam:CreateRoles") in findings(document) - explained(ACCEPTED)
+
+
+def test_the_deny_covers_every_deploy_role_and_the_pulumi_oidc_provider_that_the_allow_would_reach():
+    allow, deny = access.iam_policy("aws", ACCOUNT)["Statement"]
+    assert (allow["Effect"], deny["Effect"]) == ("Allow", "Deny")
+    protected = [f"arn:aws:iam::{ACCOUNT}:role/{access.deploy_role_name(s)}" for s in PLANS] + [PROVIDER]
+    for arn in protected[:-1]:
+        assert any(fnmatch.fnmatchcase(arn, r) for r in allow["Resource"])  # so the deny is what stops it
+    for arn in protected:
+        assert any(fnmatch.fnmatchcase(arn, r) for r in deny["Resource"]), arn
+    for action in access.IAM_ACTIONS:
+        if not action.startswith(("iam:Get", "iam:List", "iam:PassRole")):
+            assert any(fnmatch.fnmatchcase(action, a) for a in deny["Action"]), action
+    assert not any(fnmatch.fnmatchcase(f"arn:aws:iam::{ACCOUNT}:role/hermes-eksRole-1234567", r) for r in deny["Resource"])
+
+
+def test_every_role_gets_power_user_access_and_the_iam_policy_in_its_partition():
+    run = run_deployments()
+    for stack in PLANS:
+        attachment = run.one("aws:iam/rolePolicyAttachment:RolePolicyAttachment", f"deploy-{stack}-power-user")
+        assert attachment.plain["policyArn"] == "arn:aws:iam::aws:policy/PowerUserAccess"
+        inline = run.one("aws:iam/rolePolicy:RolePolicy", f"deploy-{stack}-iam")
+        assert json.loads(inline.plain["policy"]) == access.iam_policy("aws", ACCOUNT)
+    assert {r.plain["role"] for r in run.of_type("aws:iam/rolePolicy:RolePolicy")} == {
+        f"hermes-eks-deploy-{s}" for s in PLANS}

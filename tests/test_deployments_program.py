@@ -1,0 +1,302 @@
+"""The Deployments settings program (deployments/), run whole under mocks: what it registers per stack."""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import json
+import re
+from pathlib import PurePosixPath
+
+import pytest
+import yaml
+
+from tests.deployments_harness import PROGRAM, STACKS, WEBHOOK, import_program_module, run_deployments
+from tests.harness import ROOT, Program, is_secret, reveal
+from tests.harness import STACKS as MAIN_STACKS
+
+SETTINGS = "pulumiservice:index:DeploymentSettings"
+DRIFT = "pulumiservice:index:DriftSchedule"
+WEBHOOK_TYPE = "pulumiservice:index:Webhook"
+ROLE = "aws:iam/role:Role"
+plan_module = import_program_module("delivery_plan")
+
+
+@functools.cache
+def program() -> Program:
+    return run_deployments(secrets={"webhookUrl": WEBHOOK})
+
+
+def settings_of(stack: str, run: Program | None = None) -> dict:
+    run = run or program()
+    [found] = [r for r in run.of_type(SETTINGS) if r.inputs["stack"] == stack]
+    return found.plain
+
+
+# --- the program and the main program share only names ----------------------------------------------
+
+def test_the_program_has_one_stack_file_and_its_own_project():
+    assert STACKS == ["delivery"]
+    assert yaml.safe_load((PROGRAM / "Pulumi.yaml").read_text())["name"] == "hermes-eks-deployments"
+
+
+def test_it_knows_every_stack_file_of_the_main_program():
+    """A new Pulumi.<stack>.yaml must be placed in the plan (or its path filters would deploy it everywhere)."""
+    assert set(plan_module.MAIN_PROGRAM_STACKS) == set(MAIN_STACKS)
+    assert {plan.stack for plan in plan_module.PLANS} == set(MAIN_STACKS) - {"local"}
+
+
+def test_the_default_project_is_the_main_programs_name():
+    settings = import_program_module("delivery_settings")
+    assert settings.MAIN_PROJECT == yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
+    assert {settings_of(s)["project"] for s in ("dev", "prod", "pr")} == {settings.MAIN_PROJECT}
+
+
+def _pins(path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        if "==" in line and not line.startswith("#"):
+            name, version = line.split("==")
+            pins[name.strip()] = version.strip()
+    return pins
+
+
+def test_requirements_pin_the_sdk_and_aws_like_the_main_program_and_pulumiservice_1_5_0():
+    own, main, dev = _pins(PROGRAM / "requirements.txt"), _pins(ROOT / "requirements.txt"), _pins(ROOT / "requirements-dev.txt")
+    for shared in ("pulumi", "pulumi-aws", "pydantic"):
+        assert own[shared] == main[shared]
+    assert own["pulumi-pulumiservice"] == dev["pulumi-pulumiservice"] == "1.5.0"
+    assert importlib.metadata.version("pulumi-pulumiservice") == "1.5.0"
+
+
+# --- triggers -----------------------------------------------------------------------------------------
+
+def test_dev_deploys_on_push_and_previews_pull_requests():
+    vcs = settings_of("dev")["vcs"]
+    assert (vcs["deployCommits"], vcs["previewPullRequests"], vcs["pullRequestTemplate"]) == (True, True, False)
+
+
+def test_prod_previews_pull_requests_but_never_deploys_on_push():
+    vcs = settings_of("prod")["vcs"]
+    assert (vcs["deployCommits"], vcs["previewPullRequests"], vcs["pullRequestTemplate"]) == (False, True, False)
+
+
+def test_pr_is_only_the_review_stack_template():
+    vcs = settings_of("pr")["vcs"]
+    assert (vcs["deployCommits"], vcs["previewPullRequests"], vcs["pullRequestTemplate"]) == (False, False, True)
+
+
+def test_only_dev_deploys_on_push_and_only_pr_is_a_template():
+    vcs = {s: settings_of(s)["vcs"] for s in ("dev", "prod", "pr")}
+    assert [s for s, v in vcs.items() if v["deployCommits"]] == ["dev"]
+    assert [s for s, v in vcs.items() if v["pullRequestTemplate"]] == ["pr"]
+
+
+def test_every_trigger_is_set_explicitly_because_the_package_defaults_deploy_commits_to_true():
+    ps = pytest.importorskip("pulumi_pulumiservice")
+    assert ps.DeploymentSettingsVcsArgs(provider="github").deploy_commits is True
+    for plan in plan_module.PLANS:
+        assert isinstance(plan.deploy_commits, bool) and isinstance(plan.preview_pull_requests, bool)
+
+
+def test_settings_use_the_vcs_block_for_github_never_the_deprecated_github_block():
+    for found in program().of_type(SETTINGS):
+        assert "github" not in found.inputs
+        assert found.plain["vcs"]["provider"] == "github"
+        assert found.plain["vcs"]["repository"] == "example-org/hermes-eks"
+
+
+def test_git_source_is_the_branch_with_the_repository_named_in_vcs():
+    for stack in ("dev", "prod", "pr"):
+        git = settings_of(stack)["sourceContext"]["git"]
+        assert git == {"branch": "refs/heads/main"}  # repoUrl is for non-VCS git sources; root: no repoDir
+
+
+def test_a_program_in_a_folder_sets_repo_dir_and_includes_only_that_folder_and_the_policy_pack():
+    run = run_deployments(config={"programDir": "infra/hermes", "branch": "release"})
+    settings = settings_of("dev", run)
+    assert settings["sourceContext"]["git"] == {"branch": "refs/heads/release", "repoDir": "infra/hermes"}
+    assert settings["vcs"]["paths"][:2] == ["infra/hermes/**", "policy/**"]
+    assert settings["operationContext"]["environmentVariables"]["HERMES_EKS_PROGRAM_DIR"] == "infra/hermes"
+    assert settings["operationContext"]["preRunCommands"] == [
+        'bash "$(git rev-parse --show-toplevel)/infra/hermes/deployments/pre_run.sh"']
+
+
+# --- path filters ---------------------------------------------------------------------------------------
+
+def _glob(pattern: str) -> re.Pattern:
+    """A path-filter glob as documented: matches the whole path; `**` spans folders, `*` does not."""
+    regex = ""
+    for part in re.split(r"(\*\*/|\*\*|\*)", pattern):
+        regex += {"**/": "(.*/)?", "**": ".*", "*": "[^/]*"}.get(part, re.escape(part))
+    return re.compile(regex)
+
+
+def triggers(paths: list[str], changed: str) -> bool:
+    """pulumi/docs deployments/concepts/settings/path-filtering: a file matches when it matches an include
+    filter (or there are none) and no `!` exclude filter."""
+    includes = [p for p in paths if not p.startswith("!")]
+    excludes = [p[1:] for p in paths if p.startswith("!")]
+    included = not includes or any(_glob(p).fullmatch(changed) for p in includes)
+    return included and not any(_glob(p).fullmatch(changed) for p in excludes)
+
+
+CHANGES = {
+    # changed file: the stacks it deploys or previews
+    "README.md": set(),
+    "deployments/README.md": set(),
+    "tests/test_stacks.py": set(),
+    "scripts/test.py": set(),
+    ".github/workflows/pull-request.yml": set(),
+    "deployments/__main__.py": set(),
+    "requirements-dev.txt": set(),
+    "Pulumi.local.yaml": set(),
+    "Pulumi.dev.yaml": {"dev"},
+    "Pulumi.prod.yaml": {"prod"},
+    "Pulumi.pr.yaml": {"pr"},
+    "__main__.py": {"dev", "prod", "pr"},
+    "settings.py": {"dev", "prod", "pr"},
+    "components/hermes_agent.py": {"dev", "prod", "pr"},
+    "components/vendor/aws-load-balancer-controller-iam-policy.json": {"dev", "prod", "pr"},
+    "requirements.txt": {"dev", "prod", "pr"},
+    "Pulumi.yaml": {"dev", "prod", "pr"},
+    "policy/PulumiPolicy.yaml": {"dev", "prod", "pr"},
+    "a_module_added_later.py": {"dev", "prod", "pr"},
+}
+
+
+@pytest.mark.parametrize("changed", CHANGES)
+def test_path_filters_deploy_a_stack_only_for_changes_that_can_alter_it(changed):
+    deployed = {s for s in ("dev", "prod", "pr") if triggers(settings_of(s)["vcs"]["paths"], changed)}
+    assert deployed == CHANGES[changed]
+
+
+def test_the_path_filter_matcher_follows_the_documented_examples():
+    assert triggers(["infrastructure/Pulumi.dev.yaml"], "infrastructure/Pulumi.dev.yaml")
+    assert not triggers(["infrastructure/Pulumi.dev.yaml"], "infrastructure/Pulumi.prod.yaml")
+    assert triggers(["infrastructure/**", "!infrastructure/docs/**"], "infrastructure/a/b.py")
+    assert not triggers(["infrastructure/**", "!infrastructure/docs/**"], "infrastructure/docs/x.md")
+    assert not triggers(["infrastructure/**"], "app/x.py")
+
+
+# --- review stacks, drift, notifications ------------------------------------------------------------
+
+def test_review_stacks_are_deleted_once_destroyed_and_unprotected_before_it():
+    for stack in ("dev", "prod", "pr"):
+        context = settings_of(stack)["operationContext"]
+        ephemeral = stack == "pr"
+        assert context["options"]["deleteAfterDestroy"] is ephemeral
+        assert context["environmentVariables"]["HERMES_EKS_EPHEMERAL"] == ("true" if ephemeral else "false")
+
+
+def test_drift_is_detected_on_prod_only_on_the_configured_schedule_and_never_auto_remediated():
+    [drift] = program().of_type(DRIFT)
+    assert drift.plain == {"organization": "example-org", "project": "hermes-eks", "stack": "prod",
+                           "scheduleCron": "0 6 * * *", "autoRemediate": False}
+    assert run_deployments(config={"driftSchedule": "30 4 * * 1-5"}).one(DRIFT).plain["scheduleCron"] == "30 4 * * 1-5"
+
+
+def test_failed_deployments_of_dev_and_prod_and_prod_drift_reach_the_webhook():
+    hooks = {r.plain["stackName"]: r for r in program().of_type(WEBHOOK_TYPE)}
+    assert set(hooks) == {"dev", "prod"}
+    assert hooks["dev"].plain["filters"] == ["deployment_failed"]
+    assert hooks["prod"].plain["filters"] == ["deployment_failed", "drift_detected", "drift_detection_failed"]
+    for hook in hooks.values():
+        assert is_secret(hook.inputs["payloadUrl"]) and reveal(hook.inputs["payloadUrl"]) == WEBHOOK
+        assert (hook.plain["format"], hook.plain["active"], hook.plain["projectName"]) == ("slack", True, "hermes-eks")
+
+
+def test_no_webhook_without_a_url():
+    assert not run_deployments().of_type(WEBHOOK_TYPE)
+
+
+def test_the_webhook_url_never_appears_in_plain_text():
+    plain_inputs = json.dumps([r.inputs for r in program().resources if r.type != WEBHOOK_TYPE], default=str)
+    assert WEBHOOK not in plain_inputs and WEBHOOK not in json.dumps(program().outputs, default=str)
+
+
+# --- OIDC, policy pack, runners -------------------------------------------------------------------
+
+def test_each_stack_assumes_its_own_deploy_role_for_no_longer_than_the_role_allows():
+    roles = {r.plain["name"]: r for r in program().of_type(ROLE)}
+    for stack in ("dev", "prod", "pr"):
+        aws = settings_of(stack)["operationContext"]["oidc"]["aws"]
+        role = roles[f"hermes-eks-deploy-{stack}"]
+        assert aws["roleARN"] == role.outputs["arn"] == program().outputs["deploy_role_arns"][stack]
+        hours, minutes, seconds = map(int, re.fullmatch(r"(\d+)h(\d+)m(\d+)s", aws["duration"]).groups())
+        assert hours * 3600 + minutes * 60 + seconds == role.plain["maxSessionDuration"] == 7200
+        assert len(aws["sessionName"]) <= 64
+
+
+def test_every_operation_runs_the_pre_run_script_that_applies_the_policy_pack():
+    for stack in ("dev", "prod", "pr"):
+        context = settings_of(stack)["operationContext"]
+        assert context["preRunCommands"] == ['bash "$(git rev-parse --show-toplevel)/deployments/pre_run.sh"']
+        assert context["environmentVariables"]["HERMES_EKS_POLICY_PACK_DIR"] == "policy"
+        # A review stack is checked with its template's exceptions.
+        assert context["environmentVariables"]["HERMES_EKS_POLICY_CONFIG"] == f"policy/config/{stack}.json"
+    script = PurePosixPath("deployments/pre_run.sh")
+    assert (ROOT / script).is_file() and (ROOT / script).stat().st_mode & 0o111
+
+
+def test_hosted_runners_by_default_and_an_agent_pool_when_configured():
+    assert "agentPoolId" not in settings_of("dev")
+    run = run_deployments(config={"agentPoolId": "a1b2c3d4-0000-4000-8000-000000000000"})
+    assert {r.plain.get("agentPoolId") for r in run.of_type(SETTINGS)} == {"a1b2c3d4-0000-4000-8000-000000000000"}
+
+
+def test_the_oidc_provider_is_created_for_the_org_audience_by_default():
+    provider = program().one("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert provider.plain["url"] == "https://api.pulumi.com/oidc"
+    assert provider.plain["clientIdLists"] == ["example-org"]
+    assert program().outputs["oidc_provider_arn"] == "arn:aws:iam::210987654321:oidc-provider/api.pulumi.com/oidc"
+
+
+def test_an_existing_oidc_provider_is_looked_up_by_url_and_never_created():
+    run = run_deployments(config={"oidcProvider": "existing"})
+    assert not run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    lookups = [args for token, args in run.invokes if token == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"]
+    assert lookups == [{"url": "https://api.pulumi.com/oidc"}]
+    trust = json.loads(run.one(ROLE, "deploy-dev").plain["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"]["Federated"] == run.outputs["oidc_provider_arn"]
+
+
+def test_every_child_is_parented_to_its_component():
+    components = {r.urn: r for r in program().resources if r.type.startswith("hermes-eks-deployments:")}
+    for resource in program().resources:
+        if resource not in components.values():
+            assert resource.parent in components, resource.name
+            assert resource.name.startswith(components[resource.parent].name + "-")
+
+
+# --- the `pr` template stack of the main program ----------------------------------------------------
+
+def test_review_stacks_are_cheap_and_disposable_and_share_nothing_with_dev():
+    from tests.conftest import stack_program
+
+    pr = stack_program("pr")
+    assert pr.one("eks:index:Cluster").plain["name"] == "hermes-pr"  # each review stack: hermes-<its name>
+    repository = pr.one("aws:ecr/repository:Repository")  # the image as dev and prod run it (policy pack)
+    assert repository.plain["forceDelete"] is True and not repository.protect
+    assert not pr.of_type("kubernetes:networking.k8s.io/v1:Ingress")
+    assert "bedrock_role_arn" not in pr.outputs
+    assert pr.one("awsx:ec2:Vpc").plain["natGateways"] == {"strategy": "Single"}
+    assert pr.one("eks:index:ManagedNodeGroup").plain["scalingConfig"]["maxSize"] == 1
+    # Only what the main program always protects; pre_run.sh unprotects it before a review stack's destroy.
+    assert {r.type for r in pr.resources if r.protect} == {"kubernetes:core/v1:Namespace",
+                                                           "kubernetes:core/v1:PersistentVolumeClaim"}
+
+
+def test_the_review_stack_role_is_the_cluster_creator_so_pr_lists_no_admin_principal():
+    pr = yaml.safe_load((ROOT / "Pulumi.pr.yaml").read_text())["config"]
+    assert pr["hermes-eks:clusterAdminPrincipalArns"] == []
+
+
+def test_an_existing_oidc_provider_without_the_org_audience_stops_before_anything_is_registered():
+    run = run_deployments(config={"oidcProvider": "existing"}, pulumi_audiences=("aws:example-org",), raise_errors=False)
+    assert run.resources == []
+    assert str(run.error) == (
+        "hermes-eks-deployments:oidcProvider is 'existing', but the account's IAM OIDC provider for "
+        "https://api.pulumi.com/oidc does not accept the audience 'example-org' (it accepts aws:example-org). "
+        "Add it: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn "
+        "arn:aws:iam::210987654321:oidc-provider/api.pulumi.com/oidc --client-id example-org")

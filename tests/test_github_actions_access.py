@@ -1,0 +1,91 @@
+"""deployments/github_actions_access.py: the AWS roles of the GitHub Actions workflows (opt-in)."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+
+import pytest
+
+from tests import fake_cloud
+from tests.deployments_harness import import_program_module, run_deployments
+
+github = import_program_module("github_actions_access")
+access = import_program_module("deploy_access")
+ACCOUNT = fake_cloud.ACCOUNT
+PROVIDER = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
+ROLE = "aws:iam/role:Role"
+
+
+@pytest.fixture(scope="module")
+def run():
+    return run_deployments(config={"githubActions": True})
+
+
+def test_nothing_for_github_actions_unless_asked():
+    plain = run_deployments()
+    assert not [r for r in plain.resources if "github" in r.name]
+    assert not [k for k in plain.outputs if k.startswith("github")]
+
+
+def test_the_github_oidc_provider_has_the_sts_audience(run):
+    provider = run.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "github-actions-github-oidc")
+    assert provider.plain["url"] == "https://token.actions.githubusercontent.com"
+    assert provider.plain["clientIdLists"] == ["sts.amazonaws.com"]
+
+
+@pytest.mark.parametrize("kind, stack, sub", [
+    ("preview", "dev", "repo:example-org/hermes-eks:pull_request"),
+    ("preview", "prod", "repo:example-org/hermes-eks:pull_request"),
+    ("deploy", "dev", "repo:example-org/hermes-eks:environment:dev"),
+    ("deploy", "prod", "repo:example-org/hermes-eks:environment:prod"),
+])
+def test_each_role_trusts_exactly_the_subject_its_workflow_job_presents(run, kind, stack, sub):
+    role = run.one(ROLE, f"github-actions-{kind}-{stack}")
+    assert json.loads(role.plain["assumeRolePolicy"]) == {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": PROVIDER},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                                       "token.actions.githubusercontent.com:sub": sub}},
+    }]}
+    assert role.plain["maxSessionDuration"] == 7200
+    assert run.outputs[f"github_{kind}_role_arn_{stack}"] == role.outputs["arn"]
+
+
+def test_previews_read_and_deploys_get_the_deploy_roles_permissions(run):
+    attachments = {r.name: r.plain["policyArn"] for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    for stack in ("dev", "prod"):
+        assert attachments[f"github-actions-preview-{stack}-read-only"] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        assert attachments[f"github-actions-deploy-{stack}-power-user"] == "arn:aws:iam::aws:policy/PowerUserAccess"
+        inline = run.one("aws:iam/rolePolicy:RolePolicy", f"github-actions-deploy-{stack}-iam")
+        assert json.loads(inline.plain["policy"]) == access.iam_policy("aws", ACCOUNT)
+        assert not [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.startswith(f"github-actions-preview-{stack}")]
+
+
+def test_the_deny_protects_the_github_roles_and_provider_too():
+    deny = access.iam_policy("aws", ACCOUNT)["Statement"][1]
+    for kind in ("preview", "deploy"):
+        for stack in github.STACKS:
+            arn = f"arn:aws:iam::{ACCOUNT}:role/{github.role_name(kind, stack)}"
+            assert any(fnmatch.fnmatchcase(arn, r) for r in deny["Resource"]), arn
+    assert any(fnmatch.fnmatchcase(PROVIDER, r) for r in deny["Resource"])
+
+
+def test_immutable_subjects_and_an_existing_provider():
+    run = run_deployments(config={"githubActions": True, "githubOidcProvider": "existing",
+                                  "githubSubjectRepository": "example-org@1234567/hermes-eks@89012345"})
+    assert not run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider") or all(
+        "github" not in r.name for r in run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider"))
+    lookups = [a for t, a in run.invokes if t == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"]
+    assert lookups == [{"url": "https://token.actions.githubusercontent.com"}]
+    trust = json.loads(run.one(ROLE, "github-actions-deploy-prod").plain["assumeRolePolicy"])
+    assert trust["Statement"][0]["Condition"]["StringEquals"]["token.actions.githubusercontent.com:sub"] == \
+        "repo:example-org@1234567/hermes-eks@89012345:environment:prod"
+
+
+def test_a_bad_subject_repository_is_a_config_error():
+    result = run_deployments(config={"githubSubjectRepository": "hermes-eks"}, raise_errors=False)
+    [problem] = result.error.problems
+    assert problem.startswith('hermes-eks-deployments:githubSubjectRepository in Pulumi.delivery.yaml is "hermes-eks"; allowed: ')
+    assert result.resources == []
