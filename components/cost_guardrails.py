@@ -239,19 +239,9 @@ class CostGuardrails(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        executor = aws.iam.Role(
-            f"{name}-bedrock-budget-action",
-            assume_role_policy=account_id.apply(lambda a: json.dumps(budgets_trust_policy(a))),
-            description="Assumed by AWS Budgets to attach the Bedrock deny policy to the Hermes role",
-            tags=tags,
-            opts=child,
-        )
-        executor_policy = aws.iam.RolePolicy(
-            f"{name}-bedrock-budget-action",
-            role=executor.id,
-            policy=pulumi.Output.all(args.hermes_role_arn, self.deny_policy.arn).apply(
-                lambda v: json.dumps(attach_deny_policy(v[0], v[1]))),
-            opts=child,
+        executor, executor_policy = self._service_role(
+            f"{name}-bedrock-budget-action", budgets_trust_policy, attach_deny_policy, account_id, args, tags,
+            "Assumed by AWS Budgets to attach the Bedrock deny policy to the Hermes role",
         )
         # No-op on create; its delete detaches the deny policy if the action left it attached. The
         # action depends on it, so it is deleted first and cannot attach the policy again.
@@ -276,19 +266,9 @@ class CostGuardrails(pulumi.ComponentResource):
             # The executor must keep its permission until the action is gone (teardown in reverse order).
             opts=pulumi.ResourceOptions(parent=self, depends_on=[executor_policy, self.detach_on_destroy]),
         )
-        lifter = aws.iam.Role(
-            f"{name}-bedrock-budget-lift",
-            assume_role_policy=account_id.apply(lambda a: json.dumps(scheduler_trust_policy(a))),
-            description="Assumed by EventBridge Scheduler to detach the Bedrock deny policy each month",
-            tags=tags,
-            opts=child,
-        )
-        lifter_policy = aws.iam.RolePolicy(
-            f"{name}-bedrock-budget-lift",
-            role=lifter.id,
-            policy=pulumi.Output.all(args.hermes_role_arn, self.deny_policy.arn).apply(
-                lambda v: json.dumps(detach_deny_policy(v[0], v[1]))),
-            opts=child,
+        lifter, lifter_policy = self._service_role(
+            f"{name}-bedrock-budget-lift", scheduler_trust_policy, detach_deny_policy, account_id, args, tags,
+            "Assumed by EventBridge Scheduler to detach the Bedrock deny policy each month",
         )
         aws.scheduler.Schedule(
             f"{name}-bedrock-budget-lift",
@@ -306,3 +286,23 @@ class CostGuardrails(pulumi.ComponentResource):
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[lifter_policy]),
         )
+
+    def _service_role(self, name, trust, permissions, account_id, args: CostGuardrailsArgs, tags, description):
+        """A role only `trust`'s service may assume (for this account), allowed `permissions` on the
+        Hermes role and the deny policy: the two roles of the guardrail differ only in those."""
+        child = pulumi.ResourceOptions(parent=self)
+        role = aws.iam.Role(
+            name,
+            assume_role_policy=account_id.apply(lambda a: json.dumps(trust(a))),
+            description=description,
+            tags=tags,
+            opts=child,
+        )
+        policy = aws.iam.RolePolicy(
+            name,
+            role=role.id,
+            policy=pulumi.Output.all(args.hermes_role_arn, self.deny_policy.arn).apply(
+                lambda v: json.dumps(permissions(v[0], v[1]))),
+            opts=child,
+        )
+        return role, policy
