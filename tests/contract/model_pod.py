@@ -2,11 +2,19 @@
 
 The stand-in runs as one more "container" of the runner spec, so it shares the pod's private network
 namespace (loopback only) and plays a host of the network the pod would reach its provider on.
+
+Projected service account tokens (what EKS mounts for IRSA and Pod Identity) are files of a volume the
+kubelet writes, next to the pod's other volumes: with an fsGroup the token is written 0600 and
+SetVolumeOwnership then gives it to the fsGroup read-only, root:<fsGroup> 0640 in a setgid directory
+(kubernetes pkg/volume/projected/projected.go: "When FsGroup is set, we depend on SetVolumeOwnership
+to change from 0600 to 0640"). The image's `hermes` user reads it through its group 10000, which is
+the pod's fsGroup; nobody else can.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -29,18 +37,43 @@ AGENT_TURN_SECONDS = 120
 
 
 class PodWithModelServer(RenderedPod):
-    """The rendered pod, its env extended by `extra_env` (what the caller documents), and the stand-in."""
+    """The rendered pod, its env extended by `extra_env` (what the caller documents, image paths mapped),
+    its projected token files (`tokens`: the path inside the container -> the token), and the stand-in."""
 
     def __init__(self, program, workdir: Path, extra_env: dict[str, str] | None = None,
-                 addresses: tuple[str, ...] = (f"{MODEL_HOST}:{MODEL_PORT}",)):
+                 addresses: tuple[str, ...] = (f"{MODEL_HOST}:{MODEL_PORT}",), tokens: dict[str, str] | None = None):
         super().__init__(program, workdir)
         self.extra_env = dict(extra_env or {})
         self.addresses = list(addresses)
         self.record = workdir / "model-server.jsonl"
         self.record.write_text("")
+        self.projected = {}  # mount path inside the image -> its directory here
+        for image_path, token in (tokens or {}).items():
+            self.project_token(image_path, token)
+
+    def project_token(self, image_path: str, token: str) -> None:
+        """A projected serviceAccountToken volume as the kubelet leaves it (module docstring)."""
+        mount = str(Path(image_path).parent)
+        local = self.projected.setdefault(mount, self.root / "projected" / mount.lstrip("/"))
+        local.mkdir(parents=True, exist_ok=True)  # the image's own directories on the way: root's, 0755
+        fs_group = self.spec.get("securityContext", {}).get("fsGroup")
+        token_file = local / Path(image_path).name
+        token_file.write_text(token)
+        token_file.chmod(0o600)
+        if fs_group is not None:
+            for path, mode in ((local, 0o2755), (token_file, 0o640)):
+                os.chown(path, 0, fs_group)
+                path.chmod(mode)
+
+    def map_path(self, value: str, tmp: Path) -> str:
+        for mount, local in self.projected.items():
+            if value == mount or value.startswith(mount + "/"):
+                return str(local) + value[len(mount):]
+        return super().map_path(value, tmp)
 
     def env(self, container: dict) -> dict[str, str]:
-        return {**super().env(container), **self.extra_env}
+        tmp = self.tmp(container)
+        return {**super().env(container), **{k: self.map_path(v, tmp) for k, v in self.extra_env.items()}}
 
     def runner_spec(self) -> dict:
         spec = super().runner_spec()

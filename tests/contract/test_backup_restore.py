@@ -2,14 +2,16 @@
 
 The commands come from the README section "Backups and restore", subsection "Any cluster", line by line. Each
 `kubectl exec` runs its command directly, with image paths mapped as tests/contract/pod.py maps them
-and under the user it would run as in the cluster (`s6-setuidgid hermes`, the helper pod's runAsUser:
-setpriv to UID/GID 10000). The other kubectl lines act on the test's pod: scale to 0 stops it, scale
-to 1 starts it again on the restored volume. A README line the test does not know fails the test, so
-the README cannot drift from what was run.
+and under the identity the model gives it in the cluster: into the Hermes container as the container's
+user (root with the container's capabilities), whose `s6-setuidgid hermes` becomes the image's hermes
+user (RenderedPod.hermes_identity); into the helper pod as its runAsUser/runAsGroup with its fsGroup.
+The other kubectl lines act on the test's pod: scale to 0 stops it, scale to 1 starts it again on the
+restored volume (init containers, the image's boot, the services). A README line the test does not know
+fails the test, so the README cannot drift from what was run.
 
-What the runner does not model yet is modelled here where a command depends on it: the image's boot
-hook chowns /opt/data to hermes on every start, and the kubelet applies the helper pod's fsGroup to
-the volume.
+The helper pod is not the Deployment, so the runner does not start it: what the kubelet does for it
+(its fsGroup on the volume, fsGroupChangePolicy unset: Always) is pod_runner.apply_fs_group, as for the
+Hermes pod.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from components.hermes_agent import HERMES_HOME, HERMES_UID, IMAGE_HERMES
 from tests.contract import fake_models
 from tests.contract.model_pod import (AGENT_TURN_SECONDS, GATEWAY_PORT, MODEL_SERVER, PodWithModelServer, answer,
                                       bearer, chat, start)
-from tests.contract.pod import IMAGE_ENV
+from tests.contract.pod import IMAGE_ENV, identity
+from tests.contract.pod_runner import apply_fs_group
 from tests.harness import run_program
 
 pytestmark = pytest.mark.contract
@@ -84,6 +87,7 @@ class Cluster:
         self.helper = None  # the helper pod's spec (from --overrides), while it exists
 
     def start_hermes(self, workdir: Path) -> None:
+        workdir.mkdir(exist_ok=True)
         self.rendered = PodWithModelServer(self.program, workdir)
         self.pod = start(self.rendered)
 
@@ -98,26 +102,22 @@ class Cluster:
         text = re.sub(r"/tmp(?=/|\b)", str(tmp), text)
         return re.sub(re.escape(HERMES_HOME) + r"(?=/|\b)", home, text)
 
-    def run_as(self, uid: int, gid: int, argv: list[str], env: dict, stdin=None, stdout=None) -> None:
-        command = ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", *argv]
-        result = subprocess.run(command, env=env, cwd=self.cwd, stdin=stdin, stdout=stdout or subprocess.PIPE,
+    def run(self, argv: list[str], env: dict, stdin=None, stdout=None) -> None:
+        result = subprocess.run(argv, env=env, cwd=self.cwd, stdin=stdin, stdout=stdout or subprocess.PIPE,
                                 stderr=subprocess.PIPE, timeout=120)
-        assert result.returncode == 0, (command, result.stderr.decode()[-3000:])
+        assert result.returncode == 0, (argv, result.stderr.decode()[-3000:])
 
     def exec_hermes_container(self, argv: list[str], stdout_path: str | None) -> None:
-        """`kubectl exec deploy/hermes -c hermes -- ...`: the container's env, its /tmp."""
+        """`kubectl exec deploy/hermes -c hermes -- s6-setuidgid hermes ...`: the container's user and env,
+        its /tmp; s6-setuidgid switches to hermes (uid, gid and hermes' groups) and keeps the env."""
         assert argv[:2] == [S6_SETUIDGID, "hermes"], argv
         assert self.pod is not None, "exec into Hermes while it is not running"
         container = self.rendered.container("hermes")
-        env = self.rendered.env(container)
-        tmp = self.tmp / "hermes-container-tmp"
-        tmp.mkdir(exist_ok=True)
-        os.chown(tmp, HERMES_UID, HERMES_UID)
-        # The image's boot hook chowns /opt/data to hermes on every start (stage2-hook.sh).
-        chown_tree(self.rendered.home, HERMES_UID, HERMES_UID)
+        tmp = self.rendered.tmp(container)
+        user = [*self.rendered.container_identity(container), *self.rendered.hermes_identity(container)]
         mapped = [self.map_text(part, tmp) for part in argv[2:]]
         with open(self.cwd / stdout_path, "wb") if stdout_path else open(os.devnull, "wb") as out:
-            self.run_as(HERMES_UID, HERMES_UID, mapped, env, stdout=out)
+            self.run([*user, *mapped], self.rendered.env(container), stdout=out)
 
     def run_helper(self, overrides: dict) -> None:
         spec = overrides["spec"]
@@ -127,34 +127,24 @@ class Cluster:
         assert mount["mountPath"] == HERMES_HOME
         context = spec["securityContext"]
         assert (context["runAsUser"], context["runAsGroup"], context["fsGroup"]) == (HERMES_UID,) * 3
-        # The kubelet gives the volume to the fsGroup: group-owned, group-writable, setgid directories.
-        apply_fs_group(self.rendered.home, context["fsGroup"])
+        apply_fs_group(str(self.rendered.home), context["fsGroup"], context.get("fsGroupChangePolicy", "Always"))
         self.helper = spec
 
     def exec_helper(self, argv: list[str], stdin_path: str | None) -> None:
         assert self.helper is not None, "exec into the helper pod before it exists"
-        tmp = self.tmp / "helper-tmp"
+        tmp = self.tmp / "helper-tmp"  # the helper's /tmp: its image's, world-writable
         tmp.mkdir(exist_ok=True)
-        os.chown(tmp, HERMES_UID, HERMES_UID)
-        env = {"PATH": f"{self.rendered.hermes.parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
+        tmp.chmod(0o1777)
+        env = {"PATH": f"{self.rendered.hermes.parent}:/usr/bin:/bin",
                **{k: self.map_text(v, tmp) for k, v in IMAGE_ENV.items()}}
         mapped = [self.map_text(part, tmp) for part in argv]
         context = self.helper["securityContext"]
+        container = self.helper["containers"][0]
+        assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+        user = identity(context["runAsUser"], context["runAsGroup"], [context["runAsGroup"], context["fsGroup"]],
+                        no_new_privs=container["securityContext"]["allowPrivilegeEscalation"] is False)
         with open(self.cwd / stdin_path, "rb") if stdin_path else open(os.devnull, "rb") as stdin:
-            self.run_as(context["runAsUser"], context["runAsGroup"], mapped, env, stdin=stdin)
-
-
-def chown_tree(root: Path, uid: int, gid: int) -> None:
-    for path in [root, *root.rglob("*")]:
-        os.lchown(path, uid, gid)
-
-
-def apply_fs_group(root: Path, gid: int) -> None:
-    for path in [root, *root.rglob("*")]:
-        os.lchown(path, -1, gid)
-        if not path.is_symlink():
-            mode = path.stat().st_mode
-            path.chmod(mode | 0o060 | (0o2010 if path.is_dir() else 0))
+            self.run([*user, *mapped], env, stdin=stdin)
 
 
 def redirect(tokens: list[str], symbol: str) -> tuple[list[str], str | None]:
@@ -203,8 +193,8 @@ def run_readme_line(cluster: Cluster, line: str, restored_workdir: Path | None =
 @pytest.fixture(scope="module")
 def round_trip():
     """Learn a session and a memory, back up live, restore onto another volume, start again."""
-    # Not under pytest's basetemp: that is 0700 root (and re-chmodded by every pytest run), and
-    # the README's commands run as UID 10000 here, which must reach the volume.
+    # Not under pytest's basetemp: that is 0700 root (and re-chmodded by every pytest run), and the
+    # helper's /tmp is here, which the README's commands reach as UID 10000.
     tmp = Path(tempfile.mkdtemp(prefix="hermes-backup-contract-"))
     tmp.chmod(0o711)
     program = run_program("local", CONFIG, remove=("openrouterApiKey",))
@@ -224,10 +214,11 @@ def round_trip():
         for line in backup_commands():
             run_readme_line(cluster, line)  # while the gateway runs: a live backup
 
-        # Another volume, on which a pod has already booted: the init container wrote config.yaml.
+        # Another volume, on which a pod has already started: its init containers wrote config.yaml.
         restored = tmp / "after"
+        restored.mkdir()
         fresh = PodWithModelServer(program, restored)
-        assert fresh.run_init("configure").returncode == 0
+        assert all(r.returncode == 0 for r in fresh.run_init_containers())
         (fresh.home / "stale-from-the-new-volume.txt").write_text("must not survive the restore")
         cluster.rendered = fresh  # the helper pod mounts this volume
         for line in restore_commands():

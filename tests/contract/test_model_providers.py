@@ -18,7 +18,8 @@ The env Hermes gets is the rendered pod's, plus only:
     (the pod identity webhook) AWS_ROLE_ARN, AWS_WEB_IDENTITY_TOKEN_FILE, AWS_STS_REGIONAL_ENDPOINTS,
     AWS_REGION and AWS_DEFAULT_REGION; for EKS Pod Identity AWS_CONTAINER_CREDENTIALS_FULL_URI
     (the agent at 169.254.170.23) and AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE, plus the same three.
-    The projected token files are written where the mapped paths point.
+    The token files are projected as the kubelet does it (tests/contract/model_pod.py): readable by the
+    pod's fsGroup, which the gateway's `hermes` user holds, at the paths EKS injects.
 """
 
 from __future__ import annotations
@@ -110,14 +111,6 @@ SIGV4 = re.compile(r"AWS4-HMAC-SHA256 Credential=(?P<key>[A-Z0-9]+)/\d{8}/(?P<re
                    r"/aws4_request, ")
 
 
-def write_token(workdir: Path, image_path: str, token: str) -> str:
-    """A projected service account token, where the mapped AWS_*_TOKEN_FILE points."""
-    local = workdir / "projected" / Path(image_path).name
-    local.parent.mkdir(exist_ok=True)
-    local.write_text(token)
-    return str(local)
-
-
 def bedrock_pod(tmp_path: Path, identity: str, model: str) -> PodWithModelServer:
     """The dev stack's pod, with what EKS injects for `identity` and the stand-in's endpoints."""
     program = run_program("dev", {"podIdentityMode": identity, "modelDefault": model, "bedrockRegion": BEDROCK_REGION,
@@ -127,13 +120,14 @@ def bedrock_pod(tmp_path: Path, identity: str, model: str) -> PodWithModelServer
     addresses = [f"{MODEL_HOST}:{MODEL_PORT}"]
     if identity == "irsa":
         env |= {"AWS_ROLE_ARN": ROLE_ARN, "AWS_ENDPOINT_URL_STS": MODEL_SERVER,
-                "AWS_WEB_IDENTITY_TOKEN_FILE": write_token(tmp_path, IRSA_TOKEN_FILE, fake_models.WEB_IDENTITY_TOKEN)}
+                "AWS_WEB_IDENTITY_TOKEN_FILE": IRSA_TOKEN_FILE}
+        tokens = {IRSA_TOKEN_FILE: fake_models.WEB_IDENTITY_TOKEN}
     else:
         env |= {"AWS_CONTAINER_CREDENTIALS_FULL_URI": f"http://{fake_models.POD_IDENTITY_AGENT_IP}/v1/credentials",
-                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": write_token(tmp_path, POD_IDENTITY_TOKEN_FILE,
-                                                                      fake_models.POD_IDENTITY_TOKEN)}
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": POD_IDENTITY_TOKEN_FILE}
+        tokens = {POD_IDENTITY_TOKEN_FILE: fake_models.POD_IDENTITY_TOKEN}
         addresses.append(f"{fake_models.POD_IDENTITY_AGENT_IP}:80")
-    return PodWithModelServer(program, tmp_path, env, addresses=tuple(addresses))
+    return PodWithModelServer(program, tmp_path, env, addresses=tuple(addresses), tokens=tokens)
 
 
 def chat_with_bedrock(rendered: PodWithModelServer) -> None:
