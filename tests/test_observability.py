@@ -51,6 +51,11 @@ METRICS: dict[tuple[str, str], set[frozenset[str]]] = {
     **{("AWS/Bedrock", m): BEDROCK_SETS for m in (
         "Invocations", "InvocationLatency", "InvocationClientErrors", "InvocationServerErrors",
         "InvocationThrottles", "InputTokenCount", "OutputTokenCount")},
+    # Not AWS's: the Hermes pod's volume-metrics sidecar publishes these (components/volume_metrics.py),
+    # and only when the rendered pod runs it with exactly this namespace and these dimensions
+    # (sidecar_publishes below reads them from the rendered Deployment).
+    **{("HermesEKS", m): {frozenset({"ClusterName", "Namespace", "PodName"})} for m in (
+        "VolumeUsedPercent", "VolumeUsedBytes")},
 }
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
@@ -91,10 +96,28 @@ def producible(program: Program, namespace: str, metric: str, dimensions: dict[s
             problems.append(f"{metric}: {key}={value}, but this stack's is {expected[key]}")
     if namespace == "AWS/Bedrock" and dimensions.get("ModelId") not in invocable_models(program):
         problems.append(f"{metric}: ModelId {dimensions.get('ModelId')} is not a model this stack may invoke")
+    if namespace == "HermesEKS":
+        problems += sidecar_publishes(program, namespace, metric, dimensions)
     if metric == "pod_cpu_utilization_over_pod_limit":
         deployment = program.one("kubernetes:apps/v1:Deployment").plain
         if "cpu" not in deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]:
             problems.append("pod_cpu_utilization_over_pod_limit needs a CPU limit, and the Hermes container has none")
+    return problems
+
+
+def sidecar_publishes(program: Program, namespace: str, metric: str, dimensions: dict[str, str]) -> list[str]:
+    """Why the rendered pod's volume-metrics sidecar does not send this metric with these dimensions."""
+    pod = program.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]
+    sidecar = next((c for c in pod["containers"] if c["name"] == "volume-metrics"), None)
+    if sidecar is None:
+        return [f"{namespace} {metric}: the Hermes pod runs no volume-metrics sidecar"]
+    env = {e["name"]: e.get("value") for e in sidecar["env"]}
+    problems = []
+    if env["METRIC_NAMESPACE"] != namespace or metric not in (env["USED_PERCENT"], env["USED_BYTES"]):
+        problems.append(f"the sidecar sends {env['METRIC_NAMESPACE']} {env['USED_PERCENT']}/{env['USED_BYTES']}, "
+                        f"not {namespace} {metric}")
+    if json.loads(env["METRIC_DIMENSIONS"]) != dimensions:
+        problems.append(f"{metric}: the sidecar sends dimensions {env['METRIC_DIMENSIONS']}, not {dimensions}")
     return problems
 
 
@@ -118,6 +141,11 @@ def test_positive_control_what_this_stack_cannot_produce_is_reported():
     assert producible(program, "ContainerInsights", "pod_cpu_utilization_over_pod_limit", pod)
     assert producible(program, "AWS/Bedrock", "Invocations", {"ModelId": "eu.anthropic.claude-opus-4-1"})
     assert producible(program, "AWS/Bedrock", "Invocations", {"ModelId": "eu.anthropic.claude-sonnet-4-6"}) == []
+    assert producible(program, "HermesEKS", "VolumeUsedPercent", pod) == []
+    assert producible(program, "HermesEKS", "VolumeUsedPercent", {**pod, "PodName": "hermes-5d8f7c-x2x9z"})
+    assert producible(program, "HermesEKS", "VolumeUsedPercent", {"ClusterName": "hermes-dev", "PodName": "hermes"})
+    assert producible(program, "HermesEKS", "VolumeFreeBytes", pod)
+    assert producible(run_program("dev", {"observability": False}), "HermesEKS", "VolumeUsedPercent", pod)
 
 
 # --- config --------------------------------------------------------------------------------------------
