@@ -66,7 +66,7 @@ def test_the_sidecar_runs_the_script_with_the_hermes_images_python_unprivileged(
         "seccompProfile": {"type": "RuntimeDefault"},
     }
     resources = container["resources"]
-    assert resources["limits"] == {"memory": "192Mi"} and set(resources["requests"]) == {"cpu", "memory"}
+    assert resources["limits"] == {"memory": "128Mi"} and set(resources["requests"]) == {"cpu", "memory"}
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -94,7 +94,7 @@ def test_the_sidecar_publishes_into_its_namespace_with_the_deployments_stable_na
     assert json.loads(values["METRIC_DIMENSIONS"]) == {"ClusterName": cluster, "Namespace": "hermes", "PodName": "hermes"}
     assert stack_program(stack).one(DEPLOYMENT).plain["metadata"]["name"] == "hermes"
     assert values["VOLUME_PATH"] == HERMES_HOME and values["INTERVAL_SECONDS"] == "60"
-    assert values["AWS_REGION"] == region and values["HOME"] == "/tmp"
+    assert values["AWS_DEFAULT_REGION"] == region and values["HOME"] == "/tmp"
     assert values["HEARTBEAT_FILE"].startswith("/tmp/")
 
 
