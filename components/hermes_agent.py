@@ -16,6 +16,9 @@ Two init containers of the same image run before the image's own boot, on every 
 file on the volume back to the hermes user, so a restore done as root or an old HERMES_UID cannot
 lock the next step out; `configure` (the hermes user, nothing else) writes the model keys with
 `hermes config set` and pins the credentials this stack manages into $HERMES_HOME/.env.
+
+When the stack asks for it (`volume_metrics`), a second container of the same image, unprivileged and
+with the volume mounted read-only, publishes the volume's fill level (components/volume_metrics.py).
 """
 
 from __future__ import annotations

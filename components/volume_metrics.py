@@ -54,8 +54,9 @@ def put_metric_policy(namespace: str = METRIC_NAMESPACE) -> dict:
 # metrics. A failed call or client (no credentials yet, throttling, the endpoint unreachable) is logged and the
 # next tick tries again: the metric may miss a minute, the pod never restarts for it. SIGTERM ends the
 # loop at once with exit status 0. The heartbeat file (on an emptyDir) is touched every tick, whatever
-# the call's outcome: the probes read it. Timeouts and one retry keep a call far shorter than a tick. Used is what `df` shows as used (blocks - free), and the
-# percentage is of what an unprivileged writer can use (used + available), as `df` computes Use%.
+# the call's outcome: the probes read it. Timeouts and one retry keep a call far shorter than a tick.
+# Used is what `df` shows as used (blocks - free), and the percentage is of what an unprivileged writer
+# can use (used + available), as `df` computes Use%.
 SCRIPT = r"""
 import json, os, signal, sys, threading, time
 import boto3
