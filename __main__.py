@@ -16,6 +16,7 @@ from components.hermes_image import HermesImage
 from components.labels import image_tag
 from components.observability import Observability
 from components.restored_volume import RestoredVolume
+from components.volume_metrics import METRIC_NAMESPACE
 from components.volume_backups import VolumeBackups
 from preflight import check_account
 from settings import load_settings
@@ -56,18 +57,22 @@ image = None
 if settings.image_source != "reference":
     image = HermesImage(NAME, image_args(settings, STACK))
 
-# 5. The identity that lets only the Hermes pod invoke the allowed Bedrock models.
-bedrock = None
-if settings.model_provider == "bedrock":
-    bedrock = BedrockAccess(NAME, BedrockAccessArgs(
-        models=settings.effective_bedrock_models,
+# 5. The Hermes pod's IAM role: only that pod may invoke the allowed Bedrock models, and (observability
+#    on) publish its volume's fill level to CloudWatch.
+hermes_role = None
+publish_volume_metrics = cluster is not None and settings.observability
+if settings.model_provider == "bedrock" or publish_volume_metrics:
+    hermes_role = BedrockAccess(NAME, BedrockAccessArgs(
+        models=settings.effective_bedrock_models if settings.model_provider == "bedrock" else (),
         region=settings.effective_bedrock_region,
         discovery=settings.bedrock_discovery,
         namespace=settings.namespace,
         service_account=NAME,
         cluster=cluster.identity,
         destinations=account.bedrock_destinations,
+        metric_namespace=METRIC_NAMESPACE if publish_volume_metrics else "",
     ))
+bedrock = hermes_role if settings.model_provider == "bedrock" else None
 
 # 6. Where alerts go, and the guardrails on the Bedrock bill.
 alerts = AlertTopic(NAME, alert_args(settings, STACK)) if settings.uses_aws else None
@@ -77,7 +82,8 @@ guardrails = CostGuardrails(NAME, guardrail_args(settings, STACK, alerts, bedroc
 hermes = HermesAgent(
     NAME,
     agent_args(settings, stack=STACK, image=image.image_ref if image else settings.hermes_image,
-               app_version=image_tag(settings.hermes_image), cluster=cluster, bedrock=bedrock, restored=restored),
+               app_version=image_tag(settings.hermes_image), cluster=cluster, bedrock=hermes_role, restored=restored,
+               volume_metrics=publish_volume_metrics),
     opts=pulumi.ResourceOptions(providers=[kubernetes]),
 )
 

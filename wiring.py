@@ -32,6 +32,7 @@ from components.hermes_image import HermesImage, HermesImageArgs
 from components.restored_volume import RestoredVolume, RestoredVolumeArgs
 from components.volume_backups import VolumeBackups, VolumeBackupsArgs, volume_tags
 from components.observability import Observability, ObservabilityArgs
+from components.volume_metrics import VolumeMetrics
 from components.operator_commands import command_line
 from settings import PROJECT, ConfigError, StackSettings, config_key
 
@@ -213,7 +214,9 @@ def agent_args(
     cluster: HermesCluster | None,
     bedrock: BedrockAccess | None,
     restored: RestoredVolume | None = None,
+    volume_metrics: bool = False,
 ) -> HermesAgentArgs:
+    """`bedrock`: the Hermes pod's role (BedrockAccess), also when it only publishes volume metrics."""
     storage_class = s.storage_class_name or (cluster.storage_class_name if cluster else None)
     return HermesAgentArgs(
         image=image,
@@ -249,6 +252,9 @@ def agent_args(
         # The pod must not start before its role may invoke Bedrock (and, under Pod Identity, is bound).
         workload_depends_on=bedrock.workload_depends_on if bedrock else (),
         kubectl_flags=kubectl_flags(s, stack),
+        # The fill level of the volume, for the dashboard and the volume-full alarm (observability_args).
+        volume_metrics=VolumeMetrics(cluster_name=cluster_name(s, stack), region=s.aws_region)
+        if volume_metrics else None,
     )
 
 
@@ -275,6 +281,7 @@ def observability_args(
         install_addon=s.cluster_source == "create" or CLOUDWATCH_ADDON in s.existing_cluster_addons,
         log_retention_days=s.log_retention_days,
         alert_topic_arn=alerts.arn,
+        volume_metrics=True,  # the Hermes pod's sidecar publishes them on every AWS stack with observability on
         tags=(("project", PROJECT), ("stack", stack)),
         # The agent's pods need nodes, and under Pod Identity the agent that hands out credentials.
         addon_depends_on=tuple(cluster.addons.ready),

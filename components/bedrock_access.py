@@ -1,4 +1,6 @@
-"""BedrockAccess: the IAM role with which only the Hermes pod may invoke the configured Bedrock models.
+"""BedrockAccess: the Hermes pod's IAM role, with which only that pod may invoke the configured Bedrock
+models and publish its volume's fill level (components/volume_metrics.py). One role per stack for the
+Hermes service account, so this is also where the volume-metrics grant lives; each grant is optional.
 
 The permissions policy is built here from data, by pure functions, so every document can be checked
 without Pulumi. Model ids come in three kinds (docs.aws.amazon.com/bedrock/latest/userguide/
@@ -27,6 +29,7 @@ from typing import NamedTuple
 import pulumi
 import pulumi_aws as aws
 
+from components.volume_metrics import put_metric_policy
 from components.workload_identity import ClusterIdentity, WorkloadRole
 
 INVOKE_ACTIONS = ["bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream"]
@@ -290,22 +293,28 @@ class BedrockAccessArgs:
     # Each geographic profile's destination model ARNs, resolved from Bedrock before anything is
     # registered (resolve_destinations); empty: GEO_REGIONS' snapshot.
     destinations: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Also allow cloudwatch:PutMetricData into this namespace (the volume-metrics sidecar); empty: no.
+    metric_namespace: str = ""
 
 
 class BedrockAccess(pulumi.ComponentResource):
-    """An IAM role assumable only by `namespace/service_account`, allowed to invoke `models` in `region`."""
+    """An IAM role assumable only by `namespace/service_account`, allowed to invoke `models` in `region`
+    (none: no invoke policy) and to publish metrics into `metric_namespace` (empty: no metrics policy)."""
 
     role: aws.iam.Role
     role_arn: pulumi.Output[str]
-    policy: aws.iam.RolePolicy
+    policy: aws.iam.RolePolicy | None  # Bedrock invoke; None without models
+    metrics_policy: aws.iam.RolePolicy | None
     association: aws.eks.PodIdentityAssociation | None
     service_account_annotations: dict[str, pulumi.Output[str]]
     workload_depends_on: tuple[pulumi.Resource, ...]
 
     def __init__(self, name: str, args: BedrockAccessArgs, opts: pulumi.ResourceOptions | None = None):
-        check_models(args.models, args.region)  # before anything is registered
+        if args.models or not args.metric_namespace:
+            check_models(args.models, args.region)  # before anything is registered
         super().__init__("hermes-eks:index:BedrockAccess", name, None, opts)
 
+        # Named `-bedrock` since before the role carried anything else: renaming it would replace it.
         workload = WorkloadRole(
             f"{name}-bedrock",
             cluster=args.cluster,
@@ -318,11 +327,28 @@ class BedrockAccess(pulumi.ComponentResource):
         self.association = workload.association
         self.service_account_annotations = workload.service_account_annotations
 
+        self.policy = self._invoke_policy(name, args) if args.models else None
+        self.metrics_policy = None
+        if args.metric_namespace:
+            self.metrics_policy = aws.iam.RolePolicy(
+                f"{name}-volume-metrics",
+                role=self.role.id,
+                policy=json.dumps(put_metric_policy(args.metric_namespace)),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+        # What the pod must wait for: without the policies its first Bedrock call (or metric) is denied,
+        # and under Pod Identity without the association it gets no credentials at all.
+        self.workload_depends_on = tuple(
+            r for r in (self.policy, self.metrics_policy, self.association) if r is not None)
+
+        self.register_outputs({"role_arn": self.role_arn})
+
+    def _invoke_policy(self, name: str, args: BedrockAccessArgs) -> aws.iam.RolePolicy:
         invoke_opts = pulumi.InvokeOutputOptions(parent=self)
         account_id = aws.get_caller_identity_output(opts=invoke_opts).account_id
         partition = aws.get_partition_output(opts=invoke_opts).partition
         models, region, discovery, destinations = tuple(args.models), args.region, args.discovery, dict(args.destinations)
-        self.policy = aws.iam.RolePolicy(
+        return aws.iam.RolePolicy(
             f"{name}-bedrock-invoke",
             role=self.role.id,
             policy=pulumi.Output.all(account_id, partition).apply(
@@ -330,8 +356,3 @@ class BedrockAccess(pulumi.ComponentResource):
             ),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        # What the pod must wait for: without the policy its first Bedrock call is denied, and under
-        # Pod Identity without the association it gets no credentials at all.
-        self.workload_depends_on = tuple(r for r in (self.policy, self.association) if r is not None)
-
-        self.register_outputs({"role_arn": self.role_arn})

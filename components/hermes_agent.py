@@ -16,6 +16,9 @@ Two init containers of the same image run before the image's own boot, on every 
 file on the volume back to the hermes user, so a restore done as root or an old HERMES_UID cannot
 lock the next step out; `configure` (the hermes user, nothing else) writes the model keys with
 `hermes config set` and pins the credentials this stack manages into $HERMES_HOME/.env.
+
+When the stack asks for it (`volume_metrics`), a second container of the same image, unprivileged and
+with the volume mounted read-only, publishes the volume's fill level (components/volume_metrics.py).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ import pulumi_kubernetes as k8s
 from components.dashboard_login import generate_credentials
 from components.labels import standard_labels
 from components.operator_commands import port_forward
+from components.volume_metrics import SIDECAR_VOLUMES, VolumeMetrics, metric_dimensions, sidecar_container
 
 # Inside the image (Dockerfile at the pinned release): the virtualenv and HERMES_HOME.
 IMAGE_HERMES = "/opt/hermes/.venv/bin/hermes"
@@ -243,6 +247,9 @@ class HermesAgentArgs:
     # kubectl's flags that reach this cluster from where `pulumi up` runs (`--context <name>`,
     # `--kubeconfig <file>`), for the exported port-forward commands; none: the current context.
     kubectl_flags: tuple[str, ...] = ()
+    # A sidecar that publishes the volume's fill level to CloudWatch (components/volume_metrics.py);
+    # None: no sidecar. The pod's IAM role must allow it (wiring.py asks for both together).
+    volume_metrics: VolumeMetrics | None = None
 
 
 class HermesAgent(pulumi.ComponentResource):
@@ -462,6 +469,13 @@ class HermesAgent(pulumi.ComponentResource):
         pinned = [e for e in env if "valueFrom" in e]
         init_containers = _init_containers(args.image, args.model.config_pairs(provider_key_env), pinned, data_mount)
         volumes.append({"name": "configure-tmp", "emptyDir": {"sizeLimit": "256Mi"}})
+        sidecars = []
+        if args.volume_metrics:
+            sidecars.append(sidecar_container(
+                args.image, IMAGE_PYTHON, HERMES_HOME, HERMES_UID, args.volume_metrics.region,
+                metric_dimensions(args.volume_metrics.cluster_name, args.namespace, self._name),
+            ))
+            volumes += SIDECAR_VOLUMES
 
         pod_spec = {
             "serviceAccountName": self.service_account.metadata.name,
@@ -479,7 +493,7 @@ class HermesAgent(pulumi.ComponentResource):
             },
             "terminationGracePeriodSeconds": 60,
             "initContainers": init_containers,
-            "containers": [hermes],
+            "containers": [hermes, *sidecars],
             "volumes": volumes,
         }
         return k8s.apps.v1.Deployment(

@@ -5,9 +5,12 @@
   metrics), with a least-privilege identity like the other add-ons (IRSA or Pod Identity, WorkloadRole).
   The stack creates the add-on's log groups first, with the configured retention, so Fluent Bit
   (`auto_create_group`) and the agent find them instead of creating groups that never expire.
-- Two alarms on the Hermes pod (not ready, restarted), to an SNS topic with e-mail subscriptions.
+- Alarms on the Hermes pod (not ready, restarted) and on its volume (nearly full), to an SNS topic
+  with e-mail subscriptions.
 - One CloudWatch dashboard: Hermes health, restarts, CPU and memory against the container's limits, the
-  volume, and Bedrock invocations, tokens, latency and throttles for this stack's models.
+  volume's fill level, and Bedrock invocations, tokens, latency and throttles for this stack's models.
+  Container Insights has no fill level for a PersistentVolume: the Hermes pod's volume-metrics sidecar
+  publishes it (components/volume_metrics.py).
 
 The dashboard body and the alarms are pure functions of plain values (`dashboard_body`,
 `alarm_specs`), so tests check them against AWS's published metric names without running Pulumi.
@@ -22,6 +25,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components.volume_metrics import METRIC_NAMESPACE, USED_PERCENT, metric_dimensions
 from components.workload_identity import ClusterIdentity, WorkloadRole
 
 ADDON = "amazon-cloudwatch-observability"
@@ -44,6 +48,7 @@ LOG_GROUP_KINDS = ("application", "dataplane", "host", "performance")
 CONTAINER_INSIGHTS = "ContainerInsights"
 BEDROCK = "AWS/Bedrock"
 PERIOD = 300
+VOLUME_FULL_PERCENT = 85  # the volume-full alarm's threshold: time to grow storageSize before writes fail
 # CloudWatch PutRetentionPolicy accepts exactly these (API reference, retentionInDays).
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                   2922, 3288, 3653)
@@ -78,6 +83,12 @@ class Watched:
     storage_size: str = "20Gi"
     bedrock_models: tuple[str, ...] = ()
     bedrock_region: str = ""
+    volume_metrics: bool = False  # the Hermes pod publishes its volume's fill level (volume_metrics.py)
+
+    def volume(self) -> list[str]:
+        """The volume metrics' dimensions, exactly as the sidecar sends them."""
+        dimensions = metric_dimensions(self.cluster_name, self.namespace, self.workload)
+        return [item for pair in dimensions.items() for item in pair]
 
     def pod(self) -> list[str]:
         """The pod-level dimensions, as a CloudWatch metric array's name/value pairs."""
@@ -98,11 +109,12 @@ class AlarmSpec:
     treat_missing_data: str
     expression: str = ""  # metric math over `m1`, the metric above; empty: alarm on the metric itself
     dimensions: dict[str, str] = field(default_factory=dict)
+    namespace: str = CONTAINER_INSIGHTS
 
 
 def alarm_specs(w: Watched, prefix: str) -> list[AlarmSpec]:
     dimensions = {"ClusterName": w.cluster_name, "Namespace": w.namespace, "PodName": w.workload}
-    return [
+    specs = [
         AlarmSpec(
             key="pod-not-ready", name=f"{prefix}-pod-not-ready",
             description=(f"Hermes ({w.namespace}/{w.workload} on {w.cluster_name}) has not been Ready for 15 "
@@ -124,6 +136,19 @@ def alarm_specs(w: Watched, prefix: str) -> list[AlarmSpec]:
             expression="DIFF(m1)", dimensions=dimensions,
         ),
     ]
+    if w.volume_metrics:
+        specs.append(AlarmSpec(
+            key="volume-full", name=f"{prefix}-volume-full",
+            description=(f"The Hermes volume /opt/data ({w.namespace}/{w.workload} on {w.cluster_name}, "
+                         f"{w.storage_size}) is more than {VOLUME_FULL_PERCENT}% used. Grow it with storageSize "
+                         "before Hermes' writes fail."),
+            namespace=METRIC_NAMESPACE, metric=USED_PERCENT, statistic="Maximum", threshold=VOLUME_FULL_PERCENT,
+            comparison="GreaterThanThreshold", evaluation_periods=2, datapoints_to_alarm=2,
+            # No data (the sidecar stopped publishing) is INSUFFICIENT_DATA, never a false OK on a full volume.
+            treat_missing_data="missing",
+            dimensions=metric_dimensions(w.cluster_name, w.namespace, w.workload),
+        ))
+    return specs
 
 
 def dashboard_body(w: Watched, alarm_arns: list[str] | tuple[str, ...] = ()) -> dict:
@@ -183,8 +208,8 @@ def dashboard_body(w: Watched, alarm_arns: list[str] | tuple[str, ...] = ()) -> 
             [CONTAINER_INSIGHTS, "pod_cpu_reserved_capacity", *pod, {"label": "request"}],
         ], stat="Maximum", y_axis=percent)
     application_logs = log_group_name(w.cluster_name, "application")
-    # Container Insights publishes no fill level for a PersistentVolume; what the logs show is the
-    # moment it is full (SQLite: "database or disk is full", the kernel: "No space left on device").
+    # What the logs show is the moment the volume is full (SQLite: "database or disk is full", the
+    # kernel: "No space left on device"): the fill level below says when it is getting there.
     add("log", 16, 6, {
         "title": f"Volume /opt/data ({w.storage_size}): full-disk errors in Hermes' logs",
         "region": w.region, "view": "timeSeries", "stacked": False,
@@ -192,10 +217,16 @@ def dashboard_body(w: Watched, alarm_arns: list[str] | tuple[str, ...] = ()) -> 
                   "| filter log like /No space left on device|database or disk is full/ "
                   "| stats count(*) as full_disk_errors by bin(5m)"),
     })
-    add("text", 8, 6, {"markdown": (
-        "**Volume fill level.** Container Insights has no metric for it; check with\n\n"
-        f"`kubectl -n {w.namespace} exec deploy/{w.workload} -c {w.container} -- df -h /opt/data`\n\n"
-        "and grow it with `storageSize` (never shrinks).")})
+    if w.volume_metrics:
+        metrics(f"Volume /opt/data used, % of {w.storage_size} (grow with storageSize)", [
+            [METRIC_NAMESPACE, USED_PERCENT, *w.volume(), {"label": "used"}],
+        ], stat="Maximum", y_axis=percent, annotations={"horizontal": [
+            {"label": "alarm", "value": VOLUME_FULL_PERCENT}, {"label": "full", "value": 100}]})
+    else:
+        add("text", 8, 6, {"markdown": (
+            "**Volume fill level.** Container Insights has no metric for it; check with\n\n"
+            f"`kubectl -n {w.namespace} exec deploy/{w.workload} -c {w.container} -- df -h /opt/data`\n\n"
+            "and grow it with `storageSize` (never shrinks).")})
 
     if w.bedrock_models:
         def per_model(metric: str, label: str, **options) -> list[list]:
@@ -244,6 +275,7 @@ class ObservabilityArgs:
     install_addon: bool = True  # False on an adopted cluster that runs it already (or should not get it)
     log_retention_days: int = 30
     alert_topic_arn: pulumi.Input[str] = ""  # the stack's AlertTopic (components/alert_topic.py)
+    volume_metrics: bool = False  # the Hermes pod runs the volume-metrics sidecar: chart and alarm on it
     tags: tuple[tuple[str, str], ...] = ()
     addon_depends_on: tuple[pulumi.Resource, ...] = ()  # nodes and the Pod Identity agent
 
@@ -267,6 +299,7 @@ class Observability(pulumi.ComponentResource):
             cluster_name=args.cluster_name, region=args.region, namespace=args.namespace, workload=args.workload,
             cpu_limit=args.cpu_limit, memory_limit=args.memory_limit, storage_size=args.storage_size,
             bedrock_models=args.bedrock_models, bedrock_region=args.bedrock_region,
+            volume_metrics=args.volume_metrics,
         )
         self.alarms = [self._alarm(spec, tags) for spec in alarm_specs(watched, args.dashboard_name)]
         self.dashboard = aws.cloudwatch.Dashboard(
@@ -333,7 +366,7 @@ class Observability(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=self)
         if not spec.expression:
             return aws.cloudwatch.MetricAlarm(
-                f"{self._name}-{spec.key}", namespace=CONTAINER_INSIGHTS, metric_name=spec.metric, statistic=spec.statistic,
+                f"{self._name}-{spec.key}", namespace=spec.namespace, metric_name=spec.metric, statistic=spec.statistic,
                 period=PERIOD, dimensions=dimensions, **common, opts=opts,
             )
         return aws.cloudwatch.MetricAlarm(
@@ -342,7 +375,7 @@ class Observability(pulumi.ComponentResource):
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
                     id="m1", return_data=False,
                     metric=aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                        namespace=CONTAINER_INSIGHTS, metric_name=spec.metric, stat=spec.statistic,
+                        namespace=spec.namespace, metric_name=spec.metric, stat=spec.statistic,
                         period=PERIOD, dimensions=dimensions,
                     ),
                 ),

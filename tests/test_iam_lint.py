@@ -24,6 +24,7 @@ import pytest
 from components.bedrock_access import INVOKE_ACTIONS, invoke_policy
 from components.cost_guardrails import budgets_trust_policy, scheduler_trust_policy
 from components.volume_backups import backup_role_trust_policy
+from components.volume_metrics import put_metric_policy
 from components.workload_identity import irsa_trust_policy, pod_identity_trust_policy
 
 from tests import fake_cloud  # noqa: E402 - the account the mocked program runs in
@@ -195,6 +196,28 @@ def test_parliament_finds_nothing_but_listed_false_positives_in_the_bedrock_poli
 def test_every_listed_bedrock_false_positive_still_occurs():
     seen = set().union(*(lint(document) for document in BEDROCK_POLICIES.values()))
     assert explained(BEDROCK_FALSE_POSITIVES) - seen == set()
+
+
+def test_parliament_finds_nothing_in_the_volume_metrics_policy():
+    assert lint(put_metric_policy()) == set()
+
+
+def test_positive_control_parliament_checks_the_volume_metrics_condition_key():
+    document = put_metric_policy()
+    document["Statement"][0]["Condition"] = {"StringEquals": {"cloudwatch:metricNamespace": "HermesEKS"}}
+    assert ("UNKNOWN_CONDITION_FOR_ACTION", "cloudwatch:metricNamespace for action cloudwatch:PutMetricData") in lint(document)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_inline_policy_on_the_hermes_role_is_linted_clean_but_for_listed_false_positives(stack):
+    """As the stack registers them (the budget action's own policies: tests/test_cost_guardrails.py)."""
+    from tests.harness import run_program  # noqa: PLC0415 - the programs are only needed here
+
+    policies = [p for p in run_program(stack).of_type("aws:iam/rolePolicy:RolePolicy")
+                if p.plain["role"] == "hermes-bedrock-id"]
+    assert {p.name for p in policies} == {"hermes-bedrock-invoke", "hermes-volume-metrics"}
+    for policy in policies:
+        assert lint(json.loads(policy.plain["policy"])) - explained(BEDROCK_FALSE_POSITIVES) == set(), policy.name
 
 
 def test_parliament_finds_nothing_but_listed_findings_in_the_load_balancer_controller_policy():

@@ -51,6 +51,11 @@ METRICS: dict[tuple[str, str], set[frozenset[str]]] = {
     **{("AWS/Bedrock", m): BEDROCK_SETS for m in (
         "Invocations", "InvocationLatency", "InvocationClientErrors", "InvocationServerErrors",
         "InvocationThrottles", "InputTokenCount", "OutputTokenCount")},
+    # Not AWS's: the Hermes pod's volume-metrics sidecar publishes these (components/volume_metrics.py),
+    # and only when the rendered pod runs it with exactly this namespace and these dimensions
+    # (sidecar_publishes below reads them from the rendered Deployment).
+    **{("HermesEKS", m): {frozenset({"ClusterName", "Namespace", "PodName"})} for m in (
+        "VolumeUsedPercent", "VolumeUsedBytes")},
 }
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"
@@ -91,10 +96,28 @@ def producible(program: Program, namespace: str, metric: str, dimensions: dict[s
             problems.append(f"{metric}: {key}={value}, but this stack's is {expected[key]}")
     if namespace == "AWS/Bedrock" and dimensions.get("ModelId") not in invocable_models(program):
         problems.append(f"{metric}: ModelId {dimensions.get('ModelId')} is not a model this stack may invoke")
+    if namespace == "HermesEKS":
+        problems += sidecar_publishes(program, namespace, metric, dimensions)
     if metric == "pod_cpu_utilization_over_pod_limit":
         deployment = program.one("kubernetes:apps/v1:Deployment").plain
         if "cpu" not in deployment["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]:
             problems.append("pod_cpu_utilization_over_pod_limit needs a CPU limit, and the Hermes container has none")
+    return problems
+
+
+def sidecar_publishes(program: Program, namespace: str, metric: str, dimensions: dict[str, str]) -> list[str]:
+    """Why the rendered pod's volume-metrics sidecar does not send this metric with these dimensions."""
+    pod = program.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]
+    sidecar = next((c for c in pod["containers"] if c["name"] == "volume-metrics"), None)
+    if sidecar is None:
+        return [f"{namespace} {metric}: the Hermes pod runs no volume-metrics sidecar"]
+    env = {e["name"]: e.get("value") for e in sidecar["env"]}
+    problems = []
+    if env["METRIC_NAMESPACE"] != namespace or metric not in (env["USED_PERCENT"], env["USED_BYTES"]):
+        problems.append(f"the sidecar sends {env['METRIC_NAMESPACE']} {env['USED_PERCENT']}/{env['USED_BYTES']}, "
+                        f"not {namespace} {metric}")
+    if json.loads(env["METRIC_DIMENSIONS"]) != dimensions:
+        problems.append(f"{metric}: the sidecar sends dimensions {env['METRIC_DIMENSIONS']}, not {dimensions}")
     return problems
 
 
@@ -118,6 +141,11 @@ def test_positive_control_what_this_stack_cannot_produce_is_reported():
     assert producible(program, "ContainerInsights", "pod_cpu_utilization_over_pod_limit", pod)
     assert producible(program, "AWS/Bedrock", "Invocations", {"ModelId": "eu.anthropic.claude-opus-4-1"})
     assert producible(program, "AWS/Bedrock", "Invocations", {"ModelId": "eu.anthropic.claude-sonnet-4-6"}) == []
+    assert producible(program, "HermesEKS", "VolumeUsedPercent", pod) == []
+    assert producible(program, "HermesEKS", "VolumeUsedPercent", {**pod, "PodName": "hermes-5d8f7c-x2x9z"})
+    assert producible(program, "HermesEKS", "VolumeUsedPercent", {"ClusterName": "hermes-dev", "PodName": "hermes"})
+    assert producible(program, "HermesEKS", "VolumeFreeBytes", pod)
+    assert producible(run_program("dev", {"observability": False}), "HermesEKS", "VolumeUsedPercent", pod)
 
 
 # --- config --------------------------------------------------------------------------------------------
@@ -238,7 +266,8 @@ def test_every_alarm_watches_a_metric_this_stack_produces_and_notifies_the_topic
     """Every alarm of the stack (the pod's and the Bedrock guardrails') is producible and notifies the one topic."""
     program = stack_program(stack)
     alarms = program.of_type(ALARM)
-    assert {f"hermes-{stack}-pod-not-ready", f"hermes-{stack}-pod-restarted"} <= {a.plain["name"] for a in alarms}
+    assert {f"hermes-{stack}-pod-not-ready", f"hermes-{stack}-pod-restarted", f"hermes-{stack}-volume-full"} <= {
+        a.plain["name"] for a in alarms}
     topic = program.outputs["alert_topic_arn"]
     for alarm in alarms:
         spec = alarm.plain
@@ -255,6 +284,27 @@ def test_the_not_ready_alarm_fires_on_a_missing_pod_and_the_restart_alarm_on_new
     assert (specs["pod-not-ready"].metric, specs["pod-not-ready"].comparison) == ("pod_status_ready", "LessThanThreshold")
     restarted = specs["pod-restarted"]
     assert restarted.expression == "DIFF(m1)" and restarted.comparison == "GreaterThanThreshold" and restarted.threshold == 0
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_volume_full_alarm_fires_above_85_percent_of_what_the_sidecar_sends(stack):
+    program = stack_program(stack)
+    alarm = next(a.plain for a in program.of_type(ALARM) if a.plain["name"] == f"hermes-{stack}-volume-full")
+    assert (alarm["namespace"], alarm["metricName"], alarm["statistic"]) == ("HermesEKS", "VolumeUsedPercent", "Maximum")
+    assert (alarm["comparisonOperator"], alarm["threshold"]) == ("GreaterThanThreshold", 85)
+    # A sidecar that stopped publishing is "insufficient data", never a false OK.
+    assert alarm["treatMissingData"] == "missing"
+    assert sidecar_publishes(program, alarm["namespace"], alarm["metricName"], alarm["dimensions"]) == []
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_dashboard_charts_the_volume_fill_level_against_the_alarm_and_full(stack):
+    program = stack_program(stack)
+    [(properties, line)] = [(p, l) for p, l in metric_lines(body(program)) if l[1] == "VolumeUsedPercent"]
+    assert line[0] == "HermesEKS" and sidecar_publishes(program, line[0], line[1], dimensions_of(line)) == []
+    assert {a["value"] for a in properties["annotations"]["horizontal"]} == {85, 100}
+    assert properties["yAxis"]["left"]["max"] == 100
+    assert "no metric" not in json.dumps(body(program))
 
 
 def test_alert_emails_are_subscribed_to_the_one_alert_topic():
@@ -385,7 +435,7 @@ def test_the_local_stack_is_unaffected():
 def test_observability_off_leaves_the_cluster_without_add_on_alarms_or_dashboard():
     program = run_program("prod", {"observability": False})
     assert not program.of_type(DASHBOARD) and not program.of_type("hermes-eks:index:Observability")
-    assert not [a for a in program.of_type(ALARM) if "-pod-" in a.plain["name"]]
+    assert not [a for a in program.of_type(ALARM) if "-pod-" in a.plain["name"] or "-volume-" in a.plain["name"]]
     assert not [r for r in program.of_type(ADDON_TYPE) if r.plain["addonName"] == ADDON]
     # The control plane's own log group still gets its retention.
     assert [g for g in program.of_type(LOG_GROUP) if g.plain["name"] == "/aws/eks/hermes-prod/cluster"]

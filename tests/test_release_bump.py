@@ -49,12 +49,14 @@ def test_a_release_bump_updates_only_the_image_and_the_workload(name):
 def test_the_workload_update_is_the_new_image_and_its_version_label(name):
     [deployment] = [c for c in bump(name).values() if c.type == DEPLOYMENT]
     assert "spec.template.spec.containers[0].image" in deployment.paths
-    # Every container of the pod runs the release's image (the init containers use its shell and CLI).
+    # Every container of the pod runs the release's image (the init containers use its shell and CLI,
+    # the volume-metrics sidecar its Python and boto3).
     images = {f"spec.template.spec.initContainers[{i}].image" for i in range(2)}
     assert set(deployment.paths) <= {
         "metadata.labels['app.kubernetes.io/version']",
         "spec.template.metadata.labels['app.kubernetes.io/version']",
         "spec.template.spec.containers[0].image",
+        "spec.template.spec.containers[1].image",
         *images,
     }
 

@@ -125,7 +125,7 @@ def test_aws_stacks_deploy_the_ecr_image_by_digest(stack):
     image = program.outputs["image"]
     assert re.fullmatch(r"\d{12}\.dkr\.ecr\.eu-central-1\.amazonaws\.com/hermes-eks/" + stack + r"/hermes-agent@sha256:[0-9a-f]{64}", image)
     containers = program.one("kubernetes:apps/v1:Deployment").plain["spec"]["template"]["spec"]["containers"]
-    assert [c["image"] for c in containers] == [image]
+    assert {c["image"] for c in containers} == {image}  # Hermes and its volume-metrics sidecar
 
 
 def test_local_deploys_the_pinned_upstream_release_by_digest():

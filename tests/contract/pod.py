@@ -164,8 +164,8 @@ class RenderedPod:
             return str(self.site_packages) + value[len(IMAGE_ROOT):]
         if value == HERMES_HOME or value.startswith(HERMES_HOME + "/"):
             return str(self.home) + value[len(HERMES_HOME):]
-        if value == "/tmp":
-            return str(tmp)
+        if value == "/tmp" or value.startswith("/tmp/"):  # the container's own emptyDir
+            return str(tmp) + value[len("/tmp"):]
         return value
 
     def container(self, name: str) -> dict:
@@ -275,8 +275,8 @@ class RenderedPod:
             ready = [{"port": self.port(c, c[p]["httpGet"]["port"]), "path": c[p]["httpGet"]["path"]}
                      for p in ("startupProbe", "readinessProbe", "livenessProbe") if "httpGet" in c.get(p, {})]
             # ...and every exec probe passes (the liveness probe: both processes answer)...
-            tmp = self.root / "exec-tmp"
-            tmp.mkdir(exist_ok=True)
+            # (An exec probe runs in the container: its paths are the container's, /tmp its emptyDir.)
+            tmp = self.tmp(c)
             ready += [{"exec": [*self.container_identity(c), *(self.map_path(a, tmp) for a in c[p]["exec"]["command"])],
                        "env": self.env(c)}
                       for p in ("startupProbe", "readinessProbe", "livenessProbe") if "exec" in c.get(p, {})]
