@@ -158,6 +158,10 @@ class RenderedPod:
         """A path or value inside the image, as it is on this machine."""
         if ":" in value and value.startswith("/"):  # a PATH-like list
             return ":".join(self.map_path(part, tmp) for part in value.split(":"))
+        # Already a path on this machine (mapped before, or the checkout itself lives under /tmp).
+        host_roots = (str(self.hermes.parent.parent), str(self.site_packages), str(self.home), str(self.root))
+        if any(value == root or value.startswith(root + "/") for root in host_roots):
+            return value
         if value == IMAGE_VENV or value.startswith(IMAGE_VENV + "/"):
             return str(self.hermes.parent.parent) + value[len(IMAGE_VENV):]
         if value.startswith(IMAGE_ROOT + "/"):

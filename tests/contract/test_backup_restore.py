@@ -98,8 +98,9 @@ class Cluster:
 
     def map_text(self, text: str, tmp: Path) -> str:
         home = str(self.rendered.home)
-        text = text.replace(IMAGE_HERMES, str(self.rendered.hermes))
+        # The container's /tmp first: the paths substituted next may themselves be under this machine's /tmp.
         text = re.sub(r"/tmp(?=/|\b)", str(tmp), text)
+        text = text.replace(IMAGE_HERMES, str(self.rendered.hermes))
         return re.sub(re.escape(HERMES_HOME) + r"(?=/|\b)", home, text)
 
     def run(self, argv: list[str], env: dict, stdin=None, stdout=None) -> None:

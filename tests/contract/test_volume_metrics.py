@@ -85,9 +85,10 @@ def run_sidecar(sidecar: dict, tmp_path: Path, endpoint: str) -> tuple[subproces
     python = str(hermes_python())
 
     def mapped(value: str) -> str:
-        value = value.replace(IMAGE_PYTHON, python)
+        # The container's /tmp first: a path already on this machine may itself be under /tmp.
         if value.startswith("/tmp"):
             return str(tmp) + value.removeprefix("/tmp")
+        value = value.replace(IMAGE_PYTHON, python)
         return str(volume) if value == "/opt/data" else value
 
     env = {e["name"]: mapped(e["value"]) for e in sidecar["env"]}
