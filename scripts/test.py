@@ -29,6 +29,8 @@ VENVS = ROOT / ".venvs"
 HERMES_REQUIREMENT = "hermes-agent[messaging,bedrock,anthropic]==0.19.0"
 CHECKOV_REQUIREMENT = "checkov==3.3.30"
 
+WHOLE_SUITE = ["-n", "auto", "--dist", "loadfile", "tests"]
+
 ENVIRONMENTS = {
     "test": ["-r", str(ROOT / "requirements-dev.txt")],
     "hermes": [HERMES_REQUIREMENT],
@@ -77,7 +79,9 @@ def main(pytest_args: list[str]) -> int:
     env["HERMES_EKS_HERMES_PYTHON"] = str(pythons["hermes"])
     env["HERMES_EKS_CHECKOV"] = str(pythons["checkov"].parent / "checkov")
     env["PYTHONDONTWRITEBYTECODE"] = "1"
-    command = [str(pythons["test"]), "-m", "pytest", *(pytest_args or ["tests"])]
+    # The whole suite runs on every core (pytest-xdist), one test module per worker so each module's
+    # rendered programs are cached once; given arguments (a file, -k ...) run as asked, in one process.
+    command = [str(pythons["test"]), "-m", "pytest", *(pytest_args or WHOLE_SUITE)]
     print("[test.py] " + " ".join(command), flush=True)
     code = subprocess.run(command, cwd=ROOT, env=env).returncode
     if code == 5:
