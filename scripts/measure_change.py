@@ -29,7 +29,7 @@ CHANGES = {
         ("dev", "prod"), lambda s: {"bedrockModels": [*s.bedrock_models, "eu.amazon.nova-pro-v1:0"]}),
     "one more cluster admin (clusterAdminPrincipalArns)": (
         ("dev", "prod"),
-        lambda s: {"clusterAdminPrincipalArns": [*s.cluster_admin_principal_arns, "arn:aws:iam::123456789012:role/oncall"]}),
+        lambda s: {"clusterAdminPrincipalArns": [*s.cluster_admin_principal_arns, "arn:aws:iam::210987654321:role/oncall"]}),
 }
 
 
@@ -50,7 +50,7 @@ def main() -> int:
     from tests.registration_diff import diff_registrations, render_change, summary
 
     for stack in options.stack or ("local", "dev", "prod"):
-        settings = parse_settings(stack_file_config(stack), stack=stack)
+        settings = parse_settings(stack_file_config(stack, site_values=True), stack=stack)
         total = len(run_program(stack).resources)
         print(f"\n{stack} ({total} resources registered)")
         for name, (stacks, change) in CHANGES.items():

@@ -91,3 +91,19 @@ def test_differences_name_paths_and_ignore_equal_values():
     assert differences({"a": {"b": [1, 2]}, "c": 1}, {"a": {"b": [1, 3]}, "c": 1}) == ["a.b[1]"]
     assert differences({"labels": {"x/y": "1"}}, {"labels": {}}) == ["labels['x/y']"]
     assert differences([1], [1, 2]) == ["(whole value)"]
+
+
+def test_every_change_the_measure_script_reports_renders():
+    """scripts/measure_change.py is run by hand: its sample changes must stay valid config."""
+    import importlib.util  # noqa: PLC0415
+
+    from settings import parse_settings  # noqa: PLC0415
+    from tests.harness import ROOT, stack_file_config  # noqa: PLC0415
+
+    spec = importlib.util.spec_from_file_location("measure_change", ROOT / "scripts" / "measure_change.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    for stacks, change in script.CHANGES.values():
+        for stack in stacks:
+            settings = parse_settings(stack_file_config(stack, site_values=True), stack=stack)
+            assert run_program(stack, change(settings)).error is None
