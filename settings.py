@@ -276,6 +276,7 @@ class StackSettings(BaseModel):
     backup_schedule: Annotated[str, _pattern(r"cron\((\S+ ){5}\S+\)", "an AWS Backup cron expression in UTC with six fields, e.g. cron(0 3 * * ? *)")] = "cron(0 3 * * ? *)"
     backup_retention_days: Annotated[int, _between(1, 36500, " of days")] = 14
     backup_copy_region: OptionalRegion = ""
+    backup_retain_on_destroy: bool = False
     restore_from_snapshot: Annotated[str, _pattern(SNAPSHOT_REFERENCE.pattern, "an EBS snapshot id (snap-...) or an AWS Backup EBS recovery point ARN (arn:aws:ec2:<region>::snapshot/snap-...)", optional=True)] = ""
     restore_availability_zone: Annotated[str, _pattern(AVAILABILITY_ZONE.pattern, "an availability zone such as eu-central-1a", optional=True)] = ""
 
@@ -842,6 +843,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "backup_schedule": ("When AWS Backup snapshots the Hermes volume (AWS stacks): an AWS Backup cron expression, UTC.", "cron(0 */6 * * ? *)"),
     "backup_retention_days": ("Days each recovery point is kept (and its cross-region copy).", "35"),
     "backup_copy_region": ("Second region every recovery point is copied to; empty: no copy.", "eu-west-1"),
+    "backup_retain_on_destroy": ("Keep the backup vaults, their keys and every recovery point when the stack is destroyed (a separate decision from protectInfrastructure, which teardown switches off).", "true"),
     "restore_from_snapshot": ("Run Hermes on a new volume made from this EBS snapshot or AWS Backup recovery point; the old volume is kept. Empty: the normal volume. See README \"Backups and restore\".", "snap-0123456789abcdef0"),
     "restore_availability_zone": ("Zone of the restored volume; empty: the zone of the snapshot's source volume.", "eu-central-1a"),
     "alert_emails": ("Email addresses the stack's alert topic notifies (budgets, alarms); each confirms by mail first.", "[platform-oncall@corp-internal.net]"),

@@ -106,8 +106,9 @@ def backup_args(s: StackSettings, stack: str) -> VolumeBackupsArgs:
         schedule=s.backup_schedule,
         retention_days=s.backup_retention_days,
         copy_region=s.backup_copy_region,
-        # Recovery points are what is left when everything else is gone: prod keeps them.
-        keep_on_destroy=s.protect_infrastructure,
+        # Recovery points are what is left when everything else is gone: prod keeps them. Not tied to
+        # protectInfrastructure, which the teardown steps switch off first (README "Tear down").
+        keep_on_destroy=s.backup_retain_on_destroy,
         tags=(("project", PROJECT), ("stack", stack)),
     )
 

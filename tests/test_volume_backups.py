@@ -97,6 +97,14 @@ def test_prod_vaults_and_keys_survive_destroy_and_dev_leaves_nothing_behind():
     assert stack("dev").one(VAULT).plain["forceDestroy"] is True
 
 
+def test_prods_backups_survive_teardown_even_after_protection_is_switched_off():
+    """README "Tear down" sets protectInfrastructure: false first; the recovery points must not go with it."""
+    program = run_program("prod", {"protectInfrastructure": False})
+    kept = [r for r in program.resources if r.type in (VAULT, KEY) and "backups" in r.name]
+    assert len(kept) == 4 and all(r.retain_on_delete for r in kept)
+    assert all(v.plain["forceDestroy"] is False for v in kept if v.type == VAULT)
+
+
 def test_the_role_outlives_the_selection_that_uses_it():
     program = stack("dev")
     selection = program.one(SELECTION)
