@@ -160,12 +160,7 @@ class ClusterAddons(pulumi.ComponentResource):
         )
         # The driver is installed after its permissions exist and removed before they go.
         needs = (attachment, *self._credentials_of_controllers())
-        if identity.mode == "irsa":
-            addon = self._eks_addon(EBS_CSI_DRIVER, needs, service_account_role_arn=identity.role.arn)
-        else:
-            addon = self._eks_addon(EBS_CSI_DRIVER, needs, pod_identity_associations=[
-                aws.eks.AddonPodIdentityAssociationArgs(role_arn=identity.role.arn, service_account=EBS_CSI_SERVICE_ACCOUNT)
-            ])
+        addon = self._eks_addon(EBS_CSI_DRIVER, needs, **identity.addon_binding)
         self.ready.append(addon)
         return addon
 

@@ -336,11 +336,6 @@ class Observability(pulumi.ComponentResource):
             policy_arn=partition.apply(lambda p: AGENT_POLICY_ARN.format(partition=p)),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        if identity.mode == "irsa":
-            binding = {"service_account_role_arn": identity.role.arn}
-        else:
-            binding = {"pod_identity_associations": [aws.eks.AddonPodIdentityAssociationArgs(
-                role_arn=identity.role.arn, service_account=ADDON_SERVICE_ACCOUNT)]}
         return aws.eks.Addon(
             f"{name}-{ADDON}",
             cluster_name=args.cluster.name,
@@ -349,7 +344,7 @@ class Observability(pulumi.ComponentResource):
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             tags=tags,
-            **binding,
+            **identity.addon_binding,
             # The log groups first (with retention), and the role's policy before the agent starts.
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*log_groups, attachment, *args.addon_depends_on]),
         )

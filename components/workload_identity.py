@@ -106,6 +106,16 @@ class WorkloadRole:
                 opts=pulumi.ResourceOptions(parent=parent, depends_on=depends_on or []),
             )
         self.mode = cluster.mode
+        self.service_account = service_account
+
+    @property
+    def addon_binding(self) -> dict:
+        """How an EKS add-on (aws.eks.Addon) takes this role: the add-on API makes the binding itself,
+        `service_account_role_arn` under IRSA, a pod identity association under Pod Identity."""
+        if self.mode == "irsa":
+            return {"service_account_role_arn": self.role.arn}
+        return {"pod_identity_associations": [aws.eks.AddonPodIdentityAssociationArgs(
+            role_arn=self.role.arn, service_account=self.service_account)]}
 
     @property
     def service_account_annotations(self) -> dict[str, pulumi.Output[str]]:
