@@ -48,10 +48,10 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
     """The cluster's Args. For a cluster still to be created, asks AWS who is creating it and refuses
     (before anything is registered, so `pulumi preview` already says so) a creator that
     clusterAdminPrincipalArns lists: its access entry would fail with 409 once the cluster exists."""
-    cluster_name = f"hermes-{stack}"
-    creator = cluster_creator(cluster_name) if s.cluster_source == "create" else ""
+    name = cluster_name(s, stack)
+    creator = cluster_creator(name) if s.cluster_source == "create" else ""
     try:
-        refuse_listed_creator(creator, s.cluster_admin_principal_arns, cluster_name)
+        refuse_listed_creator(creator, s.cluster_admin_principal_arns, name)
     except CreatorListedError as error:
         key = config_key("cluster_admin_principal_arns")
         raise ConfigError(stack, [
@@ -69,7 +69,7 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         ssl_policy=s.ingress_ssl_policy,
         tags=(("project", PROJECT), ("stack", stack)),
         volume_tags=tuple(volume_tags(backup_vault_name(stack)).items()),
-        cluster_name=cluster_name,
+        cluster_name=name,
         admin_principal_arns=s.cluster_admin_principal_arns,
         vpc_cidr=s.vpc_cidr,
         availability_zone_count=s.availability_zone_count,
