@@ -131,6 +131,29 @@ def iam_policy(partition: str, account: str) -> dict:
     }
 
 
+def oidc_provider_arn(name: str, *, issuer: str, audience: str, existing_arn: str, project: str,
+                      parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The account's IAM OIDC provider for `issuer`: the existing one when given (AWS allows one per
+    URL per account), else a new one accepting `audience`."""
+    if existing_arn:
+        return pulumi.Output.from_input(existing_arn)
+    return aws.iam.OpenIdConnectProvider(
+        name, url=f"https://{issuer}", client_id_lists=[audience], tags={"project": project},
+        opts=pulumi.ResourceOptions(parent=parent)).arn
+
+
+def grant_deploy_permissions(name: str, role: aws.iam.Role, partition: pulumi.Output[str],
+                             account_id: pulumi.Output[str], parent: pulumi.Resource) -> None:
+    """What a role that deploys the main program may do: PowerUserAccess, plus exactly the IAM actions
+    the program uses (iam_policy)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    aws.iam.RolePolicyAttachment(f"{name}-power-user", role=role.name, policy_arn=partition.apply(power_user_arn),
+                                 opts=child)
+    aws.iam.RolePolicy(f"{name}-iam", role=role.name,
+                       policy=pulumi.Output.all(partition, account_id).apply(lambda values: json.dumps(iam_policy(*values))),
+                       opts=child)
+
+
 @dataclass(frozen=True)
 class DeployAccessArgs:
     organization: str
@@ -147,12 +170,9 @@ class DeployAccess(pulumi.ComponentResource):
         super().__init__("hermes-eks-deployments:index:DeployAccess", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
 
-        if args.existing_provider_arn:
-            self.provider_arn: pulumi.Output[str] = pulumi.Output.from_input(args.existing_provider_arn)
-        else:
-            self.provider_arn = aws.iam.OpenIdConnectProvider(
-                f"{name}-pulumi-oidc", url=f"https://{PULUMI_OIDC_ISSUER}",
-                client_id_lists=[pulumi_audience(args.organization)], tags={"project": args.project}, opts=child).arn
+        self.provider_arn = oidc_provider_arn(
+            f"{name}-pulumi-oidc", issuer=PULUMI_OIDC_ISSUER, audience=pulumi_audience(args.organization),
+            existing_arn=args.existing_provider_arn, project=args.project, parent=self)
 
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self))
@@ -169,15 +189,7 @@ class DeployAccess(pulumi.ComponentResource):
                 tags={"project": args.project, "stack": plan.stack},
                 opts=child,
             )
-            aws.iam.RolePolicyAttachment(
-                f"{name}-{plan.stack}-power-user", role=role.name,
-                policy_arn=partition.partition.apply(power_user_arn),
-                opts=child)
-            aws.iam.RolePolicy(
-                f"{name}-{plan.stack}-iam", role=role.name,
-                policy=pulumi.Output.all(partition.partition, identity.account_id).apply(
-                    lambda values: json.dumps(iam_policy(*values))),
-                opts=child)
+            grant_deploy_permissions(f"{name}-{plan.stack}", role, partition.partition, identity.account_id, self)
             self.role_arns[plan.stack] = role.arn
 
         self.register_outputs({"provider_arn": self.provider_arn, "role_arns": self.role_arns})

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from deploy_access import GITHUB_OIDC_ISSUER, ROLE_PREFIX, SESSION_SECONDS, iam_policy, power_user_arn
+from deploy_access import (
+    GITHUB_OIDC_ISSUER,
+    ROLE_PREFIX,
+    SESSION_SECONDS,
+    grant_deploy_permissions,
+    oidc_provider_arn,
+)
 
 AUDIENCE = "sts.amazonaws.com"
 READ_ONLY = "ReadOnlyAccess"
@@ -62,12 +68,9 @@ class GithubActionsAccess(pulumi.ComponentResource):
     def __init__(self, name: str, args: GithubActionsAccessArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hermes-eks-deployments:index:GithubActionsAccess", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        if args.existing_provider_arn:
-            self.provider_arn: pulumi.Output[str] = pulumi.Output.from_input(args.existing_provider_arn)
-        else:
-            self.provider_arn = aws.iam.OpenIdConnectProvider(
-                f"{name}-github-oidc", url=f"https://{GITHUB_OIDC_ISSUER}", client_id_lists=[AUDIENCE],
-                tags={"project": args.project}, opts=child).arn
+        self.provider_arn = oidc_provider_arn(
+            f"{name}-github-oidc", issuer=GITHUB_OIDC_ISSUER, audience=AUDIENCE,
+            existing_arn=args.existing_provider_arn, project=args.project, parent=self)
 
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self)).partition
@@ -91,13 +94,7 @@ class GithubActionsAccess(pulumi.ComponentResource):
                         f"{logical}-read-only", role=role.name,
                         policy_arn=partition.apply(lambda p: f"arn:{p}:iam::aws:policy/{READ_ONLY}"), opts=child)
                 else:
-                    aws.iam.RolePolicyAttachment(
-                        f"{logical}-power-user", role=role.name, policy_arn=partition.apply(power_user_arn), opts=child)
-                    aws.iam.RolePolicy(
-                        f"{logical}-iam", role=role.name,
-                        policy=pulumi.Output.all(partition, identity.account_id).apply(
-                            lambda values: json.dumps(iam_policy(*values))),
-                        opts=child)
+                    grant_deploy_permissions(logical, role, partition, identity.account_id, self)
                 self.role_arns[f"{kind}-{stack}"] = role.arn
 
         self.register_outputs({"provider_arn": self.provider_arn, "role_arns": self.role_arns})
