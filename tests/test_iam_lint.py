@@ -27,7 +27,8 @@ from components.volume_backups import backup_role_trust_policy
 from components.volume_metrics import put_metric_policy
 from components.workload_identity import irsa_trust_policy, pod_identity_trust_policy
 
-from tests import fake_cloud  # noqa: E402 - the account the mocked program runs in
+from tests import fake_cloud
+from tests.conftest import stack_program
 
 ACCOUNT = "123456789012"
 LBC_POLICY = Path(__file__).resolve().parent.parent / "components/vendor/aws-load-balancer-controller-iam-policy.json"
@@ -211,9 +212,7 @@ def test_positive_control_parliament_checks_the_volume_metrics_condition_key():
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_inline_policy_on_the_hermes_role_is_linted_clean_but_for_listed_false_positives(stack):
     """As the stack registers them (the budget action's own policies: tests/test_cost_guardrails.py)."""
-    from tests.harness import run_program  # noqa: PLC0415 - the programs are only needed here
-
-    policies = [p for p in run_program(stack).of_type("aws:iam/rolePolicy:RolePolicy")
+    policies = [p for p in stack_program(stack).of_type("aws:iam/rolePolicy:RolePolicy")
                 if p.plain["role"] == "hermes-bedrock-id"]
     assert {p.name for p in policies} == {"hermes-bedrock-invoke", "hermes-volume-metrics"}
     for policy in policies:
@@ -370,9 +369,7 @@ def _trust_kind(document: dict) -> str:
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_every_role_any_stack_registers_has_a_reviewed_trust_policy(stack):
-    from tests.harness import run_program  # noqa: PLC0415 - the programs are only needed here
-
-    roles = run_program(stack).of_type("aws:iam/role:Role")
+    roles = stack_program(stack).of_type("aws:iam/role:Role")
     kinds = {role.name: _trust_kind(json.loads(role.plain["assumeRolePolicy"])) for role in roles}
     assert kinds["hermes-nodes"] == "ec2.amazonaws.com"
     assert kinds["hermes-backups"] == "backup.amazonaws.com"

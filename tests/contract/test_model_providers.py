@@ -48,6 +48,24 @@ POD_IDENTITY_TOKEN_FILE = "/var/run/secrets/pods.eks.amazonaws.com/serviceaccoun
 BASE = {"dashboardUsername": "operator"}
 
 
+def chat_and_expect_the_reply(rendered: PodWithModelServer) -> None:
+    """Start the pod, send one chat through the gateway with the stack's key, and get the model's answer."""
+    pod = start(rendered)
+    try:
+        completion = chat(pod, rendered.program)
+    finally:
+        pod.stop()
+    assert answer(completion) == fake_models.REPLY
+
+
+def assert_bearer_calls(rendered: PodWithModelServer, path: str, model: str, key: str) -> None:
+    """The OpenAI-compatible server got the configured model id and the stack's key, on every call."""
+    calls = rendered.calls(path)
+    assert calls, rendered.requests()
+    assert {c["body"]["model"] for c in calls} == {model}
+    assert {c["headers"].get("Authorization") for c in calls} == {f"Bearer {key}"}
+
+
 # --- OpenAI-compatible providers -------------------------------------------------------------------
 
 def test_custom_endpoint_gets_the_configured_model_and_key(tmp_path):
@@ -56,16 +74,8 @@ def test_custom_endpoint_gets_the_configured_model_and_key(tmp_path):
                                     "modelBaseUrl": f"{MODEL_SERVER}/v1"},
                           secrets={"customModelApiKey": key}, remove=("openrouterApiKey",))
     rendered = PodWithModelServer(program, tmp_path)
-    pod = start(rendered)
-    try:
-        completion = chat(pod, program)
-    finally:
-        pod.stop()
-    assert answer(completion) == fake_models.REPLY
-    calls = rendered.calls("/v1/chat/completions")
-    assert calls, rendered.requests()
-    assert {c["body"]["model"] for c in calls} == {"contract/custom-model"}
-    assert {c["headers"].get("Authorization") for c in calls} == {f"Bearer {key}"}
+    chat_and_expect_the_reply(rendered)
+    assert_bearer_calls(rendered, "/v1/chat/completions", "contract/custom-model", key)
 
 
 def test_custom_endpoint_key_is_never_written_into_config(tmp_path):
@@ -87,16 +97,8 @@ def test_openrouter_gets_the_configured_model_and_key(tmp_path):
     program = run_program("local", {**BASE, "modelProvider": "openrouter", "modelDefault": "vendor/contract-model"},
                           secrets={"openrouterApiKey": key})
     rendered = PodWithModelServer(program, tmp_path, {"OPENROUTER_BASE_URL": f"{MODEL_SERVER}/api/v1"})
-    pod = start(rendered)
-    try:
-        completion = chat(pod, program)
-    finally:
-        pod.stop()
-    assert answer(completion) == fake_models.REPLY
-    calls = rendered.calls("/api/v1/chat/completions")
-    assert calls, rendered.requests()
-    assert {c["body"]["model"] for c in calls} == {"vendor/contract-model"}
-    assert {c["headers"].get("Authorization") for c in calls} == {f"Bearer {key}"}
+    chat_and_expect_the_reply(rendered)
+    assert_bearer_calls(rendered, "/api/v1/chat/completions", "vendor/contract-model", key)
 
 
 # --- Bedrock, with credentials as EKS delivers them ------------------------------------------------
@@ -130,15 +132,6 @@ def bedrock_pod(tmp_path: Path, identity: str, model: str) -> PodWithModelServer
     return PodWithModelServer(program, tmp_path, env, addresses=tuple(addresses), tokens=tokens)
 
 
-def chat_with_bedrock(rendered: PodWithModelServer) -> None:
-    pod = start(rendered)
-    try:
-        completion = chat(pod, rendered.program)
-    finally:
-        pod.stop()
-    assert answer(completion) == fake_models.REPLY
-
-
 def assert_signed_bedrock_calls(rendered: PodWithModelServer, model: str, operations: set[str],
                                 access_key: str) -> None:
     """The chat went through `operations`; every Bedrock call (Hermes also probes the model with a
@@ -164,7 +157,7 @@ def assert_irsa_exchange(rendered: PodWithModelServer) -> None:
 
 def test_bedrock_claude_answers_with_irsa_credentials(tmp_path):
     rendered = bedrock_pod(tmp_path, "irsa", CLAUDE)
-    chat_with_bedrock(rendered)
+    chat_and_expect_the_reply(rendered)
     assert_irsa_exchange(rendered)
     assert_signed_bedrock_calls(rendered, CLAUDE, {"invoke", "invoke-with-response-stream"},
                                 fake_models.ACCESS_KEY_IRSA)
@@ -172,7 +165,7 @@ def test_bedrock_claude_answers_with_irsa_credentials(tmp_path):
 
 def test_bedrock_claude_answers_with_eks_pod_identity_credentials(tmp_path):
     rendered = bedrock_pod(tmp_path, "pod-identity", CLAUDE)
-    chat_with_bedrock(rendered)
+    chat_and_expect_the_reply(rendered)
     agent = [r for r in rendered.requests() if r.get("path") == "/v1/credentials"]
     assert agent and {r["headers"].get("Authorization") for r in agent} == {fake_models.POD_IDENTITY_TOKEN}
     assert_signed_bedrock_calls(rendered, CLAUDE, {"invoke", "invoke-with-response-stream"},
@@ -181,6 +174,6 @@ def test_bedrock_claude_answers_with_eks_pod_identity_credentials(tmp_path):
 
 def test_bedrock_converse_model_answers_with_irsa_credentials(tmp_path):
     rendered = bedrock_pod(tmp_path, "irsa", NOVA)
-    chat_with_bedrock(rendered)
+    chat_and_expect_the_reply(rendered)
     assert_irsa_exchange(rendered)
     assert_signed_bedrock_calls(rendered, NOVA, {"converse", "converse-stream"}, fake_models.ACCESS_KEY_IRSA)
