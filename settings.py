@@ -21,6 +21,7 @@ import pulumi
 import yaml
 from components.addon_versions import ADDON_VERSION_PATTERN, EKS_ADDONS, missing_versions
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
+from components.messaging import Messaging, completeness_problems, parse_messaging, plaintext_secret_paths
 from components.observability import RETENTION_DAYS
 from components.operator_commands import SHOWN_UNSAFE, UNSAFE_CHARACTERS
 from components.restored_volume import AVAILABILITY_ZONE, SNAPSHOT_REFERENCE
@@ -296,6 +297,11 @@ class StackSettings(BaseModel):
     observability: bool = True
     log_retention_days: Annotated[int, AfterValidator(_log_retention_days)] = 30
 
+    # --- messaging platforms (issue 15): a map platform -> settings, validated by components/messaging.py
+    # (tokens inside it are `pulumi config set --secret --path` values); the webhook Ingress's host.
+    messaging: Annotated[dict[str, Any], AfterValidator(parse_messaging), BeforeValidator(_json_text)] = {}
+    messaging_webhook_host: OptionalHostname = ""
+
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
 
@@ -307,6 +313,11 @@ class StackSettings(BaseModel):
     @property
     def ingress_enabled(self) -> bool:
         return bool(self.dashboard_host or self.api_host)
+
+    @property
+    def messaging_config(self) -> Messaging:
+        """The validated platforms (the field holds the raw map only when left at its default)."""
+        return self.messaging if isinstance(self.messaging, Messaging) else parse_messaging(self.messaging)
 
     @property
     def effective_bedrock_region(self) -> str:
@@ -339,8 +350,10 @@ FOREIGN_KEYS = {"aws_region": "aws:region"}
 
 
 def config_key(attribute: str) -> str:
-    """The full config key, as a user types it, for a StackSettings attribute."""
-    return FOREIGN_KEYS.get(attribute) or f"{PROJECT}:{to_camel(attribute)}"
+    """The full config key, as a user types it, for a StackSettings attribute (or a path below one:
+    "messaging.telegram.botToken" is hermes-eks:messaging.telegram.botToken)."""
+    attribute, dot, path = attribute.partition(".")
+    return (FOREIGN_KEYS.get(attribute) or f"{PROJECT}:{to_camel(attribute)}") + dot + path
 
 
 # ---------------------------------------------------------------------------------------------
@@ -368,6 +381,10 @@ class ConfigError(pulumi.RunError):
 def _shown(attribute: str, value: Any) -> str:
     if attribute in SECRET_KEYS:
         return "<secret value hidden>"
+    if attribute == "messaging":
+        return "a map holding secret values (hidden)"
+    if attribute.startswith("messaging."):
+        return "not set" if value is None else value  # components/messaging.py shows it, secrets hidden
     if value is None or value == "":
         return "not set"
     if isinstance(value, str) and value[:1] in ("[", "{"):
@@ -530,8 +547,33 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
     if not s.bedrock_budget_services:
         need("bedrock_budget_services", "at least one service name (the budget counts only their cost)")
 
+    # --- messaging platforms (issue 15) -----------------------------------------------------------
+    problems += _messaging_problems(s)
+
     # --- placeholders copied from examples (issue 6 item 11) ----------------------------------
     problems += _placeholder_problems(s)
+    return problems
+
+
+def _messaging_problems(s: StackSettings) -> list[Problem]:
+    m = s.messaging_config
+    problems = [Problem(f"messaging.{p.path}", p.shown, p.allowed) for p in m.problems]
+    problems += [Problem(f"messaging.{p.path}", None, p.allowed)
+                 for p in completeness_problems(m, existing_secret=bool(s.existing_secret_name))]
+    if s.existing_secret_name:
+        problems += [Problem(f"messaging.{path}", "<secret value hidden>", "unset when existingSecretName is set "
+                             "(that Secret holds every credential: put the variable named in the README into it)")
+                     for path in m.secret_paths]
+    needs_webhook = [p.spec.title for p in m.platforms if p.spec.webhook]
+    if needs_webhook and not s.messaging_webhook_host:
+        problems.append(Problem("messaging_webhook_host", "", f"the public host {', '.join(needs_webhook)} call back "
+                                "(they deliver messages by webhook; only the webhook paths are routed there)"))
+    if s.messaging_webhook_host and not needs_webhook:
+        problems.append(Problem("messaging_webhook_host", s.messaging_webhook_host,
+                                "empty unless a platform that needs inbound webhooks (whatsappCloud, sms) is configured"))
+    if s.messaging_webhook_host and s.messaging_webhook_host in (s.dashboard_host, s.api_host):
+        problems.append(Problem("messaging_webhook_host", s.messaging_webhook_host,
+                                "a host of its own, not dashboardHost or apiHost (it is internet-facing)"))
     return problems
 
 
@@ -619,11 +661,13 @@ def parse_settings(
     stack: str,
     secret_keys: frozenset[str] | set[str] = frozenset(),
     stack_file_keys: frozenset[str] | set[str] | None = None,
+    plaintext_paths: tuple[str, ...] = (),
 ) -> StackSettings:
     """Validate a stack's config (full keys such as 'hermes-eks:namespace' -> raw values).
 
     `stack_file_keys`: the keys the stack file itself sets (the CLI merges Pulumi.yaml's defaults in,
-    so the rest came from there); None: every key given is the stack file's.
+    so the rest came from there); None: every key given is the stack file's. `plaintext_paths`: secret
+    settings inside the messaging map that the stack file holds unencrypted (components/messaging.py).
     Raises ConfigError listing every problem; returns the immutable settings otherwise.
     """
     stack_file = f"Pulumi.{stack}.yaml"
@@ -643,7 +687,7 @@ def parse_settings(
 
     def describe(attribute: str, value: Any, allowed: str) -> str:
         key = config_key(attribute)
-        in_stack_file = attribute in values and (stack_file_keys is None or key in stack_file_keys)
+        in_stack_file = attribute.partition(".")[0] in values and (stack_file_keys is None or key in stack_file_keys)
         if not in_stack_file and value in (None, "", (), {}):
             return f"{key} is not set in {stack_file}; allowed: {allowed}"
         source = stack_file if in_stack_file else "Pulumi.yaml (default)"
@@ -655,6 +699,7 @@ def parse_settings(
                 f"{config_key(attribute)} in {stack_file} is stored in plain text; allowed: an encrypted value set "
                 f"with `pulumi config set --secret {config_key(attribute).split(':', 1)[1]} ...`"
             )
+    problems += _plaintext_messaging(values.get("messaging"), stack_file, secret_keys, plaintext_paths)
 
     try:
         settings = StackSettings.model_validate(values)
@@ -717,7 +762,8 @@ def load_settings() -> StackSettings:
     secret_keys = {k for k in config if pulumi.runtime.is_config_secret(k)}
     secret_keys |= set(pulumi.runtime.get_config_secret_keys_env())
     return parse_settings(config, stack=stack, secret_keys=frozenset(secret_keys),
-                          stack_file_keys=_stack_file_keys(stack, config))
+                          stack_file_keys=_stack_file_keys(stack, config),
+                          plaintext_paths=_plaintext_messaging_paths(stack))
 
 
 # --- where each value came from, and misspelt namespaces (issue 6 items 1 and 11) -------------
@@ -738,6 +784,28 @@ def _stack_file_keys(stack: str, config: Mapping[str, Any]) -> frozenset[str]:
     # A value from elsewhere (an ESC environment) that differs from the default is the stack's own too.
     by_key = {config_key(name): name for name in StackSettings.model_fields}
     return in_file | {k for k, v in config.items() if k not in by_key or not _is_default(by_key[k], v)}
+
+
+def _plaintext_messaging_paths(stack: str) -> tuple[str, ...]:
+    path = Path.cwd() / f"Pulumi.{stack}.yaml"
+    document = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
+    config = document.get("config") or {}
+    return tuple(plaintext_secret_paths(config.get(config_key("messaging"), config.get("messaging"))))
+
+
+def _plaintext_messaging(raw: Any, stack_file: str, secret_keys: Any, plaintext_paths: tuple[str, ...]) -> list[str]:
+    """Tokens inside hermes-eks:messaging stored unencrypted. The engine marks the whole map secret when
+    any leaf is encrypted, so a map it hands over unmarked holds every token in plain text; the stack
+    file itself shows a plain token beside encrypted ones (components/messaging.py plaintext_secret_paths)."""
+    if raw is None:
+        return []
+    try:
+        given = parse_messaging(raw).secret_paths
+    except ValueError:
+        return []
+    plain = given if config_key("messaging") not in secret_keys else tuple(p for p in plaintext_paths if p in given)
+    return [f"{config_key('messaging.' + p)} in {stack_file} is stored in plain text; allowed: an encrypted value "
+            f"set with `pulumi config set --secret --path 'messaging.{p}' ...`" for p in plain]
 
 
 def _is_default(attribute: str, raw: Any) -> bool:
@@ -856,5 +924,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "ingress_source_cidrs": ("Where traffic to the Hermes ports may come from, trusted for X-Forwarded-* headers; empty: the load balancer subnets (created cluster), the cluster's VPC (adopted), the private address ranges (`kubeconfig`). See README \"Network policy\".", "[10.244.0.0/16]"),
     "observability": ("AWS stacks: Hermes' logs in CloudWatch Logs, Container Insights metrics, pod alarms and a CloudWatch dashboard (README \"Watching Hermes\"; an adopted cluster gets the add-on only if existingClusterAddons lists cloudwatch-observability). No effect on `kubeconfig` stacks.", "true"),
     "log_retention_days": ("Days CloudWatch Logs keeps Hermes' container logs and the EKS control plane logs.", "90"),
+    "messaging": ("Messaging platforms Hermes answers on: a map from platform (telegram, slack, discord, matrix, email, signal, whatsappCloud, sms) to its settings; tokens are `--secret --path` values. See README \"Talk to Hermes on Slack, Telegram, ...\".", "`pulumi config set --secret --path 'messaging.telegram.botToken' 123456:ABC...`"),
+    "messaging_webhook_host": ("Public host of the webhook Ingress (internet-facing) for platforms that call Hermes back: whatsappCloud, sms. Only their webhook paths are routed.", "hermes-hooks.corp-internal.net"),
     "bedrock_budget_services": ("Cost Explorer service names the budget counts (models sold through AWS Marketplace bill under their own names).", "[Amazon Bedrock]"),
 }

@@ -29,6 +29,7 @@ from components.hermes_cluster import (
     refuse_listed_creator,
 )
 from components.hermes_image import HermesImage, HermesImageArgs
+from components.messaging import MessagingWorkload, WebhookIngress, plain_env, secret_env_names
 from components.restored_volume import RestoredVolume, RestoredVolumeArgs
 from components.volume_backups import VolumeBackups, VolumeBackupsArgs, volume_tags
 from components.observability import Observability, ObservabilityArgs
@@ -149,6 +150,15 @@ def guardrail_args(s: StackSettings, stack: str, alerts: AlertTopic, bedrock: Be
 PRIVATE_RANGES = ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16")
 
 
+def webhook_source_cidrs(s: StackSettings, cluster: HermesCluster | None) -> pulumi.Input[list[str]]:
+    """Where the webhook Ingress's internet-facing load balancer connects to the pod from."""
+    if not s.messaging_config.webhooks:
+        return []
+    if cluster is None:
+        return list(PRIVATE_RANGES)
+    return cluster.load_balancer_source_cidrs("internet-facing")
+
+
 def allowed_source_cidrs(s: StackSettings, cluster: HermesCluster | None) -> pulumi.Input[list[str]]:
     """Who may reach the Hermes ports and whose X-Forwarded-* Hermes trusts: ingressSourceCidrs when
     set; else, with an Ingress, where its load balancer connects from; else nobody (a port-forward
@@ -160,6 +170,32 @@ def allowed_source_cidrs(s: StackSettings, cluster: HermesCluster | None) -> pul
     if cluster is None:
         return list(PRIVATE_RANGES)
     return cluster.load_balancer_source_cidrs(s.ingress_scheme)
+
+
+def messaging_workload(s: StackSettings) -> MessagingWorkload:
+    """The configured messaging platforms as the pod's env, Secret keys and webhook Ingress (issue 15)."""
+    m = s.messaging_config
+    for platform in m.platforms:
+        if platform.allow_all_users:
+            pulumi.warn(f"{config_key('messaging.' + platform.name + '.allowAllUsers')} is true: EVERY "
+                        f"{platform.spec.title} user who finds the bot can talk to the agent, and the agent runs "
+                        f"tools with this pod's credentials ({platform.spec.allow_all_env}=true)")
+    webhooks = tuple(webhook for _, webhook in m.webhooks)
+    webhook_ingress = None
+    if webhooks:
+        # Internet-facing by nature (the platform's servers call it), on its own load balancer (no
+        # ingressGroupName: an internal group cannot hold it), with the stack's TLS policy.
+        annotations = alb_ingress_annotations(
+            scheme="internet-facing", ssl_policy=s.ingress_ssl_policy, certificate_arn=s.ingress_certificate_arn,
+        ) if s.ingress_class_name == "alb" else {}
+        webhook_ingress = WebhookIngress(s.messaging_webhook_host, s.ingress_class_name, annotations)
+    return MessagingWorkload(
+        env=tuple(plain_env(m, s.messaging_webhook_host)),
+        secret_values={env: pulumi.Output.secret(value) for p in m.platforms for env, value in p.secrets},
+        secret_names=tuple(secret_env_names(m, existing_secret=bool(s.existing_secret_name))),
+        webhooks=webhooks,
+        webhook_ingress=webhook_ingress,
+    )
 
 
 def image_args(s: StackSettings, stack: str) -> HermesImageArgs:
@@ -246,6 +282,8 @@ def agent_args(
             availability_zone=restored.availability_zone, size_gib=restored.size_gib,
         ) if restored else None,
         allowed_source_cidrs=allowed_source_cidrs(s, cluster),
+        messaging=messaging_workload(s),
+        webhook_source_cidrs=webhook_source_cidrs(s, cluster),
         # The PVC's provider must read its StorageClass (WaitForFirstConsumer) to await it correctly,
         # and the Ingress needs the controller's webhook: both must exist first. On `pulumi destroy`
         # the controllers, their credentials and nodes must outlive what they clean up.

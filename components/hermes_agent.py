@@ -31,6 +31,7 @@ import pulumi_kubernetes as k8s
 
 from components.dashboard_login import generate_credentials
 from components.labels import standard_labels
+from components.messaging import MessagingWorkload, webhook_rule
 from components.operator_commands import port_forward
 from components.volume_metrics import SIDECAR_VOLUMES, VolumeMetrics, metric_dimensions, sidecar_container
 
@@ -250,6 +251,10 @@ class HermesAgentArgs:
     # A sidecar that publishes the volume's fill level to CloudWatch (components/volume_metrics.py);
     # None: no sidecar. The pod's IAM role must allow it (wiring.py asks for both together).
     volume_metrics: VolumeMetrics | None = None
+    # Messaging platforms (components/messaging.py): their env, Secret keys, webhook ports and Ingress.
+    messaging: MessagingWorkload = field(default_factory=MessagingWorkload)
+    # Where the webhook Ingress's load balancer connects from (NetworkPolicy of the webhook ports).
+    webhook_source_cidrs: pulumi.Input[Sequence[str]] = ()
 
 
 class HermesAgent(pulumi.ComponentResource):
@@ -307,15 +312,18 @@ class HermesAgent(pulumi.ComponentResource):
         self.deployment = self._deployment(ns)
         self.api_service = self._service(ns, "api", GATEWAY_PORT, GATEWAY_HEALTH_PATH)
         self.dashboard_service = self._service(ns, "dashboard", DASHBOARD_PORT, DASHBOARD_HEALTH_PATH)
+        webhook_ports = [w.port for w in args.messaging.webhooks]
         self.network_policy = k8s.networking.v1.NetworkPolicy(
             name,
             metadata={"name": name, "namespace": ns, "labels": self.labels},
-            spec=pulumi.Output.from_input(args.allowed_source_cidrs).apply(
-                lambda cidrs: network_policy_spec(self.selector, list(cidrs))
+            spec=pulumi.Output.all(args.allowed_source_cidrs, args.webhook_source_cidrs).apply(
+                lambda v: network_policy_spec(self.selector, list(v[0]), webhook_ports, list(v[1]))
             ),
             opts=child,
         )
         self.ingress = self._ingress(ns) if args.ingress else None
+        self.webhook_service = self._webhook_service(ns) if args.messaging.webhooks else None
+        self.webhook_ingress = self._webhook_ingress(ns) if args.messaging.webhook_ingress else None
 
         self.outputs = self._outputs(ns, credentials)
         self.register_outputs(self.outputs)
@@ -348,6 +356,8 @@ class HermesAgent(pulumi.ComponentResource):
             data[PROVIDER_KEY_ENV[args.model.provider]] = pulumi.Output.secret(args.provider_api_key)
         if args.dashboard_oidc_client_secret is not None:
             data[SECRET_OIDC_CLIENT_SECRET] = pulumi.Output.secret(args.dashboard_oidc_client_secret)
+        for env_name, value in args.messaging.secret_values.items():  # Secret key = the variable's name
+            data[env_name] = pulumi.Output.secret(value)
         secret_name = f"{self._name}-credentials"
         k8s.core.v1.Secret(
             secret_name,
@@ -414,6 +424,9 @@ class HermesAgent(pulumi.ComponentResource):
         if args.model.provider in PROVIDER_KEY_ENV and (args.provider_api_key is not None or args.existing_secret_name):
             provider_key_env = PROVIDER_KEY_ENV[args.model.provider]
             env.append(self._secret_env(provider_key_env, optional=bool(args.existing_secret_name)))
+        # Messaging: tokens only through the Secret (so `configure` pins them below), the rest plain.
+        env += [self._secret_env(env_name) for env_name in args.messaging.secret_names]
+        env += [{"name": env_name, "value": value} for env_name, value in args.messaging.env]
 
         volume_mounts = [data_mount]
         data_claim = (self.restored_volume or self.volume).metadata.name
@@ -436,6 +449,7 @@ class HermesAgent(pulumi.ComponentResource):
             "ports": [
                 {"name": "api", "containerPort": GATEWAY_PORT, "protocol": "TCP"},
                 {"name": "dashboard", "containerPort": DASHBOARD_PORT, "protocol": "TCP"},
+                *({"name": w.port_name, "containerPort": w.port, "protocol": "TCP"} for w in args.messaging.webhooks),
             ],
             "resources": args.resources.as_manifest(),
             # First boot seeds, migrates and syncs HERMES_HOME: allow 10 minutes before liveness counts.
@@ -596,6 +610,34 @@ class HermesAgent(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._args.platform_depends_on)),
         )
 
+    def _webhook_service(self, ns: pulumi.Output[str]) -> k8s.core.v1.Service:
+        """Only the webhook ports: the webhook Ingress cannot name the API or dashboard ports."""
+        service_name = f"{self._name}-webhooks"
+        return k8s.core.v1.Service(
+            service_name,
+            metadata={"name": service_name, "namespace": ns, "labels": self.labels},
+            spec={
+                "type": "ClusterIP",
+                "selector": self.selector,
+                "ports": [{"name": w.port_name, "port": w.port, "targetPort": w.port_name, "protocol": "TCP"}
+                          for w in self._args.messaging.webhooks],
+            },
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _webhook_ingress(self, ns: pulumi.Output[str]) -> k8s.networking.v1.Ingress:
+        config = self._args.messaging.webhook_ingress
+        ingress_name = f"{self._name}-webhooks"
+        return k8s.networking.v1.Ingress(
+            ingress_name,
+            metadata={"name": ingress_name, "namespace": ns, "labels": self.labels,
+                      "annotations": dict(config.annotations)},
+            spec={"ingressClassName": config.class_name,
+                  "rules": [webhook_rule(config.host, self._args.messaging.webhooks,
+                                         self.webhook_service.metadata.name)]},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._args.platform_depends_on)),
+        )
+
     def _outputs(self, ns: pulumi.Output[str], credentials) -> dict:
         ingress = self._args.ingress
         api_service = self.api_service.metadata.name
@@ -631,14 +673,19 @@ class HermesAgent(pulumi.ComponentResource):
         return outputs
 
 
-def network_policy_spec(selector: Mapping[str, str], source_cidrs: list[str]) -> dict:
+def network_policy_spec(selector: Mapping[str, str], source_cidrs: list[str],
+                        webhook_ports: Sequence[int] = (), webhook_cidrs: Sequence[str] = ()) -> dict:
     """Admit the two ports from `source_cidrs` only; with none, admit nothing from outside the pod.
+    Messaging webhook ports (components/messaging.py) only from `webhook_cidrs`, their load balancer.
 
     Enforced only where the CNI implements NetworkPolicy: the VPC CNI with network policy support
     on (created clusters turn it on; README "Network policy").
     """
     ports = [{"protocol": "TCP", "port": GATEWAY_PORT}, {"protocol": "TCP", "port": DASHBOARD_PORT}]
     rules = [{"from": [{"ipBlock": {"cidr": cidr}} for cidr in source_cidrs], "ports": ports}] if source_cidrs else []
+    if webhook_ports and webhook_cidrs:
+        rules.append({"from": [{"ipBlock": {"cidr": cidr}} for cidr in webhook_cidrs],
+                      "ports": [{"protocol": "TCP", "port": port} for port in webhook_ports]})
     return {"podSelector": {"matchLabels": dict(selector)}, "policyTypes": ["Ingress"], "ingress": rules}
 
 

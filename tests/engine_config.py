@@ -658,7 +658,18 @@ def config_set(config: dict[str, Value], project_name: str, key: str, value: str
     map_set(config, full, new, path)
 
 
+def _yaml_form(obj: Any) -> Any:
+    """object.go `object.MarshalYAML`: a secure leaf of an object is written `{secure: <ciphertext>}`."""
+    if isinstance(obj, Ciphertext):
+        return {"secure": obj.text}
+    if isinstance(obj, list):
+        return [_yaml_form(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _yaml_form(v) for k, v in obj.items()}
+    return obj
+
+
 def stack_yaml_values(config: Mapping[str, Value]) -> dict[str, Any]:
     """The config as the CLI writes it back to Pulumi.<stack>.yaml (value.go `MarshalYAML`)."""
-    return {key: value_object(value) if value.object else
+    return {key: _yaml_form(value_object(value)) if value.object else
             ({"secure": value.text} if value.secure else value.text) for key, value in config.items()}
