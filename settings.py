@@ -687,7 +687,8 @@ def parse_settings(
 
     def describe(attribute: str, value: Any, allowed: str) -> str:
         key = config_key(attribute)
-        in_stack_file = attribute.partition(".")[0] in values and (stack_file_keys is None or key in stack_file_keys)
+        head = attribute.partition(".")[0]  # a path below a map key comes from where the map does
+        in_stack_file = head in values and (stack_file_keys is None or config_key(head) in stack_file_keys)
         if not in_stack_file and value in (None, "", (), {}):
             return f"{key} is not set in {stack_file}; allowed: {allowed}"
         source = stack_file if in_stack_file else "Pulumi.yaml (default)"
@@ -924,7 +925,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "ingress_source_cidrs": ("Where traffic to the Hermes ports may come from, trusted for X-Forwarded-* headers; empty: the load balancer subnets (created cluster), the cluster's VPC (adopted), the private address ranges (`kubeconfig`). See README \"Network policy\".", "[10.244.0.0/16]"),
     "observability": ("AWS stacks: Hermes' logs in CloudWatch Logs, Container Insights metrics, pod alarms and a CloudWatch dashboard (README \"Watching Hermes\"; an adopted cluster gets the add-on only if existingClusterAddons lists cloudwatch-observability). No effect on `kubeconfig` stacks.", "true"),
     "log_retention_days": ("Days CloudWatch Logs keeps Hermes' container logs and the EKS control plane logs.", "90"),
-    "messaging": ("Messaging platforms Hermes answers on: a map from platform (telegram, slack, discord, matrix, email, signal, whatsappCloud, sms) to its settings; tokens are `--secret --path` values. See README \"Talk to Hermes on Slack, Telegram, ...\".", "`pulumi config set --secret --path 'messaging.telegram.botToken' 123456:ABC...`"),
+    "messaging": ("Messaging platforms Hermes answers on: a map from platform (telegram, slack, discord, matrix, email, signal, whatsappCloud, sms) to its settings; tokens are `--secret --path` values. See README \"Talk to Hermes on Slack, Telegram, ...\".", "{telegram: {allowedUsers: [123456789]}}"),
     "messaging_webhook_host": ("Public host of the webhook Ingress (internet-facing) for platforms that call Hermes back: whatsappCloud, sms. Only their webhook paths are routed.", "hermes-hooks.corp-internal.net"),
     "bedrock_budget_services": ("Cost Explorer service names the budget counts (models sold through AWS Marketplace bill under their own names).", "[Amazon Bedrock]"),
 }

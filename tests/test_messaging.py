@@ -1,0 +1,215 @@
+"""Messaging platforms as code (issue 15): `hermes-eks:messaging` validated at preview, tokens only through
+the Secret (pinned into .env by `configure`), allow-lists as plain env, never open without `allowAllUsers`,
+and the webhook Ingress exposing only the webhook paths.
+
+Config goes through the engine port (tests/engine_config.py): a token written `{secure: ...}` is what
+`pulumi config set --secret --path 'messaging.telegram.botToken' ...` stores, and the program receives the
+whole map as one decrypted JSON text, the key marked secret."""
+
+from __future__ import annotations
+
+import json
+
+import pulumi
+import pytest
+
+from settings import ConfigError
+from tests import engine_config as cli
+from tests.harness import PROJECT, Program, cli_config, is_secret, program_config, run_program
+
+TELEGRAM_TOKEN = "7012345678:AAHf3kq9Zx0Yw1Vb2Nc3Md4Le5Kf6Jg7Ih8"
+SLACK_BOT = "xoxb-1111111111-2222222222-abcdefghijklmnopqrstuvwx"
+SLACK_APP = "xapp-1-A0123456789-1234567890123-abcdef0123456789"
+BASE = {"dashboardUsername": "operator"}
+TELEGRAM_AND_SLACK = {"messaging": {
+    "telegram": {"botToken": {"secure": TELEGRAM_TOKEN}, "allowedUsers": [111111111, 222222222],
+                 "homeChannel": -1001234567890},
+    "slack": {"botToken": {"secure": SLACK_BOT}, "appToken": {"secure": SLACK_APP}, "allowedUsers": ["U0123ABCD"]},
+}}
+
+
+def refused(stack: str, config: dict) -> list[str]:
+    p: Program = run_program(stack, {**BASE, **config}, raise_errors=False)
+    assert isinstance(p.error, ConfigError), p.error
+    assert p.resources == [], "nothing may be registered when config is refused"
+    return p.error.problems
+
+
+def hermes_container(p: Program) -> dict:
+    deployment = next(o for o in p.kubernetes_objects() if o["kind"] == "Deployment")
+    return deployment["spec"]["template"]["spec"]["containers"][0]
+
+
+def configure_container(p: Program) -> dict:
+    deployment = next(o for o in p.kubernetes_objects() if o["kind"] == "Deployment")
+    return next(c for c in deployment["spec"]["template"]["spec"]["initContainers"] if c["name"] == "configure")
+
+
+# --- what the engine hands over -------------------------------------------------------------------
+
+def test_a_secure_value_inside_the_map_makes_the_engine_mark_the_whole_key_secret_and_decrypt_it():
+    """The fact the plain-text check rests on (components/messaging.py plaintext_secret_paths)."""
+    config: dict[str, cli.Value] = {}
+    cli.config_set(config, PROJECT, "messaging.telegram.botToken", TELEGRAM_TOKEN, path=True, secret=True)
+    cli.config_set(config, PROJECT, "messaging.telegram.allowedUsers[0]", "111", path=True)
+    values, secret_keys = cli.program_config(config)
+    assert secret_keys == ["hermes-eks:messaging"]
+    assert json.loads(values["hermes-eks:messaging"]) == {"telegram": {"allowedUsers": [111], "botToken": TELEGRAM_TOKEN}}
+    assert cli.stack_yaml_values(config)["hermes-eks:messaging"] == {
+        "telegram": {"botToken": {"secure": TELEGRAM_TOKEN}, "allowedUsers": [111]}}
+
+
+# --- a local render with Telegram and Slack ---------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def telegram_and_slack() -> Program:
+    return run_program("local", {**BASE, **TELEGRAM_AND_SLACK})
+
+
+def test_tokens_reach_the_pod_only_from_the_secret(telegram_and_slack):
+    env = {e["name"]: e for e in hermes_container(telegram_and_slack)["env"]}
+    for name in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"):
+        assert env[name] == {"name": name, "valueFrom": {"secretKeyRef": {"name": "hermes-credentials", "key": name}}}
+    secret = next(o for o in telegram_and_slack.kubernetes_objects() if o["kind"] == "Secret")
+    assert {k: secret["stringData"][k] for k in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")} == {
+        "TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "SLACK_BOT_TOKEN": SLACK_BOT, "SLACK_APP_TOKEN": SLACK_APP}
+    others = json.dumps([o for o in telegram_and_slack.kubernetes_objects() if o["kind"] != "Secret"])
+    assert not any(token in others for token in (TELEGRAM_TOKEN, SLACK_BOT, SLACK_APP))
+
+
+def test_the_secret_holds_the_tokens_as_pulumi_secrets(telegram_and_slack):
+    secret = telegram_and_slack.one("kubernetes:core/v1:Secret")
+    string_data = secret.inputs["stringData"]
+    assert is_secret(string_data) or all(
+        is_secret(string_data[k]) for k in ("TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"))
+
+
+def test_configure_pins_the_tokens_into_env_like_the_model_keys(telegram_and_slack):
+    configure = configure_container(telegram_and_slack)
+    pinned = configure["args"][configure["args"].index("--") + 1:]
+    assert {"TELEGRAM_BOT_TOKEN", "SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"} <= set(pinned)
+    env = {e["name"]: e for e in configure["env"]}
+    assert env["TELEGRAM_BOT_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "TELEGRAM_BOT_TOKEN"
+
+
+def test_allow_lists_and_home_channels_are_plain_env(telegram_and_slack):
+    env = {e["name"]: e.get("value") for e in hermes_container(telegram_and_slack)["env"]}
+    assert env["TELEGRAM_ALLOWED_USERS"] == "111111111,222222222"
+    assert env["TELEGRAM_HOME_CHANNEL"] == "-1001234567890"
+    assert env["SLACK_ALLOWED_USERS"] == "U0123ABCD"
+
+
+def test_nobody_is_let_in_by_default(telegram_and_slack):
+    names = {e["name"] for e in hermes_container(telegram_and_slack)["env"]}
+    assert not {n for n in names if n.endswith("_ALLOW_ALL_USERS")}
+    assert "GATEWAY_ALLOW_ALL_USERS" not in names
+
+
+def test_socket_mode_and_polling_platforms_get_no_ingress_of_their_own(telegram_and_slack):
+    assert [o["metadata"]["name"] for o in telegram_and_slack.kubernetes_objects() if o["kind"] == "Ingress"] == []
+    assert [p["name"] for p in hermes_container(telegram_and_slack)["ports"]] == ["api", "dashboard"]
+
+
+# --- refused at preview -------------------------------------------------------------------------
+
+def test_a_plain_text_token_is_refused():
+    problems = refused("dev", {"messaging": {"telegram": {"botToken": TELEGRAM_TOKEN, "allowedUsers": [1]}}})
+    assert problems == [
+        "hermes-eks:messaging.telegram.botToken in Pulumi.dev.yaml is stored in plain text; allowed: an encrypted "
+        "value set with `pulumi config set --secret --path 'messaging.telegram.botToken' ...`"]
+    assert not any(TELEGRAM_TOKEN in p for p in problems)
+
+
+def test_a_plain_text_token_beside_an_encrypted_one_is_refused_from_the_stack_file():
+    """The engine marks the whole map secret here; only Pulumi.<stack>.yaml shows the plain leaf."""
+    problems = refused("dev", {"messaging": {"slack": {"botToken": {"secure": SLACK_BOT}, "appToken": SLACK_APP}}})
+    assert problems == [
+        "hermes-eks:messaging.slack.appToken in Pulumi.dev.yaml is stored in plain text; allowed: an encrypted "
+        "value set with `pulumi config set --secret --path 'messaging.slack.appToken' ...`"]
+
+
+def test_an_incomplete_platform_is_refused_naming_the_platform_and_the_key():
+    problems = refused("dev", {"messaging": {"slack": {"botToken": {"secure": SLACK_BOT}}}})
+    assert problems == [
+        "hermes-eks:messaging.slack.appToken in Pulumi.dev.yaml is not set; allowed: the app-level token for Socket "
+        "Mode (xapp-...), required for Slack: `pulumi config set --secret --path 'messaging.slack.appToken' ...`, "
+        "or key SLACK_APP_TOKEN of existingSecretName"]
+
+
+def test_a_platform_needing_plain_settings_names_each_missing_one():
+    problems = refused("dev", {"messaging": {"email": {"password": {"secure": "app-password-123"},
+                                                        "address": "hermes@corp-internal.net"}}})
+    assert [p.split(" in ")[0] for p in problems] == ["hermes-eks:messaging.email.imapHost",
+                                                      "hermes-eks:messaging.email.smtpHost"]
+
+
+def test_an_allow_list_open_to_everyone_is_refused_without_allow_all_users():
+    """'*' in an allow-list lets everyone in (gateway/authz_mixin.py line 585)."""
+    problems = refused("dev", {"messaging": {"telegram": {"botToken": {"secure": TELEGRAM_TOKEN},
+                                                           "allowedUsers": ["*"]}}})
+    assert problems == [
+        "hermes-eks:messaging.telegram.allowedUsers in Pulumi.dev.yaml is [\"*\"]; allowed: explicit ids: '*' lets "
+        "everyone talk to the agent, which runs tools; to open the bot to everyone set `pulumi config set --path "
+        "'messaging.telegram.allowAllUsers' true` instead"]
+
+
+def test_an_unknown_platform_or_setting_is_refused_with_what_exists():
+    problems = refused("dev", {"messaging": {"telegramm": {"botToken": {"secure": TELEGRAM_TOKEN}},
+                                             "discord": {"botToken": {"secure": "x" * 40}, "allowedUser": [1]}}})
+    assert sorted(problems) == [
+        "hermes-eks:messaging.discord.allowedUser in Pulumi.dev.yaml is set; allowed: a setting of Discord: botToken, "
+        "allowedUsers, allowedRoles, homeChannel, allowAllUsers",
+        "hermes-eks:messaging.telegramm in Pulumi.dev.yaml is set; allowed: one of the platforms telegram, slack, "
+        "discord, matrix, email, signal, whatsappCloud, sms"]
+
+
+def test_a_token_that_is_not_one_is_refused_without_showing_it():
+    problems = refused("dev", {"messaging": {"slack": {"botToken": {"secure": "xoxp-user-token-123"},
+                                                       "appToken": {"secure": SLACK_APP}}}})
+    assert problems == ["hermes-eks:messaging.slack.botToken in Pulumi.dev.yaml is <secret value hidden>; allowed: "
+                        "the bot token (xoxb-...), without spaces or quotes"]
+
+
+def test_tokens_in_config_are_refused_when_an_own_secret_holds_the_credentials():
+    problems = refused("dev", {"existingSecretName": "hermes-credentials",
+                               "messaging": {"telegram": {"botToken": {"secure": TELEGRAM_TOKEN}}}})
+    assert [p.split(";")[0] for p in problems] == [
+        "hermes-eks:messaging.telegram.botToken in Pulumi.dev.yaml is <secret value hidden>"]
+
+
+def test_with_an_own_secret_the_platforms_tokens_come_from_its_keys():
+    p = run_program("local", {**BASE, "existingSecretName": "hermes-credentials",
+                              "messaging": {"telegram": {"allowedUsers": [111111111]}}})
+    env = {e["name"]: e for e in hermes_container(p)["env"]}
+    assert env["TELEGRAM_BOT_TOKEN"]["valueFrom"] == {"secretKeyRef": {"name": "hermes-credentials",
+                                                                       "key": "TELEGRAM_BOT_TOKEN"}}
+
+
+# --- opening a platform to everyone ---------------------------------------------------------------
+
+def test_allow_all_users_opens_only_that_platform_and_warns_in_the_preview(monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi, "warn", lambda message, *a, **k: warnings.append(message))
+    p = run_program("local", {**BASE, "messaging": {
+        "telegram": {"botToken": {"secure": TELEGRAM_TOKEN}, "allowAllUsers": True},
+        "slack": {"botToken": {"secure": SLACK_BOT}, "appToken": {"secure": SLACK_APP}}}})
+    env = {e["name"]: e.get("value") for e in hermes_container(p)["env"]}
+    assert env["TELEGRAM_ALLOW_ALL_USERS"] == "true"
+    assert "SLACK_ALLOW_ALL_USERS" not in env and "GATEWAY_ALLOW_ALL_USERS" not in env
+    assert [w for w in warnings if "allowAllUsers" in w] == [
+        "hermes-eks:messaging.telegram.allowAllUsers is true: EVERY Telegram user who finds the bot can talk to the "
+        "agent, and the agent runs tools with this pod's credentials (TELEGRAM_ALLOW_ALL_USERS=true)"]
+
+
+# --- the README's commands go through the CLI and the program ----------------------------------------
+
+def test_config_set_path_commands_build_the_map_the_program_accepts():
+    config = cli_config("local", BASE)
+    for key, value, secret in (("messaging.telegram.botToken", TELEGRAM_TOKEN, True),
+                               ("messaging.telegram.allowedUsers[0]", "111111111", False)):
+        cli.config_set(config, PROJECT, key, value, path=True, secret=secret)
+    values, secret_keys = program_config("local", config)
+    assert "hermes-eks:messaging" in secret_keys
+    p = run_program("local", cli.stack_yaml_values(config) | {"dashboardUsername": "operator"})
+    env = {e["name"]: e.get("value") for e in hermes_container(p)["env"]}
+    assert env["TELEGRAM_ALLOWED_USERS"] == "111111111"
