@@ -1,0 +1,99 @@
+"""Messaging platforms configured by the stack, against the real gateway of Hermes 0.19.0 (issue 15).
+
+The pod is the rendered one (tests/contract/pod.py): tokens come from the Secret the program rendered,
+through the `configure` init container's pinning into .env, allow-lists from the plain env. The model is
+the stand-in of tests/contract/fake_models.py (a `custom` endpoint on the pod's loopback network).
+
+Telegram end to end: a Bot API stand-in (tests/contract/fake_telegram.py) shares the pod's network; the
+only thing added to what the stack renders is where the Bot API is, because the real one is not
+reachable: `telegram.extra.base_url` in config.yaml, which the adapter hands to python-telegram-bot
+(plugins/platforms/telegram/adapter.py line 3426; `extra` of the `telegram:` block is passed through by
+_apply_yaml_config, line 9378), and HERMES_TELEGRAM_DISABLE_FALLBACK_IPS so the adapter does not try to
+discover api.telegram.org's addresses over DNS-over-HTTPS first (adapter.py, connect()).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.contract import fake_models, fake_telegram
+from tests.contract.model_pod import GATEWAY_PORT, MODEL_SERVER, PodWithModelServer, bearer, start
+from tests.harness import run_program
+
+pytestmark = pytest.mark.contract
+
+TELEGRAM_HOST = "127.0.0.10"  # another host of the pod's private network: "api.telegram.org"
+TELEGRAM_PORT = 8081
+TOKEN = "7012345678:AAHf3kq9Zx0Yw1Vb2Nc3Md4Le5Kf6Jg7Ih8"
+ALLOWED_USER = 111111111
+STRANGER = 999999999
+MODEL = {"dashboardUsername": "operator", "modelProvider": "custom", "modelDefault": "contract/custom-model",
+         "modelBaseUrl": f"{MODEL_SERVER}/v1"}
+
+
+def private_message(update_id: int, user_id: int, text: str) -> dict:
+    user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
+    return {"update_id": update_id, "message": {
+        "message_id": update_id, "date": int(time.time()), "text": text, "from": user,
+        "chat": {"id": user_id, "type": "private", "first_name": user["first_name"]}}}
+
+
+class PodWithTelegram(PodWithModelServer):
+    """The rendered pod, the model stand-in, and a Telegram Bot API stand-in with these updates queued."""
+
+    def __init__(self, program, workdir: Path, updates: list[dict]):
+        super().__init__(program, workdir, extra_env={"HERMES_TELEGRAM_DISABLE_FALLBACK_IPS": "1"})
+        self.telegram_record = workdir / "telegram.jsonl"
+        self.telegram_record.write_text("")
+        self.updates = workdir / "updates.json"
+        self.updates.write_text(json.dumps(updates))
+        # What an operator of a local Bot API server would put into config.yaml (see module docstring).
+        (self.home / "config.yaml").write_text(
+            f"telegram:\n  extra:\n    base_url: http://{TELEGRAM_HOST}:{TELEGRAM_PORT}/bot\n")
+
+    def runner_spec(self) -> dict:
+        spec = super().runner_spec()
+        spec["containers"].append({"name": "telegram-api", "ready": [], "processes": [{
+            "name": "main", "env": {"PATH": "/usr/sbin:/usr/bin:/bin"},
+            "argv": [sys.executable, fake_telegram.__file__, str(self.telegram_record),
+                     f"{TELEGRAM_HOST}:{TELEGRAM_PORT}", str(self.updates)]}]})
+        return spec
+
+    def telegram_calls(self, method: str) -> list[dict]:
+        lines = self.telegram_record.read_text().splitlines()
+        return [c for c in map(json.loads, lines) if c.get("method") == method]
+
+
+def wait_for(predicate, seconds: float, what: str, pod) -> None:
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{pod.logs()}"
+        time.sleep(0.5)
+
+
+def test_telegram_answers_an_allowed_user_with_the_models_reply_and_ignores_a_stranger(tmp_path):
+    program = run_program("local", {**MODEL, "messaging": {"telegram": {
+        "botToken": {"secure": TOKEN}, "allowedUsers": [ALLOWED_USER]}}},
+        secrets={"customModelApiKey": "sk-custom-contract-key-0123456789"}, remove=("openrouterApiKey",))
+    rendered = PodWithTelegram(program, tmp_path, [private_message(1, STRANGER, "hello, who are you?"),
+                                                   private_message(2, ALLOWED_USER, "ping")])
+    pod = start(rendered)
+    try:
+        wait_for(lambda: any(str(c["params"].get("chat_id")) == str(ALLOWED_USER)
+                             and fake_models.REPLY in c["params"].get("text", "")
+                             for c in rendered.telegram_calls("sendMessage")), 180, "the model's reply", pod)
+        time.sleep(3)  # the stranger's update came first: anything sent to them would be recorded by now
+    finally:
+        pod.stop()
+    # The token the gateway used is the one the stack put into the Secret.
+    assert {c["token"] for c in rendered.telegram_calls("getUpdates")} == {TOKEN}
+    replies = [c["params"] for c in rendered.telegram_calls("sendMessage")]
+    texts = " ".join(r.get("text", "") for r in replies if str(r.get("chat_id")) == str(ALLOWED_USER))
+    assert fake_models.REPLY in texts, replies
+    assert [r for r in replies if str(r.get("chat_id")) == str(STRANGER)] == [], replies
+    assert rendered.calls("/chat/completions"), "the model stand-in answered the turn"
