@@ -15,6 +15,7 @@ discover api.telegram.org's addresses over DNS-over-HTTPS first (adapter.py, con
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,7 @@ import pytest
 
 from tests.contract import fake_models, fake_telegram
 from tests.contract.model_pod import GATEWAY_PORT, MODEL_SERVER, PodWithModelServer, bearer, start
+from tests.contract.pod import hermes_python
 from tests.harness import run_program
 
 pytestmark = pytest.mark.contract
@@ -97,3 +99,65 @@ def test_telegram_answers_an_allowed_user_with_the_models_reply_and_ignores_a_st
     assert fake_models.REPLY in texts, replies
     assert [r for r in replies if str(r.get("chat_id")) == str(STRANGER)] == [], replies
     assert rendered.calls("/chat/completions"), "the model stand-in answered the turn"
+
+
+# Every platform the stack offers, configured at once; none of their servers is reachable from the pod's
+# network, so each adapter starts, fails to connect and keeps retrying, which the gateway reports.
+EVERY_PLATFORM = {
+    "telegram": {"botToken": {"secure": TOKEN}, "allowedUsers": [ALLOWED_USER]},
+    "slack": {"botToken": {"secure": "xoxb-1111111111-2222222222-abcdefghijklmnopqrstuvwx"},
+              "appToken": {"secure": "xapp-1-A0123456789-1234567890123-abcdef0123456789"}, "allowedUsers": ["U0123ABCD"]},
+    "discord": {"botToken": {"secure": "MTAxMjM0NTY3ODkwMTIzNDU2Nw.GAbCdE.abcdefghijklmnopqrstuvwxyz0123456789"},
+                "allowedUsers": [123456789012345678]},
+    "matrix": {"accessToken": {"secure": "syt_aGVybWVz_abcdefghijklmnopqrst_0AbCdE"},
+               "homeserver": "https://matrix.hermes.test", "userId": "@hermes:hermes.test",
+               "allowedUsers": ["@alice:hermes.test"]},
+    "email": {"password": {"secure": "app-password-0123456789"}, "address": "hermes@hermes.test",
+              "imapHost": "imap.hermes.test", "smtpHost": "smtp.hermes.test", "allowedUsers": ["alice@hermes.test"]},
+    "signal": {"httpUrl": "http://127.0.0.11:8080", "account": "+4915112345678", "allowedUsers": ["+4915187654321"]},
+    "whatsappCloud": {"accessToken": {"secure": "EAAGm0PX4ZCpsBAKZCZAabcdefghijklmnop"},
+                      "appSecret": {"secure": "0123456789abcdef0123456789abcdef"},
+                      "verifyToken": {"secure": "a-verify-token-we-chose"}, "phoneNumberId": "123456789012345",
+                      "allowedUsers": ["4915187654321"]},
+    "sms": {"authToken": {"secure": "0123456789abcdef0123456789abcdef"}, "accountSid": "AC0123456789abcdef0123456789abcdef",
+            "phoneNumber": "+15005550006", "allowedUsers": ["+4915187654321"]},
+}
+# The gateway's names for the stack's platforms (gateway/config.py Platform values).
+GATEWAY_NAMES = {"telegram": "telegram", "slack": "slack", "discord": "discord", "matrix": "matrix", "email": "email",
+                 "signal": "signal", "whatsappCloud": "whatsapp_cloud", "sms": "sms"}
+
+
+def installed_in_hermes(module: str) -> bool:
+    found = subprocess.run([str(hermes_python()), "-c", f"import importlib.util, sys; "
+                            f"sys.exit(importlib.util.find_spec({module!r}) is None)"])
+    return found.returncode == 0
+
+
+def test_the_gateway_starts_with_every_configured_platform_enabled_and_reports_each(tmp_path):
+    """Matrix needs the `platform.matrix` packages (mautrix, ...), which the image ships (its lock pins
+    mautrix 0.21.0) but the PyPI install of the contract tests may lack; without them the adapter's
+    check_matrix_requirements (plugins/platforms/matrix/adapter.py line 719) skips it, and the image's
+    HERMES_DISABLE_LAZY_INSTALLS forbids installing them at run time: then Matrix is not expected here."""
+    program = run_program("local", {**MODEL, "messaging": EVERY_PLATFORM, "messagingWebhookHost": "hooks.hermes.test"},
+                          secrets={"customModelApiKey": "sk-custom-contract-key-0123456789"},
+                          remove=("openrouterApiKey",))
+    expected = {name for key, name in GATEWAY_NAMES.items() if key != "matrix" or installed_in_hermes("mautrix")}
+    rendered = PodWithModelServer(program, tmp_path, extra_env={"HERMES_TELEGRAM_DISABLE_FALLBACK_IPS": "1"})
+    pod = start(rendered)
+    try:
+        def reported() -> dict:
+            response = pod.request("GET", GATEWAY_PORT, "/health/detailed", headers=bearer(program))
+            assert response.status == 200, response
+            return response.json().get("platforms") or {}
+        deadline = time.monotonic() + 90
+        platforms = reported()
+        while not expected <= set(platforms) and time.monotonic() < deadline:
+            time.sleep(1)
+            platforms = reported()
+        # The webhook platforms listen where the webhook Service sends them (the pod runner only calls
+        # the pod ready once every declared port answers).
+        assert pod.request("GET", 8090, "/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=wrong"
+                           "&hub.challenge=1").status == 403
+    finally:
+        pod.stop()
+    assert expected <= set(platforms), (platforms, pod.logs()[-6000:])
