@@ -200,7 +200,7 @@ def _dashboard_not_internet_facing(args: ResourceValidationArgs, report: ReportV
     elif kind == "kubernetes:networking.k8s.io/v1:Ingress":
         if _is_alb_ingress(props):
             scheme = (_get(props, "metadata", "annotations") or {}).get(ALB_SCHEME, "internal")
-            if scheme != "internal" and not allow_internet:
+            if scheme != "internal" and not allow_internet and not is_messaging_webhook_ingress(props):
                 report(f"Ingress {args.name} asks for an {scheme} ALB ({ALB_SCHEME}). Set ingressScheme to "
                        "`internal`, or have the platform team set allowInternetFacing in this stack's policy config.")
         elif _ingress_class(props) not in _config(args, "internalIngressClasses", []):
@@ -210,6 +210,30 @@ def _dashboard_not_internet_facing(args: ResourceValidationArgs, report: ReportV
     elif kind in ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"):
         if not props.get("internal", False) and not allow_internet:
             report(f"Load balancer {args.name} is internet-facing (internal is not true).")
+
+
+# --- the one exception: the messaging webhook Ingress (issue 15) ------------------------------------
+# Platforms that deliver messages by webhook (WhatsApp Cloud, Twilio SMS) must reach the gateway from the
+# internet. The program gives them an Ingress of its own (components/messaging.py webhook_rule): each rule
+# path is exactly one webhook route (pathType Exact) to the named port of the `<name>-webhooks` Service,
+# which has only those ports. Such an Ingress may be internet-facing; anything more (a prefix, `/`, another
+# Service or port) is judged like every other Ingress. The routes, literally, from the 0.19.0 adapters:
+# gateway/platforms/whatsapp_cloud.py DEFAULT_WEBHOOK_PATH and plugins/platforms/sms/adapter.py (line 126).
+MESSAGING_WEBHOOK_ROUTES = {("/whatsapp/webhook", "whatsapp"), ("/webhooks/twilio", "twilio")}
+
+
+def is_messaging_webhook_ingress(props: Mapping) -> bool:
+    paths = [path for rule in _as_list(_get(props, "spec", "rules"))
+             for path in _as_list(_get(rule, "http", "paths"))]
+    if not paths or _get(props, "spec", "defaultBackend"):
+        return False
+    for path in paths:
+        service = _get(path, "backend", "service") or {}
+        if (path.get("pathType") != "Exact"
+                or (path.get("path"), _get(service, "port", "name")) not in MESSAGING_WEBHOOK_ROUTES
+                or not str(service.get("name", "")).endswith("-webhooks")):
+            return False
+    return True
 
 
 dashboard_not_internet_facing = ResourceValidationPolicy(

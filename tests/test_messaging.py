@@ -213,3 +213,110 @@ def test_config_set_path_commands_build_the_map_the_program_accepts():
     p = run_program("local", cli.stack_yaml_values(config) | {"dashboardUsername": "operator"})
     env = {e["name"]: e.get("value") for e in hermes_container(p)["env"]}
     assert env["TELEGRAM_ALLOWED_USERS"] == "111111111"
+
+
+# --- inbound webhooks: their own Ingress, exactly the webhook paths --------------------------------
+
+WEBHOOK_PLATFORMS = {"messagingWebhookHost": "hermes-hooks.corp-internal.net", "messaging": {
+    "whatsappCloud": {"accessToken": {"secure": "EAAGm0PX4ZCpsBAKZCZAabcdefghijklmnop"},
+                      "appSecret": {"secure": "0123456789abcdef0123456789abcdef"},
+                      "verifyToken": {"secure": "a-verify-token-we-chose"}, "phoneNumberId": "123456789012345",
+                      "allowedUsers": ["4915187654321"]},
+    "sms": {"authToken": {"secure": "0123456789abcdef0123456789abcdef"},
+            "accountSid": "AC0123456789abcdef0123456789abcdef", "phoneNumber": "+15005550006",
+            "allowedUsers": ["+4915187654321"]},
+}}
+
+
+@pytest.fixture(scope="module")
+def webhooks_on_eks() -> Program:
+    return run_program("dev", WEBHOOK_PLATFORMS)
+
+
+def test_the_webhook_ingress_routes_only_the_webhook_paths_to_the_webhook_ports(webhooks_on_eks):
+    ingress = next(o for o in webhooks_on_eks.kubernetes_objects()
+                   if o["kind"] == "Ingress" and o["metadata"]["name"] == "hermes-webhooks")
+    assert ingress["spec"] == {"ingressClassName": "alb", "rules": [{"host": "hermes-hooks.corp-internal.net", "http": {
+        "paths": [
+            {"path": "/webhooks/twilio", "pathType": "Exact",
+             "backend": {"service": {"name": "hermes-webhooks", "port": {"name": "twilio"}}}},
+            {"path": "/whatsapp/webhook", "pathType": "Exact",
+             "backend": {"service": {"name": "hermes-webhooks", "port": {"name": "whatsapp"}}}},
+        ]}}]}
+    service = next(o for o in webhooks_on_eks.kubernetes_objects()
+                   if o["kind"] == "Service" and o["metadata"]["name"] == "hermes-webhooks")
+    assert service["spec"]["ports"] == [
+        {"name": "twilio", "port": 8080, "targetPort": "twilio", "protocol": "TCP"},
+        {"name": "whatsapp", "port": 8090, "targetPort": "whatsapp", "protocol": "TCP"}]
+
+
+def test_the_webhook_ingress_is_internet_facing_https_with_the_modern_tls_policy(webhooks_on_eks):
+    ingress = next(o for o in webhooks_on_eks.kubernetes_objects()
+                   if o["kind"] == "Ingress" and o["metadata"]["name"] == "hermes-webhooks")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["alb.ingress.kubernetes.io/scheme"] == "internet-facing"
+    assert annotations["alb.ingress.kubernetes.io/ssl-policy"] == "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
+    assert annotations["alb.ingress.kubernetes.io/ssl-redirect"] == "443"
+    assert "alb.ingress.kubernetes.io/group.name" not in annotations
+
+
+def test_the_sms_adapter_listens_for_the_load_balancer_and_checks_signatures_against_the_public_url(webhooks_on_eks):
+    env = {e["name"]: e.get("value") for e in hermes_container(webhooks_on_eks)["env"]}
+    assert env["SMS_WEBHOOK_HOST"] == "0.0.0.0"
+    assert env["SMS_WEBHOOK_URL"] == "https://hermes-hooks.corp-internal.net/webhooks/twilio"
+    assert "SMS_INSECURE_NO_SIGNATURE" not in env
+
+
+def test_the_webhook_ports_are_admitted_only_from_the_public_load_balancer_subnets(webhooks_on_eks):
+    policy = next(o for o in webhooks_on_eks.kubernetes_objects() if o["kind"] == "NetworkPolicy")
+    webhook_rules = [r for r in policy["spec"]["ingress"] if {p["port"] for p in r["ports"]} == {8090, 8080}]
+    assert len(webhook_rules) == 1
+    assert all(block["ipBlock"]["cidr"].startswith("10.") for block in webhook_rules[0]["from"])
+    others = [r for r in policy["spec"]["ingress"] if r is not webhook_rules[0]]
+    assert all({p["port"] for p in r["ports"]} == {8642, 9119} for r in others)
+
+
+def test_without_webhook_platforms_there_is_no_webhook_host_and_no_webhook_ingress():
+    problems = refused("dev", {"messagingWebhookHost": "hermes-hooks.corp-internal.net"})
+    assert problems == ['hermes-eks:messagingWebhookHost in Pulumi.dev.yaml is "hermes-hooks.corp-internal.net"; '
+                        "allowed: empty unless a platform that needs inbound webhooks (whatsappCloud, sms) is configured"]
+    problems = refused("dev", {"messaging": WEBHOOK_PLATFORMS["messaging"]})
+    assert problems == ["hermes-eks:messagingWebhookHost is not set in Pulumi.dev.yaml; allowed: the public host "
+                        "SMS (Twilio), WhatsApp (Cloud API) call back (they deliver messages by webhook; only the "
+                        "webhook paths are routed there)"]
+
+
+# --- the policy pack allows exactly that Ingress on the internet -----------------------------------
+
+def _pack_violations(program: Program, ingress_spec: dict | None = None) -> list[str]:
+    from tests.test_policy_pack import BY_NAME, engine_config, resource_args, run_policy
+    policy = BY_NAME["dashboard-not-internet-facing"]
+    r = program.one("kubernetes:networking.k8s.io/v1:Ingress", "hermes-webhooks")
+    props = r.plain | ({"spec": ingress_spec} if ingress_spec else {})
+    return run_policy(policy, resource_args(r, engine_config(policy, "dev"), props=props))
+
+
+def test_the_pack_lets_the_webhook_ingress_face_the_internet(webhooks_on_eks):
+    assert _pack_violations(webhooks_on_eks) == []
+
+
+@pytest.mark.parametrize("change", ["prefix", "root", "dashboard-service", "api-port"])
+def test_the_pack_refuses_a_webhook_ingress_that_exposes_anything_more(webhooks_on_eks, change):
+    spec = json.loads(json.dumps(webhooks_on_eks.one("kubernetes:networking.k8s.io/v1:Ingress",
+                                                     "hermes-webhooks").plain["spec"]))
+    path = spec["rules"][0]["http"]["paths"][0]
+    if change == "prefix":
+        path["pathType"] = "Prefix"
+    elif change == "root":
+        spec["rules"][0]["http"]["paths"].append({"path": "/", "pathType": "Exact", "backend": path["backend"]})
+    elif change == "dashboard-service":
+        path["backend"] = {"service": {"name": "hermes-dashboard", "port": {"name": "whatsapp"}}}
+    else:
+        path["backend"] = {"service": {"name": "hermes-webhooks", "port": {"name": "http"}}}
+    assert len(_pack_violations(webhooks_on_eks, spec)) == 1
+
+
+def test_the_pack_knows_the_webhook_routes_the_program_renders():
+    from components.messaging import PLATFORMS
+    from tests.test_policy_pack import hp
+    assert hp.MESSAGING_WEBHOOK_ROUTES == {(p.webhook.path, p.webhook.port_name) for p in PLATFORMS.values() if p.webhook}
