@@ -480,7 +480,10 @@ class HermesAgent(pulumi.ComponentResource):
         }
 
         # The credentials Hermes must take from the Secret, whatever .env on the volume says.
-        pinned = [e for e in env if "valueFrom" in e]
+        # Messaging settings too (allow-lists, home channels): .env, which the dashboard edits, would
+        # otherwise replace them (hermes_cli/env_loader.py load_hermes_dotenv, override=True, line 314).
+        messaging_plain = {name for name, _ in args.messaging.env}
+        pinned = [e for e in env if "valueFrom" in e or e["name"] in messaging_plain]
         init_containers = _init_containers(args.image, args.model.config_pairs(provider_key_env), pinned, data_mount)
         volumes.append({"name": "configure-tmp", "emptyDir": {"sizeLimit": "256Mi"}})
         sidecars = []

@@ -92,6 +92,14 @@ def test_configure_pins_the_tokens_into_env_like_the_model_keys(telegram_and_sla
     assert env["TELEGRAM_BOT_TOKEN"]["valueFrom"]["secretKeyRef"]["key"] == "TELEGRAM_BOT_TOKEN"
 
 
+def test_configure_pins_the_allow_lists_too_so_a_dashboard_edit_cannot_widen_them(telegram_and_slack):
+    configure = configure_container(telegram_and_slack)
+    pinned = configure["args"][configure["args"].index("--") + 1:]
+    assert {"TELEGRAM_ALLOWED_USERS", "TELEGRAM_HOME_CHANNEL", "SLACK_ALLOWED_USERS"} <= set(pinned)
+    env = {e["name"]: e for e in configure["env"]}
+    assert env["TELEGRAM_ALLOWED_USERS"] == {"name": "TELEGRAM_ALLOWED_USERS", "value": "111111111,222222222"}
+
+
 def test_allow_lists_and_home_channels_are_plain_env(telegram_and_slack):
     env = {e["name"]: e.get("value") for e in hermes_container(telegram_and_slack)["env"]}
     assert env["TELEGRAM_ALLOWED_USERS"] == "111111111,222222222"

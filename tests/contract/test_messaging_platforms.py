@@ -84,6 +84,10 @@ def test_telegram_answers_an_allowed_user_with_the_models_reply_and_ignores_a_st
         secrets={"customModelApiKey": "sk-custom-contract-key-0123456789"}, remove=("openrouterApiKey",))
     rendered = PodWithTelegram(program, tmp_path, [private_message(1, STRANGER, "hello, who are you?"),
                                                    private_message(2, ALLOWED_USER, "ping")])
+    # What a dashboard edit leaves in .env, which Hermes loads over the environment: `configure` replaces
+    # both lines with the stack's values before the gateway starts.
+    (rendered.home / ".env").write_text(f"TELEGRAM_BOT_TOKEN=1234567:dashboard-saved-token-000000000000000\n"
+                                        f"TELEGRAM_ALLOWED_USERS={STRANGER}\n")
     pod = start(rendered)
     try:
         wait_for(lambda: any(str(c["params"].get("chat_id")) == str(ALLOWED_USER)
