@@ -32,6 +32,7 @@ from typing import Any
 _ID = r"[^\s,*'\"\\]{1,128}"
 KINDS: dict[str, tuple[str, str]] = {
     "ids": (_ID, "a YAML list of user ids as the platform shows them (no spaces, commas or '*')"),
+    "phone_ids": (_ID, "a YAML list of phone numbers (+4915112345678) or ids (no spaces, commas or '*')"),
     "channel": (r"[^\s,'\"\\]{1,256}", "a chat, channel or room id without spaces"),
     "url": (r"https?://[^\s/?#'\"\\]+[^\s'\"\\]*", "an http(s):// URL"),
     "https_url": (r"https://[^\s/?#'\"\\]+[^\s'\"\\]*", "an https:// URL"),
@@ -166,7 +167,7 @@ PLATFORMS: dict[str, PlatformSpec] = {
         {
             "httpUrl": Field("SIGNAL_HTTP_URL", "url", "the signal-cli REST endpoint", required=True),
             "account": Field("SIGNAL_ACCOUNT", "phone", "the registered Signal number", required=True),
-            "allowedUsers": _allowed_users("SIGNAL_ALLOWED_USERS"),
+            "allowedUsers": Field("SIGNAL_ALLOWED_USERS", "phone_ids", "the numbers allowed to talk to the agent"),
             "groupAllowedUsers": Field("SIGNAL_GROUP_ALLOWED_USERS", "ids", "group ids the agent answers in"),
             "homeChannel": Field("SIGNAL_HOME_CHANNEL", "channel", "number or group for cron and notifications"),
         },
@@ -200,7 +201,7 @@ PLATFORMS: dict[str, PlatformSpec] = {
             "authToken": Field("TWILIO_AUTH_TOKEN", "secret", "the Twilio auth token", required=True),
             "accountSid": Field("TWILIO_ACCOUNT_SID", "text", "the Twilio account SID (AC...)", required=True),
             "phoneNumber": Field("TWILIO_PHONE_NUMBER", "phone", "the Twilio number replies come from", required=True),
-            "allowedUsers": Field("SMS_ALLOWED_USERS", "ids", "phone numbers allowed to talk to the agent"),
+            "allowedUsers": Field("SMS_ALLOWED_USERS", "phone_ids", "phone numbers allowed to talk to the agent"),
             "homeChannel": Field("SMS_HOME_CHANNEL", "phone", "number for cron and notifications"),
         },
         "SMS_ALLOW_ALL_USERS",
@@ -253,6 +254,14 @@ class Messaging:
 
 def set_command(path: str, example: str, *, secret: bool) -> str:
     return f"`pulumi config set {'--secret ' if secret else ''}--path 'messaging.{path}' {example}`"
+
+
+def _phone(value: Any) -> Any:
+    """`pulumi config set --path 'messaging.sms.phoneNumber' +15005550006` stores the NUMBER 15005550006:
+    the CLI turns a base-10 integer text, sign included, into an integer (sdk/go/common/resource/config
+    object.go `coerce`; tests/engine_config.py coerce). An E.164 number is '+' and digits, so an integer
+    here is one that lost its '+'."""
+    return f"+{value}" if isinstance(value, int) and not isinstance(value, bool) and value > 0 else value
 
 
 def _text(value: Any) -> str | None:
@@ -328,22 +337,24 @@ def _parse_platform(name: str, spec: PlatformSpec, settings: Mapping[str, Any],
                                                  "without spaces or quotes"))
             else:
                 secrets.append((item.env, text))
-        elif item.kind == "ids":
+        elif item.kind in ("ids", "phone_ids"):
             entries = value if isinstance(value, list) else None
+            if entries is not None and item.kind == "phone_ids":
+                entries = [_phone(v) for v in entries]
             texts = [_text(v) for v in entries] if entries is not None else []
             if entries is None or not entries or any(t is None for t in texts):
-                problems.append(MessagingProblem(path, _shown(value), KINDS["ids"][1]))
+                problems.append(MessagingProblem(path, _shown(value), KINDS[item.kind][1]))
             elif "*" in texts:
                 problems.append(MessagingProblem(path, _shown(value), (
                     "explicit ids: '*' lets everyone talk to the agent, which runs tools; to open the bot to "
                     f"everyone set {set_command(f'{name}.{ALLOW_ALL_USERS}', 'true', secret=False)} instead")))
-            elif any(not re.fullmatch(KINDS["ids"][0], t) for t in texts):
-                problems.append(MessagingProblem(path, _shown(value), KINDS["ids"][1]))
+            elif any(not re.fullmatch(KINDS[item.kind][0], t) for t in texts):
+                problems.append(MessagingProblem(path, _shown(value), KINDS[item.kind][1]))
             else:
                 values.append((item.env, ",".join(texts)))
         else:
             regex, allowed = KINDS[item.kind]
-            text = _text(value)
+            text = _text(_phone(value) if item.kind == "phone" else value)
             if text is None or not re.fullmatch(regex, text) or (item.kind == "port" and int(text) > 65535):
                 problems.append(MessagingProblem(path, _shown(value), f"{allowed} ({item.meaning})"))
             else:

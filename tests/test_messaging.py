@@ -328,3 +328,69 @@ def test_the_pack_knows_the_webhook_routes_the_program_renders():
     from components.messaging import PLATFORMS
     from tests.test_policy_pack import hp
     assert hp.MESSAGING_WEBHOOK_ROUTES == {(p.webhook.path, p.webhook.port_name) for p in PLATFORMS.values() if p.webhook}
+
+
+# --- the README section -------------------------------------------------------------------------
+
+README_VARIABLES = {  # what the README's commands take from the shell, as realistic stand-ins
+    "$TELEGRAM_BOT_TOKEN": TELEGRAM_TOKEN, "$SLACK_BOT_TOKEN": SLACK_BOT, "$SLACK_APP_TOKEN": SLACK_APP,
+    "$DISCORD_BOT_TOKEN": "MTAxMjM0NTY3ODkwMTIzNDU2Nw.GAbCdE.abcdefghijklmnopqrstuvwxyz0123456789",
+    "$MATRIX_ACCESS_TOKEN": "syt_aGVybWVz_abcdefghijklmnopqrst_0AbCdE", "$EMAIL_PASSWORD": "app-password-0123456789",
+    "$WHATSAPP_ACCESS_TOKEN": "EAAGm0PX4ZCpsBAKZCZAabcdefghijklmnop",
+    "$WHATSAPP_APP_SECRET": "0123456789abcdef0123456789abcdef", "$WHATSAPP_VERIFY_TOKEN": "a-verify-token-we-chose",
+    "$TWILIO_AUTH_TOKEN": "0123456789abcdef0123456789abcdef",
+}
+
+
+def readme_section() -> str:
+    from tests.harness import ROOT
+    return (ROOT / "README.md").read_text().split("## Talk to Hermes on Slack, Telegram, ...", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_readmes_commands_for_every_platform_build_a_stack_the_program_accepts():
+    import re
+    import shlex
+    config = cli_config("local", BASE)
+    commands = [line for block in re.findall(r"```sh\n(.*?)```", readme_section(), re.S)
+                for line in block.splitlines() if line.startswith("pulumi config set")]
+    assert len(commands) >= 20
+    for command in commands:
+        words = shlex.split(command)[3:]
+        key, value = [w for w in words if not w.startswith("--")]
+        cli.config_set(config, PROJECT, key, README_VARIABLES.get(value, value), path="--path" in words,
+                       secret="--secret" in words)
+    p = run_program("local", cli.stack_yaml_values(config))
+    env = {e["name"]: e for e in hermes_container(p)["env"]}
+    from components.messaging import PLATFORMS
+    for spec in PLATFORMS.values():
+        for item in spec.fields.values():
+            if item.kind == "secret":
+                assert "valueFrom" in env[item.env], item.env
+            elif item.required:
+                assert env[item.env]["value"], item.env
+
+
+def test_the_readme_table_names_every_setting_variable_and_host_of_each_platform():
+    from components.messaging import PLATFORMS
+    section = readme_section()
+    for name, spec in PLATFORMS.items():
+        row = next(line for line in section.splitlines() if line.startswith(f"| `{name}`"))
+        for key, item in spec.fields.items():
+            shown = f"_{key}_" if item.required else key
+            assert (f"**{shown}**" if item.kind == "secret" else shown) in row, (name, key)
+            assert item.env in row, (name, item.env)
+        assert ", ".join(spec.egress) in row, name
+        if spec.webhook:
+            assert f"`https://<messagingWebhookHost>{spec.webhook.path}`" in row
+
+
+def test_a_phone_number_the_cli_stored_as_a_number_gets_its_plus_back():
+    """`pulumi config set --path ... +4915112345678` stores the integer 4915112345678 (object.go `coerce`)."""
+    config = cli_config("local", BASE)
+    for key, value in (("messaging.signal.httpUrl", "http://signal-cli.signal.svc:8080"),
+                       ("messaging.signal.account", "+4915112345678"),
+                       ("messaging.signal.allowedUsers[0]", "+4915187654321")):
+        cli.config_set(config, PROJECT, key, value, path=True)
+    assert cli.stack_yaml_values(config)["hermes-eks:messaging"]["signal"]["account"] == 4915112345678
+    env = {e["name"]: e.get("value") for e in hermes_container(run_program("local", cli.stack_yaml_values(config)))["env"]}
+    assert (env["SIGNAL_ACCOUNT"], env["SIGNAL_ALLOWED_USERS"]) == ("+4915112345678", "+4915187654321")
