@@ -301,6 +301,7 @@ class StackSettings(BaseModel):
     # (tokens inside it are `pulumi config set --secret --path` values); the webhook Ingress's host.
     messaging: Annotated[dict[str, Any], AfterValidator(parse_messaging), BeforeValidator(_json_text)] = {}
     messaging_webhook_host: OptionalHostname = ""
+    egress_policy: bool = False
 
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
@@ -927,5 +928,6 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "log_retention_days": ("Days CloudWatch Logs keeps Hermes' container logs and the EKS control plane logs.", "90"),
     "messaging": ("Messaging platforms Hermes answers on: a map from platform (telegram, slack, discord, matrix, email, signal, whatsappCloud, sms) to its settings; tokens are `--secret --path` values. See README \"Talk to Hermes on Slack, Telegram, ...\".", "{telegram: {allowedUsers: [123456789]}}"),
     "messaging_webhook_host": ("Public host of the webhook Ingress (internet-facing) for platforms that call Hermes back: whatsappCloud, sms. Only their webhook paths are routed.", "hermes-hooks.corp-internal.net"),
+    "egress_policy": ("Add an egress NetworkPolicy: the pod may reach DNS, TCP 443 anywhere but the instance metadata service, and only the other ports its settings need (e-mail, Signal, a custom model endpoint, the Pod Identity agent). Enforced where the network plugin implements NetworkPolicy; README \"Network policy\".", "true"),
     "bedrock_budget_services": ("Cost Explorer service names the budget counts (models sold through AWS Marketplace bill under their own names).", "[Amazon Bedrock]"),
 }

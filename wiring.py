@@ -6,6 +6,8 @@ so each of them can be built and tested without the settings module.
 
 from __future__ import annotations
 
+from urllib.parse import urlparse
+
 import pulumi
 
 from components.alert_topic import AlertTopic, AlertTopicArgs
@@ -29,7 +31,8 @@ from components.hermes_cluster import (
     refuse_listed_creator,
 )
 from components.hermes_image import HermesImage, HermesImageArgs
-from components.messaging import MessagingWorkload, WebhookIngress, plain_env, secret_env_names
+from components.egress_policy import POD_IDENTITY_AGENT, POD_IDENTITY_AGENT_PORT, EgressPort
+from components.messaging import MessagingWorkload, WebhookIngress, egress_ports, plain_env, secret_env_names
 from components.restored_volume import RestoredVolume, RestoredVolumeArgs
 from components.volume_backups import VolumeBackups, VolumeBackupsArgs, volume_tags
 from components.observability import Observability, ObservabilityArgs
@@ -198,6 +201,19 @@ def messaging_workload(s: StackSettings) -> MessagingWorkload:
     )
 
 
+def egress_policy_ports(s: StackSettings) -> tuple[EgressPort, ...] | None:
+    """The ports beyond DNS and 443 the pod must reach, when egressPolicy is on (components/egress_policy.py)."""
+    if not s.egress_policy:
+        return None
+    ports = [EgressPort(port) for port in egress_ports(s.messaging_config)]
+    if s.model_base_url:
+        port = urlparse(s.model_base_url).port or (443 if s.model_base_url.startswith("https") else 80)
+        ports.append(EgressPort(port))
+    if s.uses_aws and s.pod_identity_mode == "pod-identity":
+        ports.append(EgressPort(POD_IDENTITY_AGENT_PORT, POD_IDENTITY_AGENT))
+    return tuple(ports)
+
+
 def image_args(s: StackSettings, stack: str) -> HermesImageArgs:
     return HermesImageArgs(
         source=s.image_source,
@@ -284,6 +300,7 @@ def agent_args(
         allowed_source_cidrs=allowed_source_cidrs(s, cluster),
         messaging=messaging_workload(s),
         webhook_source_cidrs=webhook_source_cidrs(s, cluster),
+        egress_ports=egress_policy_ports(s),
         # The PVC's provider must read its StorageClass (WaitForFirstConsumer) to await it correctly,
         # and the Ingress needs the controller's webhook: both must exist first. On `pulumi destroy`
         # the controllers, their credentials and nodes must outlive what they clean up.

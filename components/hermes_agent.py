@@ -30,6 +30,7 @@ import pulumi
 import pulumi_kubernetes as k8s
 
 from components.dashboard_login import generate_credentials
+from components.egress_policy import EgressPort, egress_policy_spec
 from components.labels import standard_labels
 from components.messaging import MessagingWorkload, webhook_rule
 from components.operator_commands import port_forward
@@ -255,6 +256,8 @@ class HermesAgentArgs:
     messaging: MessagingWorkload = field(default_factory=MessagingWorkload)
     # Where the webhook Ingress's load balancer connects from (NetworkPolicy of the webhook ports).
     webhook_source_cidrs: pulumi.Input[Sequence[str]] = ()
+    # An egress NetworkPolicy (components/egress_policy.py) opening these ports beyond DNS and 443; None: none.
+    egress_ports: Sequence[EgressPort] | None = None
 
 
 class HermesAgent(pulumi.ComponentResource):
@@ -323,6 +326,12 @@ class HermesAgent(pulumi.ComponentResource):
         )
         self.ingress = self._ingress(ns) if args.ingress else None
         self.webhook_service = self._webhook_service(ns) if args.messaging.webhooks else None
+        self.egress_policy = k8s.networking.v1.NetworkPolicy(
+            f"{name}-egress",
+            metadata={"name": f"{name}-egress", "namespace": ns, "labels": self.labels},
+            spec=egress_policy_spec(self.selector, args.egress_ports),
+            opts=child,
+        ) if args.egress_ports is not None else None
         self.webhook_ingress = self._webhook_ingress(ns) if args.messaging.webhook_ingress else None
 
         self.outputs = self._outputs(ns, credentials)

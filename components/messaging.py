@@ -470,3 +470,21 @@ def webhook_rule(host: str, webhooks: tuple[Webhook, ...], service_name: Any) ->
             "backend": {"service": {"name": service_name, "port": {"name": webhook.port_name}}},
         } for webhook in webhooks]},
     }
+
+
+def _url_port(url: str) -> int:
+    from urllib.parse import urlparse
+    parsed = urlparse(url)
+    return parsed.port or (443 if parsed.scheme == "https" else 80)
+
+
+def egress_ports(m: Messaging) -> list[int]:
+    """Ports other than 443 the configured platforms connect to (components/egress_policy.py)."""
+    ports = []
+    for platform in m.platforms:
+        values = dict(platform.values)
+        if platform.name == "email":
+            # plugins/platforms/email/adapter.py lines 440-441: IMAP 993 and SMTP 587 by default.
+            ports += [int(values.get("EMAIL_IMAP_PORT", 993)), int(values.get("EMAIL_SMTP_PORT", 587))]
+        ports += [_url_port(values[env]) for env in ("SIGNAL_HTTP_URL", "MATRIX_HOMESERVER") if env in values]
+    return ports

@@ -394,3 +394,41 @@ def test_a_phone_number_the_cli_stored_as_a_number_gets_its_plus_back():
     assert cli.stack_yaml_values(config)["hermes-eks:messaging"]["signal"]["account"] == 4915112345678
     env = {e["name"]: e.get("value") for e in hermes_container(run_program("local", cli.stack_yaml_values(config)))["env"]}
     assert (env["SIGNAL_ACCOUNT"], env["SIGNAL_ALLOWED_USERS"]) == ("+4915112345678", "+4915187654321")
+
+
+# --- the optional egress policy -----------------------------------------------------------------
+
+def egress_policy(p: Program) -> dict | None:
+    found = [o for o in p.kubernetes_objects() if o["kind"] == "NetworkPolicy" and o["metadata"]["name"] == "hermes-egress"]
+    return found[0]["spec"] if found else None
+
+
+def test_there_is_no_egress_policy_unless_asked_for(telegram_and_slack):
+    assert egress_policy(telegram_and_slack) is None
+
+
+def test_the_egress_policy_opens_dns_and_443_but_not_the_metadata_service_nor_other_ports():
+    p = run_program("local", {**BASE, **TELEGRAM_AND_SLACK, "egressPolicy": True})
+    assert egress_policy(p) == {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "hermes-agent", "app.kubernetes.io/instance": "hermes"}},
+        "policyTypes": ["Egress"],
+        "egress": [
+            {"ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}]},
+            {"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["169.254.169.254/32"]}}],
+             "ports": [{"protocol": "TCP", "port": 443}]},
+        ],
+    }
+
+
+def test_the_egress_policy_opens_exactly_the_ports_the_settings_need():
+    p = run_program("dev", {"egressPolicy": True, "podIdentityMode": "pod-identity", "messaging": {
+        "email": {"password": {"secure": "app-password-123"}, "address": "hermes@corp-internal.net",
+                  "imapHost": "imap.corp-internal.net", "smtpHost": "smtp.corp-internal.net", "smtpPort": 465},
+        "signal": {"httpUrl": "http://signal-cli.signal.svc:8080", "account": "+4915112345678"}}})
+    extra = [(r["to"][0]["ipBlock"]["cidr"], r["ports"]) for r in egress_policy(p)["egress"][2:]]
+    assert extra == [
+        ("0.0.0.0/0", [{"protocol": "TCP", "port": 465}]),
+        ("0.0.0.0/0", [{"protocol": "TCP", "port": 993}]),
+        ("0.0.0.0/0", [{"protocol": "TCP", "port": 8080}]),
+        ("169.254.170.23/32", [{"protocol": "TCP", "port": 80}]),
+    ]
