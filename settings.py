@@ -565,6 +565,19 @@ def _messaging_problems(s: StackSettings) -> list[Problem]:
         problems += [Problem(f"messaging.{path}", "<secret value hidden>", "unset when existingSecretName is set "
                              "(that Secret holds every credential: put the variable named in the README into it)")
                      for path in m.secret_paths]
+    # Hosts, URLs and addresses copied from examples (the placeholder rule below sees only top-level keys).
+    for platform in m.platforms:
+        keys = {item.env: key for key, item in platform.spec.fields.items()}
+        for env, text in platform.values:
+            for item in text.split(","):
+                host = item.lower() if re.fullmatch(HOSTNAME, item.lower()) else _url_host(item)
+                host = host or (item.rsplit("@", 1)[1].lower() if "@" in item and "." in item else "")
+                domain = _reserved_domain(host, local_ok=s.cluster_source == "kubeconfig") if host else ""
+                if domain:
+                    problems.append(Problem(f"messaging.{platform.name}.{keys[env]}", json.dumps(item), (
+                        f"a host name of your own: {domain} is reserved for documentation and testing (RFC 2606, "
+                        "RFC 6761); replace the placeholder")))
+                    break
     needs_webhook = [p.spec.title for p in m.platforms if p.spec.webhook]
     if needs_webhook and not s.messaging_webhook_host:
         problems.append(Problem("messaging_webhook_host", "", f"the public host {', '.join(needs_webhook)} call back "

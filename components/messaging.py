@@ -95,7 +95,7 @@ PLATFORMS: dict[str, PlatformSpec] = {
             "groupAllowedUsers": Field("TELEGRAM_GROUP_ALLOWED_USERS", "ids", "user ids allowed in group chats"),
             "groupAllowedChats": Field("TELEGRAM_GROUP_ALLOWED_CHATS", "ids", "group chat ids whose members may talk"),
             "homeChannel": Field("TELEGRAM_HOME_CHANNEL", "channel", "chat id for cron and notification delivery"),
-            # plugins/platforms/telegram/adapter.py _apply_yaml_config (TELEGRAM_REQUIRE_MENTION)
+            # plugins/platforms/telegram/adapter.py line 7273 (TELEGRAM_REQUIRE_MENTION)
             "requireMention": Field("TELEGRAM_REQUIRE_MENTION", "bool", "answer in groups only when mentioned"),
         },
         "TELEGRAM_ALLOW_ALL_USERS",
@@ -129,7 +129,8 @@ PLATFORMS: dict[str, PlatformSpec] = {
         "DISCORD_ALLOW_ALL_USERS",
         ("discord.com:443", "gateway.discord.gg:443", "cdn.discordapp.com:443"),
     ),
-    # gateway/config.py 1919-1952; plugins/platforms/matrix/adapter.py register() (line 4770): required_env
+    # gateway/config.py 1919-1952 (MATRIX_ACCESS_TOKEN 1920, MATRIX_HOMESERVER 1921, MATRIX_USER_ID 1929,
+    # MATRIX_HOME_ROOM 1946); plugins/platforms/matrix/adapter.py register() (line 4770): required_env
     # MATRIX_HOMESERVER and MATRIX_ACCESS_TOKEN. Client-server API sync: egress only.
     "matrix": PlatformSpec(
         "Matrix",
@@ -143,7 +144,8 @@ PLATFORMS: dict[str, PlatformSpec] = {
         "MATRIX_ALLOW_ALL_USERS",
         ("the homeserver (matrixHomeserver's host):443",),
     ),
-    # gateway/config.py 1966-1986: enabled only with all four of address, password, IMAP and SMTP host;
+    # gateway/config.py 1966-1986: enabled only with all four of address, password, IMAP and SMTP host
+    # (lines 1967-1970);
     # plugins/platforms/email/adapter.py 437-441 (ports, defaults 993 and 587).
     "email": PlatformSpec(
         "Email",
@@ -160,8 +162,9 @@ PLATFORMS: dict[str, PlatformSpec] = {
         "EMAIL_ALLOW_ALL_USERS",
         ("the IMAP host:993 (imapPort)", "the SMTP host:587 (smtpPort)"),
     ),
-    # gateway/config.py 1882-1898: enabled by SIGNAL_HTTP_URL and SIGNAL_ACCOUNT (a signal-cli REST
-    # endpoint, e.g. bbernhard/signal-cli-rest-api in the cluster); gateway/platforms/signal.py 246-290.
+    # gateway/config.py 1882-1898: enabled by SIGNAL_HTTP_URL and SIGNAL_ACCOUNT (lines 1883-1884; a
+    # signal-cli REST endpoint, e.g. bbernhard/signal-cli-rest-api in the cluster);
+    # gateway/platforms/signal.py 246-290 (SIGNAL_GROUP_ALLOWED_USERS line 273).
     "signal": PlatformSpec(
         "Signal",
         {
@@ -174,7 +177,8 @@ PLATFORMS: dict[str, PlatformSpec] = {
         "SIGNAL_ALLOW_ALL_USERS",
         ("the signal-cli REST endpoint (httpUrl); it reaches Signal's servers itself",),
     ),
-    # gateway/config.py 1796-1846: enabled by phone number id and access token; Meta calls the webhook
+    # gateway/config.py 1796-1846: enabled by phone number id and access token (line 1798-1799), webhook
+    # host and port read at lines 1824-1827; Meta calls the webhook
     # (gateway/platforms/whatsapp_cloud.py 89-91: 0.0.0.0:8090 /whatsapp/webhook; GET verify with
     # verify_token line 1403, POST signed with app_secret line 1458, both refused when unset).
     "whatsappCloud": PlatformSpec(
@@ -193,8 +197,9 @@ PLATFORMS: dict[str, PlatformSpec] = {
         fixed_env={"WHATSAPP_CLOUD_WEBHOOK_HOST": "0.0.0.0", "WHATSAPP_CLOUD_WEBHOOK_PORT": "8090"},
     ),
     # gateway/config.py 1989-2001; plugins/platforms/sms/adapter.py: required_env (line 502), webhook
-    # 127.0.0.1:8080 by default (lines 43-44), route POST /webhooks/twilio (line 126), and it refuses to
-    # start without SMS_WEBHOOK_URL, the public URL Twilio signs (line 96).
+    # 127.0.0.1:8080 by default (lines 43-44, SMS_WEBHOOK_PORT/SMS_WEBHOOK_HOST lines 72-75), route POST
+    # /webhooks/twilio (line 126), and it refuses to start without SMS_WEBHOOK_URL (line 76), the public
+    # URL Twilio signs (line 104).
     "sms": PlatformSpec(
         "SMS (Twilio)",
         {

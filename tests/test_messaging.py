@@ -432,3 +432,12 @@ def test_the_egress_policy_opens_exactly_the_ports_the_settings_need():
         ("0.0.0.0/0", [{"protocol": "TCP", "port": 8080}]),
         ("169.254.170.23/32", [{"protocol": "TCP", "port": 80}]),
     ]
+
+
+def test_an_example_host_in_a_platforms_settings_is_refused_like_any_placeholder():
+    problems = refused("dev", {"messaging": {"email": {
+        "password": {"secure": "app-password-123"}, "address": "hermes@corp-internal.net",
+        "imapHost": "imap.example.com", "smtpHost": "smtp.corp-internal.net"}}})
+    assert problems == ['hermes-eks:messaging.email.imapHost in Pulumi.dev.yaml is "imap.example.com"; allowed: a host '
+                        "name of your own: example.com is reserved for documentation and testing (RFC 2606, RFC 6761); "
+                        "replace the placeholder"]
