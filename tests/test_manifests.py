@@ -30,7 +30,13 @@ QUANTITY = re.compile(r"[0-9]+(\.[0-9]+)?(m|Ki|Mi|Gi|Ti|Pi|Ei|k|M|G|T|P|E)?")
 
 # A fully featured variant of the local stack, so every optional object is rendered and checked.
 EVERYTHING = {**WITH_INGRESS, "modelProvider": "openrouter", "modelDefault": "anthropic/claude-sonnet-4.6",
-              "dashboardOidcIssuer": "https://login.corp-internal.net", "dashboardOidcClientId": "hermes"}
+              "dashboardOidcIssuer": "https://login.corp-internal.net", "dashboardOidcClientId": "hermes",
+              # messaging (tests/test_messaging.py): a token from the Secret, the webhook Ingress, egress policy
+              "messaging": {"telegram": {"botToken": {"secure": "7012345678:AAHf3kq9Zx0Yw1Vb2Nc3Md4Le5Kf6Jg7Ih8"},
+                                         "allowedUsers": [111111111]},
+                            "sms": {"authToken": {"secure": "0123456789abcdef0123456789abcdef"},
+                                    "accountSid": "AC0123456789abcdef0123456789abcdef", "phoneNumber": "+15005550006"}},
+              "messagingWebhookHost": "hermes-hooks.corp-internal.net", "egressPolicy": True}
 
 
 def programs() -> list[tuple[str, Program]]:
