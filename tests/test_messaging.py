@@ -441,3 +441,9 @@ def test_an_example_host_in_a_platforms_settings_is_refused_like_any_placeholder
     assert problems == ['hermes-eks:messaging.email.imapHost in Pulumi.dev.yaml is "imap.example.com"; allowed: a host '
                         "name of your own: example.com is reserved for documentation and testing (RFC 2606, RFC 6761); "
                         "replace the placeholder"]
+
+
+def test_every_policy_of_the_pack_passes_a_render_with_webhook_platforms(webhooks_on_eks):
+    from tests.test_policy_pack import hp, resource_violations
+    assert {p.name: resource_violations(p, webhooks_on_eks, "dev") for p in hp.POLICIES} == {
+        p.name: [] for p in hp.POLICIES}
