@@ -7,7 +7,8 @@ It serves `<base_url><token>/<method>` as python-telegram-bot calls it (the gate
 its Application with `.base_url(extra.base_url)`, plugins/platforms/telegram/adapter.py line 3426;
 PTB 22 posts the parameters form-encoded, nested values as JSON). Each request is appended to
 RECORD.jsonl (method name, token, parameters). `getUpdates` hands out the updates of UPDATES.json
-(each once, honouring `offset`), then answers an empty list after a short wait; `sendMessage` and
+from `offset` on (the file is read on every call, so a test can append updates while the pod runs),
+or an empty list after a short wait; `sendMessage` and
 `editMessageText` echo a Message back; every other method answers `true`. Standard library only.
 """
 
@@ -36,8 +37,7 @@ def _parameters(handler: BaseHTTPRequestHandler) -> dict:
     return {k: v[-1] for k, v in urllib.parse.parse_qs("&".join(p for p in (body, query) if p)).items()}
 
 
-def serve(record: str, address: str, updates: list[dict]) -> None:
-    pending = list(updates)
+def serve(record: str, address: str, updates_file: str) -> None:
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args):
@@ -65,9 +65,8 @@ def serve(record: str, address: str, updates: list[dict]) -> None:
                 return self._answer(BOT)
             if method == "getUpdates":
                 offset = int(params.get("offset") or 0)
-                with _lock:
-                    due = [u for u in pending if u["update_id"] >= offset]
-                    pending[:] = due
+                with open(updates_file) as f:
+                    due = [u for u in json.load(f) if u["update_id"] >= offset]
                 if not due:
                     time.sleep(min(float(params.get("timeout") or 0), 1.0))
                 return self._answer(due)
@@ -89,8 +88,7 @@ def serve(record: str, address: str, updates: list[dict]) -> None:
 
 def main(argv: list[str]) -> int:
     record, address, updates_file = argv
-    with open(updates_file) as f:
-        serve(record, address, json.load(f))
+    serve(record, address, updates_file)
     return 0
 
 

@@ -15,6 +15,7 @@ discover api.telegram.org's addresses over DNS-over-HTTPS first (adapter.py, con
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -103,6 +104,32 @@ def test_telegram_answers_an_allowed_user_with_the_models_reply_and_ignores_a_st
     assert fake_models.REPLY in texts, replies
     assert [r for r in replies if str(r.get("chat_id")) == str(STRANGER)] == [], replies
     assert rendered.calls("/chat/completions"), "the model stand-in answered the turn"
+
+
+def test_without_an_allow_list_a_stranger_gets_a_pairing_code_and_is_answered_once_approved(tmp_path):
+    """Hermes' own default: no allow-list, so nobody, but an unknown direct message gets a pairing code
+    (gateway/run.py line 10075) which the operator approves with the README's command."""
+    program = run_program("local", {**MODEL, "messaging": {"telegram": {"botToken": {"secure": TOKEN}}}},
+                          secrets={"customModelApiKey": "sk-custom-contract-key-0123456789"},
+                          remove=("openrouterApiKey",))
+    updates = [private_message(1, STRANGER, "hello")]
+    rendered = PodWithTelegram(program, tmp_path, updates)
+    pod = start(rendered)
+    try:
+        def to_stranger() -> list[str]:
+            return [c["params"].get("text", "") for c in rendered.telegram_calls("sendMessage")
+                    if str(c["params"].get("chat_id")) == str(STRANGER)]
+        wait_for(lambda: any("pairing code" in t for t in to_stranger()), 120, "a pairing code", pod)
+        assert rendered.calls("/chat/completions") == [], "an unknown user never reaches the model"
+        code = re.search(r"hermes pairing approve telegram (\w+)", " ".join(to_stranger()).replace("\\", "")).group(1)
+        # README: kubectl exec ... -- /command/s6-setuidgid hermes env HOME=/opt/data .../hermes pairing approve
+        status, output = pod.exec(["/opt/hermes/.venv/bin/hermes", "pairing", "approve", "telegram", code],
+                                  as_hermes=True)
+        assert status == 0, output
+        rendered.updates.write_text(json.dumps([*updates, private_message(2, STRANGER, "ping")]))
+        wait_for(lambda: any(fake_models.REPLY in t for t in to_stranger()), 180, "the model's reply", pod)
+    finally:
+        pod.stop()
 
 
 # Every platform the stack offers, configured at once; none of their servers is reachable from the pod's
