@@ -21,7 +21,7 @@ import pulumi
 import yaml
 from components.addon_versions import ADDON_VERSION_PATTERN, EKS_ADDONS, missing_versions
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
-from components.messaging import Messaging, completeness_problems, parse_messaging, plaintext_secret_paths
+from components.messaging import PLATFORMS, Messaging, completeness_problems, parse_messaging, plaintext_secret_paths
 from components.observability import RETENTION_DAYS
 from components.operator_commands import SHOWN_UNSAFE, UNSAFE_CHARACTERS
 from components.restored_volume import AVAILABILITY_ZONE, SNAPSHOT_REFERENCE
@@ -562,9 +562,10 @@ def _messaging_problems(s: StackSettings) -> list[Problem]:
     problems += [Problem(f"messaging.{p.path}", None, p.allowed)
                  for p in completeness_problems(m, existing_secret=bool(s.existing_secret_name))]
     if s.existing_secret_name:
-        problems += [Problem(f"messaging.{path}", "<secret value hidden>", "unset when existingSecretName is set "
-                             "(that Secret holds every credential: put the variable named in the README into it)")
-                     for path in m.secret_paths]
+        for path in m.secret_paths:
+            name, key = path.split(".")
+            problems.append(Problem(f"messaging.{path}", "<secret value hidden>", "unset when existingSecretName is "
+                                    f"set (that Secret holds every credential: put {PLATFORMS[name].fields[key].env} into it)"))
     # Hosts, URLs and addresses copied from examples (the placeholder rule below sees only top-level keys).
     for platform in m.platforms:
         keys = {item.env: key for key, item in platform.spec.fields.items()}

@@ -181,8 +181,9 @@ def test_a_token_that_is_not_one_is_refused_without_showing_it():
 def test_tokens_in_config_are_refused_when_an_own_secret_holds_the_credentials():
     problems = refused("dev", {"existingSecretName": "hermes-credentials",
                                "messaging": {"telegram": {"botToken": {"secure": TELEGRAM_TOKEN}}}})
-    assert [p.split(";")[0] for p in problems] == [
-        "hermes-eks:messaging.telegram.botToken in Pulumi.dev.yaml is <secret value hidden>"]
+    assert problems == ["hermes-eks:messaging.telegram.botToken in Pulumi.dev.yaml is <secret value hidden>; allowed: "
+                        "unset when existingSecretName is set (that Secret holds every credential: put "
+                        "TELEGRAM_BOT_TOKEN into it)"]
 
 
 def test_with_an_own_secret_the_platforms_tokens_come_from_its_keys():
