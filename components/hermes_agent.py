@@ -32,7 +32,7 @@ import pulumi_kubernetes as k8s
 from components.dashboard_login import generate_credentials
 from components.egress_policy import EgressPort, egress_policy_spec
 from components.labels import standard_labels
-from components.messaging import MessagingWorkload, webhook_rule
+from components.messaging import WEBHOOK_HEALTH_PATH, MessagingWorkload, webhook_rule
 from components.operator_commands import port_forward
 from components.volume_metrics import SIDECAR_VOLUMES, VolumeMetrics, metric_dimensions, sidecar_container
 
@@ -627,7 +627,8 @@ class HermesAgent(pulumi.ComponentResource):
         service_name = f"{self._name}-webhooks"
         return k8s.core.v1.Service(
             service_name,
-            metadata={"name": service_name, "namespace": ns, "labels": self.labels},
+            metadata={"name": service_name, "namespace": ns, "labels": self.labels,
+                      "annotations": {"alb.ingress.kubernetes.io/healthcheck-path": WEBHOOK_HEALTH_PATH}},
             spec={
                 "type": "ClusterIP",
                 "selector": self.selector,

@@ -68,6 +68,11 @@ class Webhook:
     port_name: str  # the container port's name (at most 15 characters)
 
 
+# Both webhook adapters answer GET /health on their port (gateway/platforms/whatsapp_cloud.py line 225,
+# plugins/platforms/sms/adapter.py line 127): the load balancer's health check for the webhook targets.
+WEBHOOK_HEALTH_PATH = "/health"
+
+
 @dataclass(frozen=True)
 class PlatformSpec:
     title: str

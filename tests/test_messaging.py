@@ -254,6 +254,7 @@ def test_the_webhook_ingress_routes_only_the_webhook_paths_to_the_webhook_ports(
         ]}}]}
     service = next(o for o in webhooks_on_eks.kubernetes_objects()
                    if o["kind"] == "Service" and o["metadata"]["name"] == "hermes-webhooks")
+    assert service["metadata"]["annotations"] == {"alb.ingress.kubernetes.io/healthcheck-path": "/health"}
     assert service["spec"]["ports"] == [
         {"name": "twilio", "port": 8080, "targetPort": "twilio", "protocol": "TCP"},
         {"name": "whatsapp", "port": 8090, "targetPort": "whatsapp", "protocol": "TCP"}]

@@ -189,6 +189,8 @@ def test_the_gateway_starts_with_every_configured_platform_enabled_and_reports_e
         # the pod ready once every declared port answers).
         assert pod.request("GET", 8090, "/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=wrong"
                            "&hub.challenge=1").status == 403
+        # The load balancer's health check of the webhook targets (components/messaging.py).
+        assert [pod.request("GET", port, "/health").status for port in (8090, 8080)] == [200, 200]
     finally:
         pod.stop()
     assert expected <= set(platforms), (platforms, pod.logs()[-6000:])
