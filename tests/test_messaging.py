@@ -449,3 +449,14 @@ def test_every_policy_of_the_pack_passes_a_render_with_webhook_platforms(webhook
     from tests.test_policy_pack import hp, resource_violations
     assert {p.name: resource_violations(p, webhooks_on_eks, "dev") for p in hp.POLICIES} == {
         p.name: [] for p in hp.POLICIES}
+
+
+@pytest.mark.parametrize("bad", ["it's", 'say "hi"', "back\\slash", "two words", "line\nbreak"])
+def test_no_value_configure_could_not_write_into_env_is_accepted(bad):
+    """`configure` writes each pinned value single-quoted into .env and refuses quotes, backslashes and line
+    breaks (components/hermes_agent.py CONFIGURE_SCRIPT): such a value must fail at preview instead."""
+    from components.messaging import PLATFORMS, parse_messaging
+    for name, spec in PLATFORMS.items():
+        for key, item in spec.fields.items():
+            value = [bad] if item.kind in ("ids", "phone_ids") else bad
+            assert parse_messaging({name: {key: value}}).problems, (name, key)
