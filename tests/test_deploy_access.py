@@ -25,7 +25,8 @@ ORG, PROJECT = "Example-Org", "hermes-eks"
 
 
 def subject(stack: str, operation: str) -> str:
-    return f"pulumi:deploy:org:{ORG}:project:{PROJECT}:stack:{stack}:operation:{operation}:scope:write"
+    # The organization in lowercase, as Deployments writes it in the token (and in the audience).
+    return f"pulumi:deploy:org:example-org:project:{PROJECT}:stack:{stack}:operation:{operation}:scope:write"
 
 
 def trust(stack: str, pattern: str = "pr-*") -> dict:
@@ -36,7 +37,7 @@ def trust(stack: str, pattern: str = "pr-*") -> dict:
 
 @pytest.mark.parametrize("stack, operations", [
     ("dev", ["preview", "update", "refresh", "destroy"]),
-    ("prod", ["preview", "update", "refresh"]),
+    ("prod", ["preview", "update", "refresh", "detect-drift", "remediate-drift"]),
 ])
 def test_a_stacks_role_trusts_exactly_its_org_project_stack_and_operations(stack, operations):
     document = trust(stack)
@@ -52,6 +53,23 @@ def test_a_stacks_role_trusts_exactly_its_org_project_stack_and_operations(stack
             "api.pulumi.com/oidc:sub": [subject(stack, op) for op in operations],
         }},
     }
+
+
+def test_the_subject_names_the_organization_in_lowercase_like_the_audience():
+    condition = trust("dev")["Statement"][0]["Condition"]["StringEquals"]
+    assert condition["api.pulumi.com/oidc:aud"] == "example-org"
+    assert condition["api.pulumi.com/oidc:sub"][0] == (
+        "pulumi:deploy:org:example-org:project:hermes-eks:stack:dev:operation:preview:scope:write")
+    assert not [s for s in condition["api.pulumi.com/oidc:sub"] if "Example-Org" in s]
+
+
+def test_prod_admits_the_drift_runs_its_drift_schedule_starts():
+    """Drift runs are operations detect-drift and remediate-drift (pulumi/pulumi apitype/deployments.go);
+    the subject they present is undocumented, so both the drift name and the CLI operation are admitted."""
+    subjects = trust("prod")["Statement"][0]["Condition"]["StringEquals"]["api.pulumi.com/oidc:sub"]
+    for operation in ("detect-drift", "remediate-drift", "refresh", "update"):
+        assert subject("prod", operation) in subjects
+    assert PLANS["prod"].drift_detection
 
 
 def test_prod_cannot_be_destroyed_by_a_deployment():
@@ -142,6 +160,24 @@ def test_the_deny_covers_every_deploy_role_and_the_pulumi_oidc_provider_that_the
         if not action.startswith(("iam:Get", "iam:List", "iam:PassRole")):
             assert any(fnmatch.fnmatchcase(action, a) for a in deny["Action"]), action
     assert not any(fnmatch.fnmatchcase(f"arn:aws:iam::{ACCOUNT}:role/hermes-eksRole-1234567", r) for r in deny["Resource"])
+
+
+# What pulumi-aws calls to change each attribute of a role the main program declares (the AWS IAM API
+# reference, one action per call): the update fails with AccessDenied on the first one missing.
+ROLE_UPDATES = {
+    "assume_role_policy": "iam:UpdateAssumeRolePolicy",
+    "description": "iam:UpdateRoleDescription",
+    "max_session_duration": "iam:UpdateRole",
+    "tags": "iam:TagRole",
+    "inline_policies": "iam:PutRolePolicy",
+    "managed_policy_arns": "iam:AttachRolePolicy",
+}
+
+
+@pytest.mark.parametrize("attribute", ROLE_UPDATES)
+def test_the_iam_allow_list_admits_changing_every_role_attribute_the_program_sets(attribute):
+    allow = access.iam_policy("aws", ACCOUNT)["Statement"][0]
+    assert ROLE_UPDATES[attribute] in allow["Action"]
 
 
 def test_every_role_gets_power_user_access_and_the_iam_policy_in_its_partition():

@@ -71,14 +71,25 @@ def test_requirements_pin_the_sdk_and_aws_like_the_main_program_and_pulumiservic
 
 # --- triggers -----------------------------------------------------------------------------------------
 
-def test_dev_deploys_on_push_and_previews_pull_requests():
+def test_dev_deploys_on_push_and_never_previews_a_pull_request_with_its_deploy_role():
     vcs = settings_of("dev")["vcs"]
-    assert (vcs["deployCommits"], vcs["previewPullRequests"], vcs["pullRequestTemplate"]) == (True, True, False)
+    assert (vcs["deployCommits"], vcs["previewPullRequests"], vcs["pullRequestTemplate"]) == (True, False, False)
 
 
-def test_prod_previews_pull_requests_but_never_deploys_on_push():
+def test_prod_never_runs_a_pull_requests_code_and_never_deploys_on_push():
+    """A Deployments PR preview runs the branch's code with the stack's one OIDC role and an admin stack
+    token (pulumi/docs deployments/operations/permissions): prod is previewed by pull-request.yml instead."""
     vcs = settings_of("prod")["vcs"]
-    assert (vcs["deployCommits"], vcs["previewPullRequests"], vcs["pullRequestTemplate"]) == (False, True, False)
+    assert (vcs["deployCommits"], vcs["previewPullRequests"], vcs["pullRequestTemplate"]) == (False, False, False)
+
+
+def test_only_review_stacks_run_a_pull_requests_code_in_deployments():
+    runs_pr_code = {s for s in ("dev", "prod", "pr")
+                    if settings_of(s)["vcs"]["previewPullRequests"] or settings_of(s)["vcs"]["pullRequestTemplate"]}
+    assert runs_pr_code == {"pr"}
+    roles = {r.plain["name"]: r.outputs["arn"] for r in program().of_type(ROLE)}
+    assert settings_of("pr")["operationContext"]["oidc"]["aws"]["roleARN"] == roles["hermes-eks-deploy-pr"]
+    assert roles["hermes-eks-deploy-pr"] != roles["hermes-eks-deploy-prod"]
 
 
 def test_pr_is_only_the_review_stack_template():
