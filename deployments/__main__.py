@@ -7,6 +7,7 @@ schedules and webhook -> outputs (the role ARNs to list in the main stacks' clus
 import pulumi
 
 from delivery_plan import PLANS
+from delivery_settings import PROJECT as DELIVERY_PROJECT
 from delivery_settings import load_settings
 from deploy_access import (
     GITHUB_OIDC_ISSUER,
@@ -18,7 +19,7 @@ from deploy_access import (
     pulumi_audience,
 )
 from github_actions_access import AUDIENCE as GITHUB_AUDIENCE
-from github_actions_access import STACKS as GITHUB_STACKS
+from github_actions_access import ROLES as GITHUB_ROLES
 from github_actions_access import GithubActionsAccess, GithubActionsAccessArgs
 from stack_deployment import StackDeployment, StackDeploymentArgs
 
@@ -57,12 +58,14 @@ for plan in PLANS:
         agent_pool_id=settings.agent_pool_id,
     ))
 
-# 4. Optionally, the AWS roles the GitHub Actions workflows assume (for teams without Deployments).
+# 4. Optionally, what the GitHub Actions workflows may do: AWS roles and Pulumi Cloud teams per job.
 github = None
 if settings.github_actions:
     github = GithubActionsAccess("github-actions", GithubActionsAccessArgs(
+        organization=settings.organization,
         subject_repository=settings.github_subject_repository or settings.repository,
         project=settings.project,
+        delivery_project=DELIVERY_PROJECT,
         existing_provider_arn=github_provider_arn,
     ))
 
@@ -73,6 +76,5 @@ pulumi.export("deploy_role_arns", access.role_arns)
 if github is not None:
     # One output per GitHub variable the workflows read (README, "Delivery", Bootstrap step 2).
     pulumi.export("github_oidc_provider_arn", github.provider_arn)
-    for stack in GITHUB_STACKS:
-        for kind in ("preview", "deploy"):
-            pulumi.export(f"github_{kind}_role_arn_{stack}", github.role_arns[f"{kind}-{stack}"])
+    for role in GITHUB_ROLES:
+        pulumi.export(f"github_{role.kind}_role_arn_{role.stack}", github.role_arns[f"{role.kind}-{role.stack}"])
