@@ -252,6 +252,7 @@ class StackSettings(BaseModel):
 
     # --- the EKS cluster (clusterSource: create) ---------------------------------------------
     cluster_admin_principal_arns: ListOf(IamPrincipalArn) = ()
+    cluster_viewer_principal_arns: ListOf(IamPrincipalArn) = ()
     vpc_cidr: VpcCidr = "10.0.0.0/16"
     availability_zone_count: Annotated[int, _between(2, 3)] = 2
     nat_gateways: Literal["single", "one-per-az"] = "single"
@@ -394,6 +395,11 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
         need("existing_cluster_name", "the name of the EKS cluster to adopt (required when clusterSource is 'existing')")
     if s.cluster_source != "existing" and s.existing_cluster_addons:
         need("existing_cluster_addons", "an empty list unless clusterSource is 'existing' (a created cluster gets every add-on)")
+    both = sorted(set(s.cluster_admin_principal_arns) & set(s.cluster_viewer_principal_arns))
+    if both:
+        # EKS holds one access entry per principal: a second one fails with 409 ResourceInUse.
+        need("cluster_viewer_principal_arns", f"principals not in clusterAdminPrincipalArns too ({', '.join(both)}): "
+             "an IAM principal has one access entry, admin or view-only")
     if s.cluster_source != "kubeconfig" and s.kubeconfig_context:
         need("kubeconfig_context", "empty unless clusterSource is 'kubeconfig' (EKS stacks build their own kubeconfig)")
 
@@ -824,6 +830,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "ingress_group_name": ("ALB group to share one load balancer between Ingresses.", "internal-tools"),
     "ingress_annotations": ("Extra Ingress annotations; they override the ALB defaults.", "{alb.ingress.kubernetes.io/inbound-cidrs: 10.0.0.0/8}"),
     "cluster_admin_principal_arns": ("IAM roles/users given cluster-admin access entries: engineers, CI, Pulumi Deployments; never the principal that runs the first `pulumi up` (EKS makes it admin itself; README \"Cluster access\").", "[arn:aws:iam::210987654321:role/platform-admins]"),
+    "cluster_viewer_principal_arns": ("IAM roles/users given view-only access entries (AmazonEKSViewPolicy: read, no Secrets, no writes), e.g. the GitHub Actions preview roles; never listed in clusterAdminPrincipalArns too.", "[arn:aws:iam::210987654321:role/hermes-eks-deploy-github-preview-prod]"),
     "vpc_cidr": ("CIDR of the created VPC.", "10.42.0.0/16"),
     "availability_zone_count": ("Availability zones the VPC and nodes span.", "3"),
     "nat_gateways": ("NAT gateways for the private subnets: `single` (cheaper) or `one-per-az` (survives an AZ outage).", "one-per-az"),

@@ -71,6 +71,7 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         volume_tags=tuple(volume_tags(backup_vault_name(stack)).items()),
         cluster_name=name,
         admin_principal_arns=s.cluster_admin_principal_arns,
+        viewer_principal_arns=s.cluster_viewer_principal_arns,
         vpc_cidr=s.vpc_cidr,
         availability_zone_count=s.availability_zone_count,
         nat_gateways=s.nat_gateways,

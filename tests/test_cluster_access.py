@@ -16,6 +16,7 @@ from components.hermes_cluster import listed_principal, principal_identity
 from settings import ConfigError
 from tests import fake_cloud
 from tests.harness import ROOT, run_program
+from tests.harness import stack_file_config as stack_file_config_of
 
 CLUSTER, RECORD = "eks:index:Cluster", "random:index/randomId:RandomId"
 ADMINS = "arn:aws:iam::210987654321:role/platform-admins"  # listed in Pulumi.prod.yaml
@@ -105,3 +106,38 @@ def test_a_cluster_older_than_the_record_records_no_creator(account):
     account(caller=ADMIN_SESSION, existing=("hermes-prod",))
     program = run_program("prod")
     assert program.one(RECORD).plain["keepers"] == {"principal": "unknown"}
+
+
+PREVIEW_ROLE = "arn:aws:iam::210987654321:role/hermes-eks-deploy-github-preview-prod"
+
+
+def test_a_listed_viewer_gets_a_view_only_entry_that_cannot_write(account):
+    """The pull-request preview roles: AmazonEKSViewPolicy only (reads, no Secrets, no writes), so a
+    preview's server-side dry runs get 403 and pulumi-kubernetes previews client-side instead."""
+    account(caller=CI_SESSION)
+    program = run_program("prod", {"clusterViewerPrincipalArns": [PREVIEW_ROLE]})
+    entries = program.one(CLUSTER).plain["accessEntries"]
+    assert entries["210987654321-role-hermes-eks-deploy-github-preview-prod"] == {
+        "principalArn": PREVIEW_ROLE,
+        "type": "STANDARD",
+        "accessPolicies": {"view": {
+            "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+            "accessScope": {"type": "cluster"},
+        }},
+    }
+    assert entries["210987654321-role-platform-admins"]["accessPolicies"]["cluster-admin"]["policyArn"] == (
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
+
+
+def test_a_principal_cannot_be_both_admin_and_viewer(account):
+    account(caller=CI_SESSION)
+    program = run_program("prod", {"clusterViewerPrincipalArns": [ADMINS]}, raise_errors=False)
+    assert isinstance(program.error, ConfigError) and program.resources == []
+    assert "hermes-eks:clusterViewerPrincipalArns in Pulumi.prod.yaml" in str(program.error)
+    assert "one access entry" in str(program.error)
+
+
+def test_no_stack_file_makes_a_preview_role_a_cluster_admin():
+    for stack in ("dev", "prod", "pr", "local"):
+        admins = stack_file_config_of(stack).get("hermes-eks:clusterAdminPrincipalArns") or []
+        assert not [arn for arn in admins if "github-preview" in arn], stack
