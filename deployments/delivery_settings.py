@@ -77,6 +77,9 @@ class DeliverySettings(BaseModel):
     oidc_provider: Literal["create", "existing"] = "create"
     review_stack_pattern: StackPattern = "pr-*"
 
+    # --- Pulumi Cloud: the policy pack on every update of dev and prod (a paid edition) ----------
+    enforce_policy_pack: bool = True
+
     # --- GitHub Actions (.github/workflows/), for teams deploying without Deployments -----------
     github_actions: bool = False
     github_oidc_provider: Literal["create", "existing"] = "create"
@@ -104,6 +107,7 @@ KEY_DOCS: dict[str, str] = {
     "project": "Project name of the main program (`name:` in its Pulumi.yaml).",
     "oidc_provider": "`create` the IAM OIDC provider for https://api.pulumi.com/oidc, or use the `existing` one (AWS allows one per URL per account).",
     "review_stack_pattern": "Names of the review stacks Deployments creates from the `pr` template; the `pr` deploy role trusts only these.",
+    "enforce_policy_pack": "Make Pulumi Cloud run the policy pack (published with `pulumi policy publish policy`) on every update of `dev` and `prod`: a preventative policy group per stack. Needs a paid edition (Pro or above); `false` leaves only pre_run.sh's preview.",
     "github_actions": "Also create the AWS side of the GitHub Actions workflows: the GitHub OIDC provider, and a preview and a deploy role for `dev` and `prod`.",
     "github_oidc_provider": "`create` the IAM OIDC provider for https://token.actions.githubusercontent.com, or use the `existing` one.",
     "github_subject_repository": "The repository as GitHub's OIDC subject names it; empty: `repository`. Repositories created after 2026-07-15: owner@<ORG_ID>/repo@<REPO_ID>.",

@@ -124,7 +124,8 @@ def test_git_source_is_the_branch_with_the_repository_named_in_vcs():
 
 
 def test_a_program_in_a_folder_sets_repo_dir_and_includes_only_that_folder_and_the_policy_pack():
-    run = run_deployments(config={"programDir": "infra/hermes", "branch": "release"})
+    # This checkout has the program at its root, so the pack is not under infra/: no policy groups here.
+    run = run_deployments(config={"programDir": "infra/hermes", "branch": "release", "enforcePolicyPack": False})
     settings = settings_of("dev", run)
     assert settings["sourceContext"]["git"] == {"branch": "refs/heads/release", "repoDir": "infra/hermes"}
     assert settings["vcs"]["paths"][:2] == ["infra/hermes/**", "policy/**"]
@@ -311,3 +312,59 @@ def test_an_existing_oidc_provider_without_the_org_audience_stops_before_anythin
         "https://api.pulumi.com/oidc does not accept the audience 'example-org' (it accepts aws:example-org). "
         "Add it: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn "
         "arn:aws:iam::210987654321:oidc-provider/api.pulumi.com/oidc --client-id example-org")
+
+
+# --- the policy pack, enforced by Pulumi Cloud on every update of dev and prod ------------------------
+
+POLICY_GROUP = "pulumiservice:index:PolicyGroup"
+
+
+def test_every_update_of_dev_and_prod_is_checked_by_the_pack_with_the_stacks_own_config():
+    """A Deployments `pulumi up` cannot take --policy-pack: a preventative policy group makes Pulumi Cloud
+    hand the pack to every update of the stack, where values are known and mandatory rules block."""
+    groups = {r.plain["name"]: r.plain for r in program().of_type(POLICY_GROUP)}
+    version = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())["version"]
+    assert groups == {
+        f"hermes-eks-{stack}": {
+            "name": f"hermes-eks-{stack}",
+            "organizationName": "example-org",
+            "entityType": "stacks",
+            "mode": "preventative",
+            "policyPacks": [{"name": "hermes-eks", "versionTag": version,
+                             "config": json.loads((ROOT / "policy" / "config" / f"{stack}.json").read_text())}],
+            "stacks": [{"name": stack, "routingProject": "hermes-eks"}],
+        }
+        for stack in ("dev", "prod")
+    }
+    assert groups["hermes-eks-prod"]["policyPacks"][0]["config"] == {
+        "image-from-stack-ecr": {"ecrRepository": "hermes-eks/prod/hermes-agent"}}
+
+
+def test_the_groups_name_the_pack_as_the_pack_names_itself():
+    source = (ROOT / "policy" / "__main__.py").read_text()
+    assert 'name="hermes-eks",' in source
+    assert {r.plain["policyPacks"][0]["name"] for r in program().of_type(POLICY_GROUP)} == {"hermes-eks"}
+
+
+def test_without_a_paid_edition_the_groups_can_be_turned_off():
+    assert not run_deployments(config={"enforcePolicyPack": False}).of_type(POLICY_GROUP)
+
+
+def test_a_policy_pack_folder_that_does_not_exist_is_a_config_error():
+    run = run_deployments(config={"policyPackDir": "policies"}, raise_errors=False)
+    assert run.resources == []
+    [problem] = run.error.problems
+    assert problem.startswith("hermes-eks-deployments:policyPackDir is 'policies' and hermes-eks-deployments:programDir is ''")
+    assert problem.endswith("allowed: the policy pack's folder relative to the repository root, "
+                            "or hermes-eks-deployments:enforcePolicyPack: false")
+
+
+def test_a_program_in_a_folder_finds_the_pack_from_the_repository_root(tmp_path):
+    policy_enforcement = import_program_module("policy_enforcement")
+    pack = tmp_path / "policy"
+    (pack / "config").mkdir(parents=True)
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\nversion: 2.3.4\n")
+    (pack / "config" / "dev.json").write_text('{"a": {"b": true}}')
+    assert policy_enforcement.policy_pack_version(pack) == "2.3.4"
+    assert policy_enforcement.stack_policy_config(pack, "dev") == {"a": {"b": True}}
+    assert policy_enforcement.stack_policy_config(pack, "prod") == {}  # the pack's strictest defaults
