@@ -112,3 +112,97 @@ def test_the_configuration_table_lists_every_setting_with_its_default():
         default = field.default
         if isinstance(default, str) and default:
             assert rows[delivery.config_key(attribute)].strip() == f"`{default}`", attribute
+
+
+# --- "GitHub Actions": who can change what -------------------------------------------------------------
+
+ACTIONS = README[README.index("\n## GitHub Actions\n"):]
+ACTIONS = ACTIONS[:ACTIONS.index("\n## ", 1)]
+
+
+def who_can_change_what() -> dict[str, tuple[str, str]]:
+    table = ACTIONS[ACTIONS.index("| Actor | Credential | Can change |"):]
+    rows = [line for line in table.splitlines()[2:] if line.startswith("|")]
+    parsed = {}
+    for line in rows:
+        actor, credential, change = (cell.strip() for cell in line.strip("|").split(" | "))
+        parsed[actor] = (credential, change)
+    return parsed
+
+
+def _named(pattern: str, text: str) -> set[str]:
+    return set(re.findall(pattern, text))
+
+
+def test_no_pull_request_row_can_change_anything_but_its_review_stack():
+    rows = who_can_change_what()
+    pull_request_rows = {a: r for a, r in rows.items() if "pull request" in a.split("(")[0]}
+    assert len(pull_request_rows) == 4
+    for actor, (credential, change) in pull_request_rows.items():
+        if "review stack" in actor:
+            assert change.startswith("its review stack") and "`hermes-eks-deploy-pr`" in credential
+            assert "`pr-*`" in credential and plan_module.PLANS[2].pull_request_template
+        else:
+            assert change.startswith("nothing"), actor
+
+
+def test_every_team_in_the_table_has_exactly_the_stack_permissions_the_row_says():
+    words = {"read": "Stack Read", "edit": "Stack Write"}
+    for actor, (credential, _) in who_can_change_what().items():
+        for team in _named(r"team `(hermes-eks-[a-z-]+)`", credential):
+            grants = github.team_stacks(team, "hermes-eks", "hermes-eks-deployments")
+            for (_, stack), permission in grants.items():
+                said = re.search(rf"`{team}` \(([^)]*)\)", credential).group(1)
+                assert said.startswith(words[permission]) and f"`{stack}`" in said, (actor, team, stack)
+            # The subject the row names is the one Pulumi Cloud's issuer policy binds to this team.
+            subjects = {r.subject for r in github.ROLES if r.team == team}
+            assert any(s in credential for s in subjects), (actor, team)
+
+
+def test_every_role_in_the_table_is_a_role_the_programs_make_with_those_permissions():
+    preview_roles = {github.role_name(r.kind, r.stack) for r in github.ROLES if r.kind == "preview"}
+    for actor, (credential, _) in who_can_change_what().items():
+        for role in _named(r"`(hermes-eks-deploy-[a-z-]+[a-z])`", credential):
+            if role.startswith("hermes-eks-deploy-github-preview"):
+                assert role in preview_roles and "(ReadOnlyAccess)" in credential, actor
+            elif "ReadOnlyAccess" in credential and "-delivery" in credential:
+                continue
+            else:
+                assert role in {access.deploy_role_name(p.stack) for p in plan_module.PLANS} | {
+                    github.role_name("deploy", s) for s in github.STACKS}, actor
+        if "-preview-" in credential:
+            assert "`AmazonEKSViewPolicy`" in credential  # clusterViewerPrincipalArns, never the admin list
+
+
+def test_the_prod_deployments_row_is_never_reached_by_a_pull_request():
+    credential, change = next(r for a, r in who_can_change_what().items() if a.startswith("Whoever starts a Deployments update"))
+    assert "never for a pull request" in credential and change.startswith("`prod`")
+    prod = next(p for p in plan_module.PLANS if p.stack == "prod")
+    assert not prod.preview_pull_requests and not prod.pull_request_template
+    assert {"detect-drift", "remediate-drift"} <= set(prod.operations)
+
+
+def test_the_readme_claims_s3_state_only_where_the_workflows_do_not_go():
+    assert "use Pulumi Cloud only" in " ".join(ACTIONS.split())
+    assert "they do not work with S3 state" in " ".join(DELIVERY.split())
+    # The workflows really are wired to Pulumi Cloud.
+    workflows = (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
+    assert "pulumi/auth-actions" in workflows and "s3://" not in workflows
+
+
+def test_the_readme_says_stack_rules_run_at_preview_too():
+    flat = " ".join(README.split())
+    assert "only after an update" not in flat
+    assert "its stack rules run once every resource is registered, in a preview as in an update" in " ".join(DELIVERY.split())
+    policy_section = flat[flat.index("## Policy as code"):]
+    assert "The two stack rules run once all resources are registered, in a preview as in an update." in policy_section
+
+
+def test_the_advisory_table_names_only_rules_of_the_pack():
+    from tests.test_policy_pack import BY_NAME
+
+    policy_section = README[README.index("\n## Policy as code\n"):README.index("\n## GitHub Actions\n")]
+    table = policy_section[policy_section.index("| Rule | Reads, unknown at such a preview |"):]
+    table = table[:table.index("\n\n")]
+    named = set(re.findall(r"`([a-z0-9-]+)`", table))
+    assert named and named <= set(BY_NAME)
