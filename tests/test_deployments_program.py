@@ -368,3 +368,27 @@ def test_a_program_in_a_folder_finds_the_pack_from_the_repository_root(tmp_path)
     assert policy_enforcement.policy_pack_version(pack) == "2.3.4"
     assert policy_enforcement.stack_policy_config(pack, "dev") == {"a": {"b": True}}
     assert policy_enforcement.stack_policy_config(pack, "prod") == {}  # the pack's strictest defaults
+
+
+# --- deployments/README.md: the example a reader checks the setup with ---------------------------------
+
+def test_the_readmes_end_to_end_example_triggers_what_it_says():
+    text = " ".join((PROGRAM / "README.md").read_text().split())
+    changed = re.search(r"open a pull request that changes `([^`]+)`\. Expect a review stack", text).group(1)
+    assert triggers(settings_of("pr")["vcs"]["paths"], changed)  # a review stack
+    assert triggers(settings_of("dev")["vcs"]["paths"], changed)  # dev's update once merged
+    assert not any(triggers(settings_of(s)["vcs"]["paths"], "README.md") for s in ("dev", "prod", "pr"))
+    assert "would make no review stack" in text and not triggers(settings_of("pr")["vcs"]["paths"], "Pulumi.dev.yaml")
+
+
+def test_the_readme_creates_the_main_stacks_before_running_this_program():
+    text = (PROGRAM / "README.md").read_text()
+    run_it = text[text.index("## Run it"):]
+    block = re.search(r"```sh\n(.*?)```", run_it, flags=re.S).group(1)
+    lines = block.splitlines()
+    first_main = min(i for i, l in enumerate(lines) if l.startswith('pulumi stack init "$ORG/hermes-eks/'))
+    publish = next(i for i, l in enumerate(lines) if "pulumi policy publish" in l)
+    assert first_main < publish < lines.index("cd deployments") < lines.index("pulumi up")
+    assert {l.rsplit("/", 1)[1].rstrip('"') for l in lines if l.startswith('pulumi stack init "$ORG/hermes-eks/')} == {
+        p.stack for p in plan_module.PLANS}
+    assert "main program's stacks come first" in run_it
