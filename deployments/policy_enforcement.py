@@ -4,9 +4,11 @@ runs (a laptop, GitHub Actions, Pulumi Deployments), with the stack's policy con
 Why server-side: a Deployments `pulumi up` cannot be given `--policy-pack`, so pre_run.sh can only run
 a preview first, and at preview a rule that reads an unknown value (a role ARN in a trust policy, the
 image digest before the build) is reported as advisory and does not block. A policy group makes the
-CLI fetch the group's packs at the start of every update and run them as its own (Pulumi Cloud answers
-the update request with the required policies: pulumi/pulumi pkg/backend/httpstate/backend.go, ~1808),
-so at `pulumi up`, where values are known, each mandatory rule blocks.
+CLI fetch the group's packs at the start of every update and run them as its own: Pulumi Cloud answers
+an update request with `RequiredPolicies`, "a list of required Policy Packs to run during the update",
+and GetStackPolicyPacksResponse "allows the CLI to download the packs prior to starting an update"
+(pulumi/pulumi sdk/go/common/apitype). So at `pulumi up`, where values are known, each mandatory rule
+blocks. That Deployments runs get them too is inferred: they run the same CLI.
 
 - One `preventative` PolicyGroup per stack (pulumi-pulumiservice 1.5.0 `PolicyGroup(name,
   organization_name, entity_type, mode, policy_packs, stacks)`, policy_group.py), because each stack has
