@@ -107,6 +107,16 @@ def team_stacks(team: str, project: str, delivery_project: str) -> dict[tuple[st
     return grants
 
 
+def subject_teams() -> dict[GithubRole, str]:
+    """One issuer policy per subject: the first role presenting it, and its team (the only one)."""
+    by_subject: dict[str, GithubRole] = {}
+    for role in ROLES:
+        first = by_subject.setdefault(role.subject, role)
+        if first.team != role.team:  # a token carries one team: the jobs of one subject share it
+            raise ValueError(f"subject {role.subject} is given two teams, {first.team} and {role.team}")
+    return {role: role.team for role in by_subject.values()}
+
+
 def issuer_rules(repository: str, role: GithubRole) -> dict[str, str]:
     """The claims a GitHub token must carry to get `role.team`'s token from Pulumi Cloud."""
     rules = {"sub": subject(repository, role)}
@@ -179,8 +189,8 @@ class GithubActionsAccess(pulumi.ComponentResource):
             url=f"https://{GITHUB_OIDC_ISSUER}",
             policies=[ps.AuthPolicyDefinitionArgs(
                 decision=ps.AuthPolicyDecision.ALLOW, token_type=ps.AuthPolicyTokenType.TEAM,
-                team_name=self.teams[r.team].name, rules=issuer_rules(args.subject_repository, r))
-                for r in dict((r.subject, r) for r in ROLES).values()],
+                team_name=self.teams[team].name, rules=issuer_rules(args.subject_repository, r))
+                for r, team in subject_teams().items()],
             opts=child)
 
         self.register_outputs({"provider_arn": self.provider_arn, "role_arns": self.role_arns})

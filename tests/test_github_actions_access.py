@@ -159,3 +159,12 @@ def test_a_bad_subject_repository_is_a_config_error():
     [problem] = result.error.problems
     assert problem.startswith('hermes-eks-deployments:githubSubjectRepository in Pulumi.delivery.yaml is "hermes-eks"; allowed: ')
     assert result.resources == []
+
+
+def test_jobs_presenting_one_subject_must_share_one_team(monkeypatch):
+    """A token carries one team, so an issuer policy per subject: two teams for a subject is refused."""
+    assert len(github.subject_teams()) == 4
+    extra = github.GithubRole("preview", "dev", "pull_request", "hermes-eks-deploy-dev")
+    monkeypatch.setattr(github, "ROLES", (*github.ROLES, extra))
+    with pytest.raises(ValueError, match="subject pull_request is given two teams"):
+        github.subject_teams()
