@@ -47,19 +47,21 @@ def _secret(value) -> pulumi.Output[str] | None:
 def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
     """The cluster's Args. For a cluster still to be created, asks AWS who is creating it and refuses
     (before anything is registered, so `pulumi preview` already says so) a creator that
-    clusterAdminPrincipalArns lists: its access entry would fail with 409 once the cluster exists."""
+    clusterAdminPrincipalArns or clusterViewerPrincipalArns lists: its access entry would fail with 409 once
+    the cluster exists."""
     name = cluster_name(s, stack)
     creator = cluster_creator(name) if s.cluster_source == "create" else ""
-    try:
-        refuse_listed_creator(creator, s.cluster_admin_principal_arns, name)
-    except CreatorListedError as error:
-        key = config_key("cluster_admin_principal_arns")
-        raise ConfigError(stack, [
-            f"{key} in Pulumi.{stack}.yaml lists {error.listed}, which is the principal running this first "
-            f"`pulumi up` ({error.creator}); allowed: every principal that runs Pulumi or kubectl EXCEPT the "
-            "cluster's creator, whom EKS already makes admin (a second access entry fails with 409 "
-            "ResourceInUseException after the cluster exists). Remove it, or create the cluster as another principal"
-        ]) from None
+    for attribute in ("cluster_admin_principal_arns", "cluster_viewer_principal_arns"):
+        try:
+            refuse_listed_creator(creator, getattr(s, attribute), name)
+        except CreatorListedError as error:
+            key = config_key(attribute)
+            raise ConfigError(stack, [
+                f"{key} in Pulumi.{stack}.yaml lists {error.listed}, which is the principal running this first "
+                f"`pulumi up` ({error.creator}); allowed: every principal that runs Pulumi or kubectl EXCEPT the "
+                "cluster's creator, whom EKS already makes admin (a second access entry fails with 409 "
+                "ResourceInUseException after the cluster exists). Remove it, or create the cluster as another principal"
+            ]) from None
     return HermesClusterArgs(
         source=s.cluster_source,
         region=s.aws_region,

@@ -141,3 +141,10 @@ def test_no_stack_file_makes_a_preview_role_a_cluster_admin():
     for stack in ("dev", "prod", "pr", "local"):
         admins = stack_file_config_of(stack).get("hermes-eks:clusterAdminPrincipalArns") or []
         assert not [arn for arn in admins if "github-preview" in arn], stack
+
+
+def test_a_creator_listed_as_viewer_is_refused_before_anything_is_registered(account):
+    account(caller="arn:aws:sts::210987654321:assumed-role/hermes-eks-deploy-github-preview-prod/x")
+    program = run_program("prod", {"clusterViewerPrincipalArns": [PREVIEW_ROLE]}, raise_errors=False)
+    assert isinstance(program.error, ConfigError) and program.resources == []
+    assert f"hermes-eks:clusterViewerPrincipalArns in Pulumi.prod.yaml lists {PREVIEW_ROLE}" in str(program.error)
