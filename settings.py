@@ -665,18 +665,54 @@ def parse_settings(
             failed.add(attribute)
             allowed = str(item.get("ctx", {}).get("error", "")) or _pydantic_allowed(item)
             problems.append(describe(attribute, values.get(attribute), allowed))
-        # Validate again without the failed keys so the cross-field rules still run on the rest.
-        settings = StackSettings.model_validate({k: v for k, v in values.items() if k not in failed})
-        problems += [
-            describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)
-            if p.attribute not in failed
-        ]
+        problems += [describe(p.attribute, p.value, p.allowed) for p in _independent_problems(values, failed)]
         raise ConfigError(stack, problems) from None
 
     problems += [describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)]
     if problems:
         raise ConfigError(stack, problems)
     return settings
+
+
+def _independent_problems(values: Mapping[str, Any], failed: set[str]) -> list[Problem]:
+    """The cross-field problems of the keys that passed, reported only when they hold whatever valid
+    value each failed key was meant to have (an invalid modelProvider says nothing about modelDefault)."""
+    rest = {k: v for k, v in values.items() if k not in failed}
+    found = _cross_field_problems(StackSettings.model_validate(rest))
+    for attribute in failed & set(StackSettings.model_fields):
+        for stand_in in _stand_ins(attribute):
+            with_stand_in = _cross_field_problems(StackSettings.model_validate({**rest, attribute: stand_in}))
+            found = [p for p in found if p in with_stand_in]
+    return [p for p in found if p.attribute not in failed]
+
+
+def _stand_ins(attribute: str) -> list[Any]:
+    """Valid values a key might have been meant to hold: its default, its documented example and,
+    for a choice, every choice."""
+    field = StackSettings.model_fields[attribute]
+    candidates = [field.default, *_choices(field.annotation)]
+    example = KEY_DOCS.get(attribute, ("", ""))[1]
+    candidates.append(example)
+    try:
+        candidates.append(yaml.safe_load(example))  # an example is written as the stack file's YAML
+    except yaml.YAMLError:
+        pass
+    valid = []
+    for candidate in candidates:
+        try:
+            StackSettings.model_validate({attribute: candidate})
+        except ValidationError:
+            continue
+        valid.append(candidate)
+    return valid
+
+
+def _choices(annotation: Any) -> tuple[Any, ...]:
+    if annotation is bool:
+        return (True, False)
+    if typing.get_origin(annotation) is Literal:
+        return typing.get_args(annotation)
+    return ()
 
 
 def _pydantic_allowed(item: Mapping[str, Any]) -> str:
