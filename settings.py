@@ -823,7 +823,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "existing_cluster_name": ("Name of the EKS cluster to adopt (`existing` only).", "platform-prod"),
     "existing_cluster_addons": ("Cluster-wide pieces to install on an adopted cluster; leave out what it already has.", "[ebs-csi-driver, gp3-storage-class]"),
     "kubernetes_version": ("Kubernetes minor version: the EKS version created, and the schema every manifest is validated against.", "1.34"),
-    "hermes_image": ("Upstream Hermes release image, pinned by digest. Upgrading Hermes = changing this value.", HERMES_UPSTREAM_IMAGE),
+    "hermes_image": ("Upstream Hermes release image, pinned by digest; its default is the release this program is tested with. Set it on one stack to try a release (README \"Upgrading Hermes\").", HERMES_UPSTREAM_IMAGE),
     "image_source": ("`reference`: run hermesImage as-is. `mirror`: push it to a new ECR repository (small build) and run it by digest. `git`: build upstream's Dockerfile at hermesGitCommit into ECR.", "mirror"),
     "hermes_git_repository": ("Git repository built when imageSource is `git`.", HERMES_GIT_REPOSITORY),
     "hermes_git_commit": ("Full 40-character commit built when imageSource is `git`.", "3ef6bbd2" + "0" * 32),
