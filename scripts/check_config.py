@@ -24,16 +24,26 @@ ROOT = Path(__file__).resolve().parent.parent
 USAGE = "usage: python3 scripts/check_config.py <stack name | path to Pulumi.<stack>.yaml>"
 
 
+# The program's requirements (requirements.txt) by import name.
+PROGRAM_MODULES = ("pulumi", "pulumi_aws", "pulumi_eks", "pulumi_kubernetes", "pulumi_random",
+                   "pulumi_docker_build", "pulumi_awsx", "pulumi_command", "pydantic", "yaml")
+
+
 def _in_a_prepared_virtualenv() -> bool:
-    return sys.prefix != sys.base_prefix and all(
-        importlib.util.find_spec(module) is not None for module in ("pulumi", "pydantic", "yaml"))
+    return sys.prefix != sys.base_prefix and all(importlib.util.find_spec(m) is not None for m in PROGRAM_MODULES)
+
+
+def test_runner():
+    """scripts/test.py as a module (its name would clash with the standard library's `test` package)."""
+    spec = importlib.util.spec_from_file_location("hermes_eks_test_runner", ROOT / "scripts" / "test.py")
+    runner = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(runner)
+    return runner
 
 
 def _run_in_test_virtualenv() -> None:
     """Create or reuse .venvs/test exactly as the test runner does, and run this script in it."""
-    spec = importlib.util.spec_from_file_location("hermes_eks_test_runner", ROOT / "scripts" / "test.py")
-    runner = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(runner)
+    runner = test_runner()
     python = runner.ensure("test", runner.ENVIRONMENTS["test"])
     os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
 

@@ -4,6 +4,7 @@ the settings and the program under mocks, every problem in one run with key, fil
 from __future__ import annotations
 
 import importlib.util
+import inspect
 import subprocess
 import sys
 from pathlib import Path
@@ -151,3 +152,14 @@ def test_encrypted_values_are_not_decrypted_and_say_so(tmp_path):
 def test_a_wrong_argument_is_a_usage_error(arguments, message, capsys):
     assert check_config.main(arguments) == 2, "1 means the stack has problems"
     assert message in capsys.readouterr().err
+
+
+def test_it_runs_in_the_virtualenv_the_test_runner_makes():
+    """Outside a prepared virtualenv the script asks scripts/test.py for .venvs/test and runs itself there."""
+    runner = check_config.test_runner()
+    inspect.signature(runner.ensure).bind("test", runner.ENVIRONMENTS["test"])  # the call the script makes
+    requirements = (ROOT / "requirements.txt").read_text()
+    pinned = {line.split("==")[0].lower().replace("-", "_") for line in requirements.splitlines()
+              if "==" in line and not line.startswith("#")}
+    assert pinned == {m for m in check_config.PROGRAM_MODULES if m != "yaml"} | {"pyyaml"}
+    assert check_config._in_a_prepared_virtualenv(), "the test virtualenv runs it in place"
