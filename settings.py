@@ -718,7 +718,8 @@ def _choices(annotation: Any) -> tuple[Any, ...]:
 def _pydantic_allowed(item: Mapping[str, Any]) -> str:
     kind = item["type"]
     if kind == "literal_error":
-        return "one of " + item["ctx"]["expected"].replace("'", "")
+        close = difflib.get_close_matches(str(item["input"]), re.findall(r"'([^']*)'", item["ctx"]["expected"]), n=1)
+        return "one of " + item["ctx"]["expected"].replace("'", "") + (f"; did you mean {close[0]}?" if close else "")
     if kind in ("bool_parsing", "bool_type"):
         return "true or false"
     if kind in ("int_parsing", "int_type", "int_from_float"):

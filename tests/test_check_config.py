@@ -62,7 +62,7 @@ def test_a_stack_file_with_several_mistakes_reports_every_one_in_one_run(tmp_pat
         "hermes-eks:apiServerKey in Pulumi.mistakes.yaml is stored in plain text; allowed: an encrypted value set "
         "with `pulumi config set --secret apiServerKey ...`",
         'hermes-eks:modelProvider in Pulumi.mistakes.yaml is "bedrok"; allowed: one of none, bedrock, openrouter '
-        "or custom",
+        "or custom; did you mean bedrock?",
         'hermes-eks:natGateways in Pulumi.mistakes.yaml is "two"; allowed: one of single or one-per-az',
         "aws:region is not set in Pulumi.mistakes.yaml; allowed: an AWS region code (required when clusterSource "
         "is 'create')",

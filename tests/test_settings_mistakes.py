@@ -178,3 +178,13 @@ def test_problems_that_hold_whatever_the_invalid_key_meant_are_still_reported():
     problems = refused("dev", {"modelProvider": "bedrok", "nodeDesiredSize": 5, "backupCopyRegion": "eu-central-1"})
     assert [p.split(" ", 1)[0] for p in problems] == [
         "hermes-eks:modelProvider", "hermes-eks:nodeDesiredSize", "hermes-eks:backupCopyRegion"], problems
+
+
+@pytest.mark.parametrize("config, suggestion", [
+    ({"modelProvider": "bedrok"}, "did you mean bedrock?"),
+    ({"controlPlaneLogTypes": ["api", "audti"]}, "did you mean audit?"),
+    ({"natGateways": "two"}, None),
+])
+def test_a_mistyped_choice_suggests_the_closest_one(config, suggestion):
+    [problem] = refused("dev", config)
+    assert problem.endswith(suggestion) if suggestion else "did you mean" not in problem, problem
