@@ -77,6 +77,9 @@ ENGINE_TYPES = {
 }
 
 
+REFUSED = "the Pulumi CLI refuses the stack before the program starts"
+
+
 class Report:
     def __init__(self, stack: str, stack_file: Path):
         self.stack = stack
@@ -115,8 +118,8 @@ def engine_problems(stack: str, file_name: str, values: dict[str, cli.Value]) ->
     for key in missing:
         full = cli.namespaced(PROJECT, key)
         keys.add(full)
-        problems.append(f"{full} is not set in {file_name}; allowed: any value (Pulumi.yaml declares it without "
-                        f"a default); the Pulumi CLI says: {cli.missing_keys_message(stack, [key])}")
+        problems.append(f"{full} is not set in {file_name}; allowed: a value set in {file_name} (Pulumi.yaml "
+                        f"declares it without a default); {REFUSED}: {cli.missing_keys_message(stack, [key])}")
     for key, error in cli.stack_config_value_errors(stack, PROJECT_DECLARATION, merged):
         full = cli.namespaced(PROJECT, key)
         declared = PROJECT_DECLARATION.config[key]
@@ -128,7 +131,7 @@ def engine_problems(stack: str, file_name: str, values: dict[str, cli.Value]) ->
             allowed = f"{ENGINE_TYPES.get(type_name, type_name)} (Pulumi.yaml declares type '{type_name}')"
         source = file_name if full in values else "Pulumi.yaml"
         problems.append(f"{full} in {source} is {_shown(merged[full])}; allowed: {allowed}; "
-                        f"the Pulumi CLI refuses the stack before the program starts: {error}")
+                        f"{REFUSED}: {error}")
     return problems, keys
 
 

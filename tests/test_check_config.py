@@ -163,3 +163,14 @@ def test_it_runs_in_the_virtualenv_the_test_runner_makes():
               if "==" in line and not line.startswith("#")}
     assert pinned == {m for m in check_config.PROGRAM_MODULES if m != "yaml"} | {"pyyaml"}
     assert check_config._in_a_prepared_virtualenv(), "the test virtualenv runs it in place"
+
+
+def test_a_key_pulumi_yaml_declares_without_a_default_is_reported_missing(monkeypatch):
+    project = cli.load_project("name: hermes-eks\nconfig:\n  hermes-eks:team:\n    type: string\n")
+    monkeypatch.setattr(check_config, "PROJECT_DECLARATION", project)
+    problems, keys = check_config.engine_problems("dev", "Pulumi.dev.yaml", {})
+    assert keys == {"hermes-eks:team"}
+    assert problems == [
+        "hermes-eks:team is not set in Pulumi.dev.yaml; allowed: a value set in Pulumi.dev.yaml (Pulumi.yaml declares "
+        "it without a default); the Pulumi CLI refuses the stack before the program starts: Stack 'dev' is missing "
+        "configuration value 'hermes-eks:team'"]
