@@ -671,12 +671,7 @@ def parse_settings(
             failed.add(attribute)
             allowed = str(item.get("ctx", {}).get("error", "")) or _pydantic_allowed(item)
             problems.append(describe(attribute, values.get(attribute), allowed))
-        # Validate again without the failed keys so the cross-field rules still run on the rest.
-        settings = StackSettings.model_validate({k: v for k, v in values.items() if k not in failed})
-        problems += [
-            describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)
-            if p.attribute not in failed
-        ]
+        problems += [describe(p.attribute, p.value, p.allowed) for p in _independent_problems(values, failed)]
         raise ConfigError(stack, problems) from None
 
     problems += [describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)]
@@ -685,10 +680,52 @@ def parse_settings(
     return settings
 
 
+def _independent_problems(values: Mapping[str, Any], failed: set[str]) -> list[Problem]:
+    """The cross-field problems of the keys that passed, reported only when they hold whatever valid
+    value each failed key was meant to have (an invalid modelProvider says nothing about modelDefault)."""
+    rest = {k: v for k, v in values.items() if k not in failed}
+    found = _cross_field_problems(StackSettings.model_validate(rest))
+    for attribute in failed & set(StackSettings.model_fields):
+        for stand_in in _stand_ins(attribute):
+            with_stand_in = _cross_field_problems(StackSettings.model_validate({**rest, attribute: stand_in}))
+            found = [p for p in found if p in with_stand_in]
+    return [p for p in found if p.attribute not in failed]
+
+
+def _stand_ins(attribute: str) -> list[Any]:
+    """Valid values a key might have been meant to hold: its default, its documented example and,
+    for a choice, every choice."""
+    field = StackSettings.model_fields[attribute]
+    candidates = [field.default, *_choices(field.annotation)]
+    example = KEY_DOCS.get(attribute, ("", ""))[1]
+    candidates.append(example)
+    try:
+        candidates.append(yaml.safe_load(example))  # an example is written as the stack file's YAML
+    except yaml.YAMLError:
+        pass
+    valid = []
+    for candidate in candidates:
+        try:
+            StackSettings.model_validate({attribute: candidate})
+        except ValidationError:
+            continue
+        valid.append(candidate)
+    return valid
+
+
+def _choices(annotation: Any) -> tuple[Any, ...]:
+    if annotation is bool:
+        return (True, False)
+    if typing.get_origin(annotation) is Literal:
+        return typing.get_args(annotation)
+    return ()
+
+
 def _pydantic_allowed(item: Mapping[str, Any]) -> str:
     kind = item["type"]
     if kind == "literal_error":
-        return "one of " + item["ctx"]["expected"].replace("'", "")
+        close = difflib.get_close_matches(str(item["input"]), re.findall(r"'([^']*)'", item["ctx"]["expected"]), n=1)
+        return "one of " + item["ctx"]["expected"].replace("'", "") + (f"; did you mean {close[0]}?" if close else "")
     if kind in ("bool_parsing", "bool_type"):
         return "true or false"
     if kind in ("int_parsing", "int_type", "int_from_float"):
@@ -793,7 +830,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "existing_cluster_name": ("Name of the EKS cluster to adopt (`existing` only).", "platform-prod"),
     "existing_cluster_addons": ("Cluster-wide pieces to install on an adopted cluster; leave out what it already has.", "[ebs-csi-driver, gp3-storage-class]"),
     "kubernetes_version": ("Kubernetes minor version: the EKS version created, and the schema every manifest is validated against.", "1.34"),
-    "hermes_image": ("Upstream Hermes release image, pinned by digest. Upgrading Hermes = changing this value.", HERMES_UPSTREAM_IMAGE),
+    "hermes_image": ("Upstream Hermes release image, pinned by digest; its default is the release this program is tested with. Set it on one stack to try a release (README \"Upgrading Hermes\").", HERMES_UPSTREAM_IMAGE),
     "image_source": ("`reference`: run hermesImage as-is. `mirror`: push it to a new ECR repository (small build) and run it by digest. `git`: build upstream's Dockerfile at hermesGitCommit into ECR.", "mirror"),
     "hermes_git_repository": ("Git repository built when imageSource is `git`.", HERMES_GIT_REPOSITORY),
     "hermes_git_commit": ("Full 40-character commit built when imageSource is `git`.", "3ef6bbd2" + "0" * 32),
