@@ -285,6 +285,7 @@ class StackSettings(BaseModel):
     bedrock_monthly_budget_usd: Annotated[int, _between(1, 10_000_000, " of US dollars")] = 100
     bedrock_budget_thresholds: ListOf(Annotated[int, _between(1, 1000, " percent")]) = (50, 80, 100)
     bedrock_budget_services: ListOf(CostExplorerService) = ("Amazon Bedrock",)
+    bedrock_budget_all_marketplace: bool = True
     bedrock_budget_deny_invoke: bool = False
     bedrock_hourly_token_alarm: Annotated[int, _between(1000, 10_000_000_000, " of tokens")] = 1_000_000
     # --- cluster network: node zones, add-on versions, who may reach Hermes (issues 6 and 7) ----
@@ -856,5 +857,6 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "ingress_source_cidrs": ("Where traffic to the Hermes ports may come from, trusted for X-Forwarded-* headers; empty: the load balancer subnets (created cluster), the cluster's VPC (adopted), the private address ranges (`kubeconfig`). See README \"Network policy\".", "[10.244.0.0/16]"),
     "observability": ("AWS stacks: Hermes' logs in CloudWatch Logs, Container Insights metrics, pod alarms and a CloudWatch dashboard (README \"Watching Hermes\"; an adopted cluster gets the add-on only if existingClusterAddons lists cloudwatch-observability). No effect on `kubeconfig` stacks.", "true"),
     "log_retention_days": ("Days CloudWatch Logs keeps Hermes' container logs and the EKS control plane logs.", "90"),
-    "bedrock_budget_services": ("Cost Explorer service names the budget counts (models sold through AWS Marketplace bill under their own names).", "[Amazon Bedrock]"),
+    "bedrock_budget_services": ("Cost Explorer service names the budget counts; third-party models (Anthropic's among them) bill under their AWS Marketplace product names, e.g. `Claude Sonnet 4.6 (Amazon Bedrock Edition)`: list yours with `aws ce get-dimension-values --dimension SERVICE` (README \"Costs\").", "[Amazon Bedrock, Claude Sonnet 4.6 (Amazon Bedrock Edition)]"),
+    "bedrock_budget_all_marketplace": ("The budget also counts every AWS Marketplace charge of the account (billing entity `AWS Marketplace`), where third-party models on Bedrock bill; false: only bedrockBudgetServices (list the Marketplace names there).", "false"),
 }

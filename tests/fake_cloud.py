@@ -182,6 +182,12 @@ def resource(type_: str, name: str, inputs: dict, ecr: FakeEcr | None = None) ->
             nodeSecurityGroupId="sg-0node000000000000",
             clusterIngressRuleId="sgr-0ingress",
         )
+    elif type_ == "aws:budgets/budgetAction:BudgetAction":
+        # ActionId is a UUID; the action's ARN is the budget's plus /action/<id> (service authorization
+        # reference, list_awsbudgetservice.html, resource type budgetAction).
+        h = _hex(name, 16)
+        action_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+        state.update(actionId=action_id, arn=f"arn:aws:budgets::{ACCOUNT}:budget/{inputs['budgetName']}/action/{action_id}")
     elif type_ == "aws:ebs/volume:Volume":
         rid = "vol-0restored" + _hex(name, 4)
         state["arn"] = f"arn:aws:ec2:{inputs.get('availabilityZone', 'eu-central-1a')[:-1]}:{ACCOUNT}:volume/{rid}"
