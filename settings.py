@@ -497,6 +497,13 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
             and "gp3-storage-class" not in s.existing_cluster_addons):
         need("storage_class_name", "the StorageClass of the Hermes volume (the restored volume's PersistentVolume "
              "must name it) when restoreFromSnapshot is set on an adopted cluster without gp3-storage-class")
+    # A recovery point ARN names its Region (arn:<partition>:ec2:<region>::snapshot/snap-...:
+    # docs.aws.amazon.com/aws-backup/latest/devguide/restoring-ebs.html); EC2 makes a volume only from a
+    # snapshot in its own Region, and the volume is made in aws:region.
+    snapshot_region = s.restore_from_snapshot.split(":")[3] if s.restore_from_snapshot.startswith("arn:") else ""
+    if snapshot_region and s.aws_region and snapshot_region != s.aws_region:
+        need("restore_from_snapshot", f"a snapshot id or a recovery point ARN of aws:region {s.aws_region} (this one is "
+             f"in {snapshot_region}; copy it to {s.aws_region} first with `aws backup start-copy-job`)")
     if s.restore_availability_zone and not s.restore_from_snapshot:
         need("restore_availability_zone", "empty unless restoreFromSnapshot is set")
     # --- alerts and the Bedrock cost guardrails ----------------------------------------------
