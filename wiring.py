@@ -139,6 +139,8 @@ def guardrail_args(s: StackSettings, stack: str, alerts: AlertTopic, bedrock: Be
         alarm_prefix=f"hermes-{stack}",
         services=s.bedrock_budget_services,
         all_marketplace=s.bedrock_budget_all_marketplace,
+        alarm_region=s.effective_bedrock_region if s.effective_bedrock_region != s.aws_region else "",
+        alert_emails=s.alert_emails,
         hermes_role_name=bedrock.role.name if deny else None,
         hermes_role_arn=bedrock.role_arn if deny else None,
         tags=(("project", PROJECT), ("stack", stack)),

@@ -26,7 +26,11 @@
 - Near-real-time CloudWatch alarms per allowed model on the AWS/Bedrock runtime metrics: tokens per
   hour above a limit, and sustained throttling (docs.aws.amazon.com/bedrock/latest/userguide/
   monitoring.html#runtime-cloudwatch-metrics: InputTokenCount, OutputTokenCount, InvocationThrottles,
-  dimension ModelId = the model or inference profile id the request named).
+  dimension ModelId = the model or inference profile id the request named). Bedrock publishes them in
+  the Region it is called in (`bedrockRegion`), and an alarm watches metrics of its own Region only
+  (CloudWatch refuses "an Alarm in region 'us-west-2' based on metric ... in 'us-east-1'":
+  aws/aws-cdk#30483), so when that Region differs from the provider's the alarms are made there, with
+  an AlertTopic of their own in that Region (the same recipients confirm once more).
 
 The IAM documents are pure functions, so tests and the IAM linter read them without Pulumi.
 """
@@ -41,6 +45,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_command as command
 
+from components.alert_topic import AlertTopic, AlertTopicArgs
 from components.bedrock_access import INVOKE_ACTIONS
 
 # Cost Explorer's service name for Bedrock usage (the `SERVICE` dimension).
@@ -87,6 +92,10 @@ class CostGuardrailsArgs:
     hermes_role_name: pulumi.Input[str] | None = None  # set: deny invoke when the budget is spent
     hermes_role_arn: pulumi.Input[str] | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    # Where Bedrock is called and publishes its metrics, when not the provider's Region (aws:region);
+    # the alarms' own topic there notifies these addresses.
+    alarm_region: str = ""
+    alert_emails: tuple[str, ...] = ()
 
 
 def budget_notifications(actual_thresholds: tuple[int, ...], topic_arn: str) -> list[dict]:
@@ -257,6 +266,15 @@ class CostGuardrails(pulumi.ComponentResource):
         if args.hermes_role_name is not None:
             self._deny_when_spent(name, args, account_id, partition, tags)
 
+        alarm_opts, alarm_topic = child, args.alert_topic_arn
+        self.alarm_topic = None
+        if args.alarm_region:
+            provider = aws.Provider(f"{name}-bedrock-{args.alarm_region}", region=args.alarm_region, opts=child)
+            alarm_opts = pulumi.ResourceOptions(parent=self, provider=provider)
+            self.alarm_topic = AlertTopic(f"{name}-bedrock-{args.alarm_region}",
+                                          AlertTopicArgs(emails=args.alert_emails, tags=args.tags),
+                                          opts=pulumi.ResourceOptions(parent=self, providers={"aws": provider}))
+            alarm_topic = self.alarm_topic.arn
         self.alarms = []
         for model in args.models:
             for kind, alarm in model_alarms(model, args.hourly_token_limit).items():
@@ -264,11 +282,11 @@ class CostGuardrails(pulumi.ComponentResource):
                 self.alarms.append(aws.cloudwatch.MetricAlarm(
                     f"{name}-bedrock-{kind}-{_alarm_name(model)}",
                     name=alarm_name,
-                    alarm_actions=[args.alert_topic_arn],
-                    ok_actions=[args.alert_topic_arn],
+                    alarm_actions=[alarm_topic],
+                    ok_actions=[alarm_topic],
                     tags=tags,
                     **alarm,
-                    opts=child,
+                    opts=alarm_opts,
                 ))
         self.register_outputs({"budget_name": self.budget.name})
 

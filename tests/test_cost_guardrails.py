@@ -178,6 +178,29 @@ def test_every_allowed_model_has_a_token_and_a_throttle_alarm_to_the_alert_topic
     assert watched == {(m, kind) for m in models for kind in ("tokens", "throttles")}
 
 
+def test_bedrock_alarms_live_in_the_bedrock_region_and_notify_a_topic_there():
+    """Bedrock publishes its metrics where it is called; an alarm only sees its own Region's metrics."""
+    program = run_program("dev", {"bedrockRegion": "eu-west-1", "alertEmails": ["oncall@corp-internal.net"]})
+    providers = {p.urn: p.plain.get("region") for p in program.of_type("pulumi:providers:aws")}
+    region_of = lambda r: providers.get(r.provider.rsplit("::", 1)[0], "eu-central-1")  # noqa: E731
+    alarms = [a for a in program.of_type(ALARM) if "-bedrock-" in a.plain["name"]]
+    topics = {t.outputs["arn"]: t for t in program.of_type(TOPIC)}
+    assert len(alarms) == 4 and {region_of(a) for a in alarms} == {"eu-west-1"}
+    [bedrock_topic] = {tuple(a.plain["alarmActions"]) for a in alarms}
+    assert region_of(topics[bedrock_topic[0]]) == "eu-west-1"
+    subscriptions = [s for s in program.of_type(SUBSCRIPTION) if region_of(s) == "eu-west-1"]
+    assert [s.plain["endpoint"] for s in subscriptions] == ["oncall@corp-internal.net"]
+    # The budget is global and the pod alarms stay with the cluster, on the stack's own topic.
+    assert {region_of(a) for a in program.of_type(ALARM) if "-bedrock-" not in a.plain["name"]} == {"eu-central-1"}
+
+
+def test_in_the_stacks_own_region_the_bedrock_alarms_use_the_stacks_topic():
+    program = stack("dev")
+    assert program.of_type("pulumi:providers:aws") == [] or all(
+        "bedrock" not in p.name for p in program.of_type("pulumi:providers:aws"))
+    assert len(program.of_type(TOPIC)) == 1
+
+
 def test_the_token_alarm_adds_input_and_output_tokens_per_hour():
     alarm = model_alarms("eu.anthropic.claude-sonnet-4-6", 5_000_000)["tokens"]
     names = {q["metric"]["metric_name"] for q in alarm["metric_queries"] if "metric" in q}
