@@ -289,6 +289,7 @@ def observability_args(
         tags=(("project", PROJECT), ("stack", stack)),
         # The agent's pods need nodes, and under Pod Identity the agent that hands out credentials.
         addon_depends_on=tuple(cluster.addons.ready),
+        kubeconfig=cluster.kubeconfig,
     )
 
 

@@ -362,10 +362,46 @@ class FakeAccount:
             self.names[key] = resource.urn
 
     def destroy(self, program) -> None:
-        for key, resource in self._named(program):
-            if not resource.retain_on_delete:
-                self.names.pop(key, None)
+        """`pulumi destroy` in the engine's waves (tests/delete_order.py), with the CloudWatch add-on's
+        Fluent Bit as AWS runs it: its pods keep writing, and create any missing log group
+        (`auto_create_group true`, helm-charts values.yaml at amazon-cloudwatch-observability-4.10.3),
+        from before the add-on is deleted until they are gone: after a Command waiting for them, or
+        with the nodes (the cluster or its node groups). Resources of one wave are deleted together."""
+        from tests.delete_order import delete_waves  # noqa: PLC0415 - delete_order imports the harness, which imports this
+
+        named = {resource.urn: key for key, resource in self._named(program)}
+        writers = "absent"
+        if any(_is_cloudwatch_addon(r) for r in program.resources):
+            writers = "running"
+        for wave in delete_waves(program.resources):
+            for resource in wave:
+                key = named.get(resource.urn)
+                if key is None or resource.retain_on_delete:
+                    continue
+                recreated = (writers != "absent" and key[0] == "aws:cloudwatch/logGroup:LogGroup"
+                             and key[2].startswith("/aws/containerinsights/"))
+                if recreated:
+                    self.names[key] = "created by Fluent Bit during the destroy"
+                else:
+                    self.names.pop(key, None)
+            if any(_is_cloudwatch_addon(r) for r in wave) and writers == "running":
+                writers = "terminating"
+            if writers == "terminating" and any(_waits_for_cloudwatch_pods(r) for r in wave):
+                writers = "absent"
+            if any(r.type in ("eks:index:Cluster", "eks:index:ManagedNodeGroup") for r in wave):
+                writers = "absent"
 
     def kept(self, type_: str) -> list[tuple[str, str]]:
         """(region, name) of every resource of `type_` still in the account."""
         return sorted((region, name) for (t, region, name) in self.names if t == type_)
+
+
+def _is_cloudwatch_addon(resource) -> bool:
+    return resource.type == "aws:eks/addon:Addon" and resource.plain.get("addonName") == "amazon-cloudwatch-observability"
+
+
+def _waits_for_cloudwatch_pods(resource) -> bool:
+    """A Command whose delete waits until the add-on's namespace has no pods left."""
+    plain = resource.plain
+    return (resource.type == "command:local:Command" and "--for=delete pod" in (plain.get("delete") or "")
+            and (plain.get("environment") or {}).get("NAMESPACE") == "amazon-cloudwatch")
