@@ -286,6 +286,7 @@ class StackSettings(BaseModel):
     bedrock_monthly_budget_usd: Annotated[int, _between(1, 10_000_000, " of US dollars")] = 100
     bedrock_budget_thresholds: ListOf(Annotated[int, _between(1, 1000, " percent")]) = (50, 80, 100)
     bedrock_budget_services: ListOf(CostExplorerService) = ("Amazon Bedrock",)
+    bedrock_budget_all_marketplace: bool = True
     bedrock_budget_deny_invoke: bool = False
     bedrock_hourly_token_alarm: Annotated[int, _between(1000, 10_000_000_000, " of tokens")] = 1_000_000
     # --- cluster network: node zones, add-on versions, who may reach Hermes (issues 6 and 7) ----
@@ -502,6 +503,13 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
             and "gp3-storage-class" not in s.existing_cluster_addons):
         need("storage_class_name", "the StorageClass of the Hermes volume (the restored volume's PersistentVolume "
              "must name it) when restoreFromSnapshot is set on an adopted cluster without gp3-storage-class")
+    # A recovery point ARN names its Region (arn:<partition>:ec2:<region>::snapshot/snap-...:
+    # docs.aws.amazon.com/aws-backup/latest/devguide/restoring-ebs.html); EC2 makes a volume only from a
+    # snapshot in its own Region, and the volume is made in aws:region.
+    snapshot_region = s.restore_from_snapshot.split(":")[3] if s.restore_from_snapshot.startswith("arn:") else ""
+    if snapshot_region and s.aws_region and snapshot_region != s.aws_region:
+        need("restore_from_snapshot", f"a snapshot id or a recovery point ARN of aws:region {s.aws_region} (this one is "
+             f"in {snapshot_region}; copy it to {s.aws_region} first with `aws backup start-copy-job`)")
     if s.restore_availability_zone and not s.restore_from_snapshot:
         need("restore_availability_zone", "empty unless restoreFromSnapshot is set")
     # --- alerts and the Bedrock cost guardrails ----------------------------------------------
@@ -900,5 +908,6 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "ingress_source_cidrs": ("Where traffic to the Hermes ports may come from, trusted for X-Forwarded-* headers; empty: the load balancer subnets (created cluster), the cluster's VPC (adopted), the private address ranges (`kubeconfig`). See README \"Network policy\".", "[10.244.0.0/16]"),
     "observability": ("AWS stacks: Hermes' logs in CloudWatch Logs, Container Insights metrics, pod alarms and a CloudWatch dashboard (README \"Watching Hermes\"; an adopted cluster gets the add-on only if existingClusterAddons lists cloudwatch-observability). No effect on `kubeconfig` stacks.", "true"),
     "log_retention_days": ("Days CloudWatch Logs keeps Hermes' container logs and the EKS control plane logs.", "90"),
-    "bedrock_budget_services": ("Cost Explorer service names the budget counts (models sold through AWS Marketplace bill under their own names).", "[Amazon Bedrock]"),
+    "bedrock_budget_services": ("Cost Explorer service names the budget counts; third-party models (Anthropic's among them) bill under their AWS Marketplace product names, e.g. `Claude Sonnet 4.6 (Amazon Bedrock Edition)`: list yours with `aws ce get-dimension-values --dimension SERVICE` (README \"Costs\").", "[Amazon Bedrock, Claude Sonnet 4.6 (Amazon Bedrock Edition)]"),
+    "bedrock_budget_all_marketplace": ("The budget also counts every AWS Marketplace charge of the account (billing entity `AWS Marketplace`), where third-party models on Bedrock bill; false: only bedrockBudgetServices (list the Marketplace names there).", "false"),
 }

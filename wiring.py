@@ -141,6 +141,9 @@ def guardrail_args(s: StackSettings, stack: str, alerts: AlertTopic, bedrock: Be
         hourly_token_limit=s.bedrock_hourly_token_alarm,
         alarm_prefix=f"hermes-{stack}",
         services=s.bedrock_budget_services,
+        all_marketplace=s.bedrock_budget_all_marketplace,
+        alarm_region=s.effective_bedrock_region if s.effective_bedrock_region != s.aws_region else "",
+        alert_emails=s.alert_emails,
         hermes_role_name=bedrock.role.name if deny else None,
         hermes_role_arn=bedrock.role_arn if deny else None,
         tags=(("project", PROJECT), ("stack", stack)),
@@ -289,6 +292,7 @@ def observability_args(
         tags=(("project", PROJECT), ("stack", stack)),
         # The agent's pods need nodes, and under Pod Identity the agent that hands out credentials.
         addon_depends_on=tuple(cluster.addons.ready),
+        kubeconfig=cluster.kubeconfig,
     )
 
 
@@ -331,6 +335,9 @@ def stack_outputs(
         outputs["alert_topic_arn"] = alerts.arn
     if guardrails is not None and guardrails.deny_policy is not None:
         outputs["bedrock_budget_deny_policy_arn"] = guardrails.deny_policy.arn
+        # What `aws budgets execute-budget-action` needs to reverse the deny early (README "Costs").
+        outputs["bedrock_budget_name"] = guardrails.budget.name
+        outputs["bedrock_budget_action_id"] = guardrails.action.action_id
     if observability is not None:
         outputs["cloudwatch_dashboard_url"] = observability.dashboard_url
     return outputs

@@ -314,3 +314,37 @@ def test_kubeconfig_is_a_secret_output_and_cluster_name_is_exported():
         f"aws eks update-kubeconfig --region eu-central-1 --name {fake_cloud.CLUSTER_NAME} --kubeconfig hermes-eks-dev.kubeconfig")
     assert program.outputs["open_dashboard"] == (
         "kubectl --kubeconfig hermes-eks-dev.kubeconfig -n hermes port-forward svc/hermes-dashboard 9119:9119")
+
+
+# --- a first `up`: the add-ons install alongside the node groups ------------------------------------
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_eks_add_ons_wait_neither_for_the_nodes_nor_for_each_other(name):
+    """EKS accepts an add-on once the cluster is ACTIVE and pulumi-aws waits through CREATING/DEGRADED
+    until ACTIVE (terraform-provider-aws internal/service/eks/addon.go, waitAddonCreated): waiting for the
+    nodes first, or for another add-on, only lengthens a first `up` (scripts/critical_path.py)."""
+    from tests.delete_order import forced_before  # noqa: PLC0415 - a transitive dependency
+
+    program = stack(name)
+    nodes = program.of_type("eks:index:ManagedNodeGroup")
+    installed = [a for a in program.of_type(ADDON) if a.name.startswith("hermes-addons-")]
+    assert len(installed) == (2 if name == "prod" else 1)
+    for addon in installed:
+        assert not [n.name for n in nodes if forced_before(program.resources, addon, n)], addon.name
+        assert not [o.name for o in installed if o is not addon and forced_before(program.resources, addon, o)], addon.name
+    release = program.one(RELEASE)
+    assert not [a.name for a in installed if forced_before(program.resources, release, a)]
+    assert all(forced_before(program.resources, release, n) for n in nodes)  # an atomic install waits for pods
+
+
+@pytest.mark.parametrize("mode", ["irsa", "pod-identity"])
+def test_on_destroy_the_volume_wait_still_precedes_the_driver_the_agent_and_the_nodes(mode):
+    """The driver deletes the released volumes (dev: reclaim policy Delete) on its nodes, with the agent's
+    credentials under Pod Identity."""
+    from tests.delete_order import forced_before  # noqa: PLC0415
+
+    program = stack("dev", podIdentityMode=mode)
+    wait = program.one("command:local:Command", "hermes-addons-released-volumes")
+    must_outlive = [*program.of_type("eks:index:ManagedNodeGroup"), *[a for a in program.of_type(ADDON)
+                                                                       if a.name.startswith("hermes-addons-")]]
+    assert all(forced_before(program.resources, wait, r) for r in must_outlive)

@@ -443,3 +443,57 @@ def test_observability_off_leaves_the_cluster_without_add_on_alarms_or_dashboard
 
 def test_retention_days_are_cloudwatchs_own_list():
     assert 30 in RETENTION_DAYS and 0 not in RETENTION_DAYS and len(RETENTION_DAYS) == 22
+
+
+# --- teardown: Fluent Bit must not outlive its log groups ---------------------------------------------
+
+def test_destroy_deletes_the_add_on_then_waits_for_its_pods_then_deletes_its_log_groups():
+    """Fluent Bit creates a missing log group itself (auto_create_group), and EKS reports the add-on
+    deleted while its pods may still flush for up to 10 s."""
+    from tests.delete_order import forced_before  # noqa: PLC0415 - the engine's delete rule, ported
+
+    program = stack_program("prod")
+    addon = next(r for r in program.of_type(ADDON_TYPE) if r.plain["addonName"] == ADDON)
+    wait = program.one("command:local:Command", "hermes-cloudwatch-agents-gone")
+    assert "create" not in wait.plain  # nothing runs on `pulumi up`
+    assert ('kubectl --kubeconfig "$config" -n "$NAMESPACE" wait --for=delete pod --all --timeout="${TIMEOUT_SECONDS}s"'
+            in wait.plain["delete"])
+    assert {k: v for k, v in wait.plain["environment"].items() if k != "KUBECONFIG_JSON"} == {
+        "NAMESPACE": "amazon-cloudwatch", "TIMEOUT_SECONDS": "300"}
+    assert forced_before(program.resources, addon, wait)
+    groups = [g for g in program.of_type(LOG_GROUP) if g.plain["name"].startswith("/aws/containerinsights/")]
+    assert len(groups) == 4
+    assert all(forced_before(program.resources, wait, group) for group in groups)
+
+
+ADOPTED_WITH_CLOUDWATCH = {"clusterSource": "existing", "existingClusterName": "platform",
+                           "existingClusterAddons": ["ebs-csi-driver", "gp3-storage-class", "cloudwatch-observability"]}
+TEARDOWN_VARIANTS = {"dev": ("dev", {}), "prod": ("prod", {}), "adopted": ("dev", ADOPTED_WITH_CLOUDWATCH)}
+
+
+def containerinsights_groups(account: fake_cloud.FakeAccount) -> list[str]:
+    return [n for _, n in account.kept(LOG_GROUP) if n.startswith("/aws/containerinsights/")]
+
+
+@pytest.mark.parametrize("variant", sorted(TEARDOWN_VARIANTS))
+def test_a_teardown_leaves_no_log_group_behind_for_the_next_up_to_meet(variant, monkeypatch):
+    """On an adopted cluster the nodes outlive the stack, so only the wait stops Fluent Bit in time."""
+    name, config = TEARDOWN_VARIANTS[variant]
+    account = fake_cloud.FakeAccount()
+    first = run_program(name, config)
+    account.up(first)
+    account.destroy(first)
+    assert containerinsights_groups(account) == []
+    monkeypatch.setattr(fake_cloud, "DEPLOYMENT", 1)
+    account.up(run_program(name, config))  # no ResourceAlreadyExistsException
+
+
+def test_the_fake_fluent_bit_recreates_a_group_deleted_while_it_still_runs():
+    """The fake account's model, checked on the adopted stack without the wait."""
+    program = run_program("dev", ADOPTED_WITH_CLOUDWATCH)
+    without_wait = Program(program.stack, [r for r in program.resources if r.name != "hermes-cloudwatch-agents-gone"],
+                           program.outputs, program.invokes)
+    account = fake_cloud.FakeAccount()
+    account.up(without_wait)
+    account.destroy(without_wait)
+    assert len(containerinsights_groups(account)) == 4

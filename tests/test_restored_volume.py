@@ -124,6 +124,10 @@ def test_the_original_volume_is_kept_protected_during_a_restore():
 
 @pytest.mark.parametrize(("stack", "config", "message"), [
     ("dev", {"restoreFromSnapshot": "snap-xyz"}, "hermes-eks:restoreFromSnapshot in Pulumi.dev.yaml is \"snap-xyz\"; allowed: empty or an EBS snapshot id"),
+    ("dev", {"restoreFromSnapshot": "arn:aws:ec2:eu-west-1::snapshot/snap-0123456789abcdef0"},
+     "hermes-eks:restoreFromSnapshot in Pulumi.dev.yaml is \"arn:aws:ec2:eu-west-1::snapshot/snap-0123456789abcdef0\"; "
+     "allowed: a snapshot id or a recovery point ARN of aws:region eu-central-1 (this one is in eu-west-1; copy it to "
+     "eu-central-1 first with `aws backup start-copy-job`)"),
     ("dev", {"restoreAvailabilityZone": "eu-central-1a"}, "hermes-eks:restoreAvailabilityZone in Pulumi.dev.yaml is \"eu-central-1a\"; allowed: empty unless restoreFromSnapshot is set"),
     ("dev", {"restoreFromSnapshot": SNAPSHOT, "restoreAvailabilityZone": "us-east-1a"}, "allowed: a zone of aws:region eu-central-1"),
     ("local", {"restoreFromSnapshot": SNAPSHOT}, "hermes-eks:restoreFromSnapshot in Pulumi.local.yaml is \"snap-0123456789abcdef0\"; allowed: empty when clusterSource is 'kubeconfig'"),
