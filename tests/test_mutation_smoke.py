@@ -114,7 +114,8 @@ _by_location = importlib.util.spec_from_file_location
 @contextlib.contextmanager
 def _code_under_test(path: Path, source: str):
     """While active, `path` imports as `source`, by module name and by file location alike. Afterwards
-    sys.modules is as before: no other test sees the mutant, or anything imported while it was active."""
+    the real module is back, and the repository's modules first imported meanwhile (which may hold the
+    mutant) are forgotten. Third-party modules stay: pulumi_kubernetes, say, refuses to register twice."""
     name = _import_name(path)
     saved = dict(sys.modules)
     loader = _SourceLoader(source, path)
@@ -133,8 +134,15 @@ def _code_under_test(path: Path, source: str):
     finally:
         importlib.util.spec_from_file_location = _by_location
         for added in set(sys.modules) - set(saved):
-            del sys.modules[added]
+            if _is_ours(sys.modules[added]):
+                del sys.modules[added]
         sys.modules.update(saved)
+
+
+def _is_ours(module: types.ModuleType) -> bool:
+    """A module of this repository (not of a virtualenv, wherever it lives)."""
+    location = Path(getattr(module, "__file__", None) or "/").resolve()
+    return location.is_relative_to(ROOT) and "site-packages" not in location.parts
 
 
 def _fresh_test_module(test_file: str) -> types.ModuleType:
