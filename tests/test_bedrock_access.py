@@ -464,13 +464,27 @@ def test_component_role_trusts_the_service_account_through_irsa(irsa):
     assert irsa.one(ROLE).plain["maxSessionDuration"] == 3600
 
 
-def test_component_attaches_the_policy_for_the_deploying_account_and_partition(irsa):
+def test_component_attaches_the_policy_for_the_deploying_account_and_partition(irsa, monkeypatch):
     policy = irsa.one(ROLE_POLICY).plain
     assert policy["role"] == "hermes-bedrock-id"  # the role's id, as tests/fake_cloud.py answers it
-    assert fake_cloud.ACCOUNT == ACCOUNT
-    assert json.loads(policy["policy"]) == US_PROFILE_POLICY
+    assert json.loads(policy["policy"]) == US_PROFILE_POLICY  # written for account 210987654321 in `aws`
     assert {token for token, _ in irsa.invokes} == {
         "aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getPartition:getPartition"}
+
+    # Deployed by another account in another partition, the same policy names that account and partition.
+    answer = fake_cloud.invoke
+
+    def gov_cloud(token, args, ecr=None):
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws-us-gov", "dnsSuffix": "amazonaws.com", "id": "aws-us-gov"}
+        return answer(token, args, ecr)
+
+    monkeypatch.setattr(fake_cloud, "ACCOUNT", "109876543210")
+    monkeypatch.setattr(fake_cloud, "invoke", gov_cloud)
+    elsewhere = json.loads(register(bedrock_access("irsa")).one(ROLE_POLICY).plain["policy"])
+    assert elsewhere == json.loads(json.dumps(US_PROFILE_POLICY).replace("arn:aws:", "arn:aws-us-gov:")
+                                   .replace(":210987654321:", ":109876543210:"))
+    assert ":109876543210:" in json.dumps(elsewhere) and "arn:aws:" not in json.dumps(elsewhere)
 
 
 def test_under_irsa_the_service_account_carries_the_role_arn_and_there_is_no_association(irsa):

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.alert_topic import PUBLISHERS, key_policy, topic_policy
+from components.alert_topic import key_policy, topic_policy
 from components.bedrock_access import INVOKE_ACTIONS, invoke_policy
 from components.cost_guardrails import (
     BEDROCK_SERVICE,
@@ -212,17 +212,48 @@ def test_the_token_alarm_adds_input_and_output_tokens_per_hour():
 
 # --- the alert topic --------------------------------------------------------------------------------
 
+# budgets-sns-policy.html and sns-key-management.html (components/alert_topic.py): the account keeps
+# administering the key; the two publishers may only encrypt for the topic, on behalf of this account.
+ALERT_KEY_POLICY = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Sid": "AccountAdministers", "Effect": "Allow",
+         "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+         "Action": "kms:*", "Resource": "*"},
+        {"Sid": "ServicesPublishEncrypted", "Effect": "Allow",
+         "Principal": {"Service": ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": "210987654321"}}},
+    ],
+}
+
+
+def alert_topic_policy(topic_arn: str) -> dict:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "ServicesPublish", "Effect": "Allow",
+            "Principal": {"Service": ["budgets.amazonaws.com", "cloudwatch.amazonaws.com"]},
+            "Action": "sns:Publish", "Resource": topic_arn,
+            "Condition": {"StringEquals": {"aws:SourceAccount": "210987654321"}},
+        }],
+    }
+
+
+def test_the_alert_key_and_topic_policies_admit_only_the_two_publishers_of_this_account():
+    assert key_policy("210987654321", "aws") == ALERT_KEY_POLICY
+    assert topic_policy("arn:aws:sns:eu-central-1:210987654321:hermes-alerts", "210987654321") == alert_topic_policy(
+        "arn:aws:sns:eu-central-1:210987654321:hermes-alerts")
+
+
 def test_only_budgets_and_cloudwatch_of_this_account_may_publish_to_the_encrypted_topic():
     program = stack("dev")
     topic = program.one(TOPIC)
     key = program.one("aws:kms/key:Key", "hermes-alerts")
     assert topic.plain["kmsMasterKeyId"] == key.outputs["arn"]
-    assert json.loads(key.plain["policy"]) == key_policy(ACCOUNT, "aws")
+    assert json.loads(key.plain["policy"]) == ALERT_KEY_POLICY
     policy = json.loads(program.one("aws:sns/topicPolicy:TopicPolicy").plain["policy"])
-    assert policy == topic_policy(topic.outputs["arn"], ACCOUNT)
-    [statement] = policy["Statement"]
-    assert statement["Principal"] == {"Service": list(PUBLISHERS)}
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT}}
+    assert policy == alert_topic_policy(topic.outputs["arn"])
 
 
 def test_the_local_stack_has_no_budget_alarms_or_topic():

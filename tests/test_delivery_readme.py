@@ -108,10 +108,22 @@ def test_the_outputs_and_role_names_mentioned_are_the_programs():
 def test_the_configuration_table_lists_every_setting_with_its_default():
     rows = dict(re.findall(r"^\| `((?:hermes-eks-deployments|aws):[A-Za-z]+)` \| ([^|]+) \|", OWN_README, flags=re.M))
     assert set(rows) == {delivery.config_key(a) for a in delivery.DeliverySettings.model_fields}
+    # What the table shows for a default the code cannot spell as a value.
+    described = {"program_dir": "_(root)_", "github_subject_repository": "_(`repository`)_",
+                 "webhook_url": "_(none)_", "agent_pool_id": "_(hosted runners)_"}
     for attribute, field in delivery.DeliverySettings.model_fields.items():
         default = field.default
-        if isinstance(default, str) and default:
-            assert rows[delivery.config_key(attribute)].strip() == f"`{default}`", attribute
+        if field.is_required():
+            expected = "_(required)_"
+        elif attribute in described:
+            assert default in ("", None), attribute
+            expected = described[attribute]
+        elif isinstance(default, bool):
+            expected = f"`{str(default).lower()}`"
+        else:
+            assert isinstance(default, str) and default, attribute
+            expected = f"`{default}`"
+        assert rows[delivery.config_key(attribute)].strip() == expected, attribute
 
 
 # --- "GitHub Actions": who can change what -------------------------------------------------------------

@@ -103,11 +103,23 @@ def test_only_dev_deploys_on_push_and_only_pr_is_a_template():
     assert [s for s, v in vcs.items() if v["pullRequestTemplate"]] == ["pr"]
 
 
-def test_every_trigger_is_set_explicitly_because_the_package_defaults_deploy_commits_to_true():
+def test_every_trigger_is_set_explicitly_because_the_package_defaults_deploy_commits_to_true(monkeypatch):
     ps = pytest.importorskip("pulumi_pulumiservice")
     assert ps.DeploymentSettingsVcsArgs(provider="github").deploy_commits is True
-    for plan in plan_module.PLANS:
-        assert isinstance(plan.deploy_commits, bool) and isinstance(plan.preview_pull_requests, bool)
+    # Under mocks an omitted trigger registers as the package's default, so the program's own call is
+    # what is checked: each trigger passed as a bool, never left to (or set to None for) the default.
+    passed, construct = [], ps.DeploymentSettingsVcsArgs.__init__
+
+    def recording(self, *args, **kwargs):
+        passed.append(kwargs)
+        construct(self, *args, **kwargs)
+
+    monkeypatch.setattr(ps.DeploymentSettingsVcsArgs, "__init__", recording)
+    run = run_deployments(secrets={"webhookUrl": WEBHOOK})
+    assert len(passed) == len(run.of_type(SETTINGS)) == 3
+    for kwargs in passed:
+        triggers = {k: kwargs.get(k) for k in ("deploy_commits", "preview_pull_requests", "pull_request_template")}
+        assert all(type(value) is bool for value in triggers.values()), triggers
 
 
 def test_settings_use_the_vcs_block_for_github_never_the_deprecated_github_block():

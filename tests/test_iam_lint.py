@@ -23,11 +23,9 @@ import pytest
 
 from components.bedrock_access import INVOKE_ACTIONS, invoke_policy
 from components.cost_guardrails import budgets_trust_policy, scheduler_trust_policy
-from components.volume_backups import backup_role_trust_policy
 from components.volume_metrics import put_metric_policy
 from components.workload_identity import irsa_trust_policy, pod_identity_trust_policy
 
-from tests import fake_cloud
 from tests.conftest import stack_program
 
 ACCOUNT = "123456789012"
@@ -343,10 +341,29 @@ SERVICE_TRUST = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     },
-    "backup.amazonaws.com": backup_role_trust_policy,  # components/volume_backups.py
-    "budgets.amazonaws.com": lambda: budgets_trust_policy(fake_cloud.ACCOUNT),  # components/cost_guardrails.py
-    "scheduler.amazonaws.com": lambda: scheduler_trust_policy(fake_cloud.ACCOUNT),  # components/cost_guardrails.py
+    "backup.amazonaws.com": lambda: {  # components/volume_backups.py
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    },
+    # components/cost_guardrails.py; aws:SourceAccount is the confused-deputy guard (IAM user guide,
+    # confused-deputy.html): the service may assume the role only on behalf of this account.
+    "budgets.amazonaws.com": lambda: {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "budgets.amazonaws.com"}, "Action": "sts:AssumeRole",
+                       "Condition": {"StringEquals": {"aws:SourceAccount": "210987654321"}}}],
+    },
+    "scheduler.amazonaws.com": lambda: {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole",
+                       "Condition": {"StringEquals": {"aws:SourceAccount": "210987654321"}}}],
+    },
 }
+
+
+@pytest.mark.parametrize("service", ["budgets.amazonaws.com", "scheduler.amazonaws.com"])
+def test_the_budgets_and_scheduler_roles_trust_their_service_only_for_this_account(service):
+    build = {"budgets.amazonaws.com": budgets_trust_policy, "scheduler.amazonaws.com": scheduler_trust_policy}[service]
+    assert build("210987654321") == SERVICE_TRUST[service]()
 
 
 def _trust_kind(document: dict) -> str:

@@ -10,10 +10,12 @@ stack does not allow; CPU over a limit the stack does not set), fails.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from components.observability import ADDON, ADDON_VERSION, RETENTION_DAYS, Watched, alarm_specs, dashboard_body
+from components.addon_versions import ADDON_VERSION_PATTERN
+from components.observability import ADDON, RETENTION_DAYS, Watched, alarm_specs, dashboard_body
 from components.workload_identity import irsa_trust_policy, pod_identity_trust_policy
 from tests import fake_cloud
 from tests.conftest import stack_program
@@ -332,7 +334,9 @@ def addon(program: Program):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_add_on_is_pinned_and_never_resolved_at_run_time(stack):
     program = stack_program(stack)
-    assert addon(program).plain["addonVersion"] == ADDON_VERSION
+    # A concrete eksbuild release (never "latest" or empty, which EKS would resolve itself).
+    assert re.fullmatch(ADDON_VERSION_PATTERN, addon(program).plain["addonVersion"])
+    assert addon(program).plain["addonVersion"] == "v4.10.3-eksbuild.1"
     assert not [args for token, args in program.invokes
                 if token == "aws:eks/getAddonVersion:getAddonVersion" and args["addonName"] == ADDON]
 
@@ -442,7 +446,10 @@ def test_observability_off_leaves_the_cluster_without_add_on_alarms_or_dashboard
 
 
 def test_retention_days_are_cloudwatchs_own_list():
-    assert 30 in RETENTION_DAYS and 0 not in RETENTION_DAYS and len(RETENTION_DAYS) == 22
+    # pulumi_aws cloudwatch/log_group.py, retention_in_days: "Possible values are: 1, 3, ... 3653, and 0"
+    # (0: never expire, which this stack does not offer).
+    assert RETENTION_DAYS == (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                              2557, 2922, 3288, 3653)
 
 
 # --- teardown: Fluent Bit must not outlive its log groups ---------------------------------------------

@@ -52,8 +52,10 @@ def test_hermes_mounts_a_claim_bound_to_the_restored_volume_pinned_to_its_zone()
     program = render("dev", SNAPSHOT)
     volume = program.one(VOLUME)
     persistent_volume, claim = program.one(PV).plain, program.one(PVC, f"hermes-data-{SNAPSHOT}").plain
-    assert persistent_volume["spec"]["csi"] == {"driver": "ebs.csi.aws.com", "volumeHandle": volume.outputs["id"] if "id" in volume.outputs else persistent_volume["spec"]["csi"]["volumeHandle"], "fsType": "ext4"}
-    assert persistent_volume["spec"]["csi"]["volumeHandle"].startswith("vol-0restored")
+    # The id EC2 gave the volume, as its ARN ends (tests/fake_cloud.py answers vol-0restored<hex>).
+    volume_id = volume.outputs["arn"].rsplit(":volume/", 1)[1]
+    assert volume_id.startswith("vol-0restored")
+    assert persistent_volume["spec"]["csi"] == {"driver": "ebs.csi.aws.com", "volumeHandle": volume_id, "fsType": "ext4"}
     assert persistent_volume["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
     (term,) = persistent_volume["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
     assert term == {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["eu-central-1b"]}]}
