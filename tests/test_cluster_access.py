@@ -58,7 +58,7 @@ def test_an_unlisted_creator_gets_no_entry_and_is_recorded_for_later_runs(accoun
     account(caller=CI_SESSION)
     program = run_program("prod")
     assert list(program.one(CLUSTER).plain["accessEntries"]) == ["210987654321-role-platform-admins"]
-    record = program.one(RECORD)
+    record = program.one(RECORD, "hermes-creator")
     assert record.plain["keepers"] == {"principal": CI_SESSION}
     # Until the cluster exists the record follows whoever runs (a failed first `up` may be retried by
     # someone else)...
@@ -67,7 +67,7 @@ def test_an_unlisted_creator_gets_no_entry_and_is_recorded_for_later_runs(accoun
 
 def test_once_the_cluster_exists_the_recorded_creator_is_never_rewritten(account):
     account(caller=ADMIN_SESSION, existing=("hermes-prod",), recorded=CI_SESSION)
-    record = run_program("prod", {"clusterAdminPrincipalArns": []}).one(RECORD)
+    record = run_program("prod", {"clusterAdminPrincipalArns": []}).one(RECORD, "hermes-creator")
     assert record.ignore_changes == ["keepers"]
     assert record.outputs["keepers"] == {"principal": CI_SESSION}
 
@@ -105,7 +105,7 @@ def test_listing_the_recorded_creator_later_stops_before_the_cluster_is_updated(
 def test_a_cluster_older_than_the_record_records_no_creator(account):
     account(caller=ADMIN_SESSION, existing=("hermes-prod",))
     program = run_program("prod")
-    assert program.one(RECORD).plain["keepers"] == {"principal": "unknown"}
+    assert program.one(RECORD, "hermes-creator").plain["keepers"] == {"principal": "unknown"}
 
 
 PREVIEW_ROLE = "arn:aws:iam::210987654321:role/hermes-eks-deploy-github-preview-prod"
