@@ -215,6 +215,8 @@ def test_every_role_in_the_table_is_a_role_the_programs_make_with_those_permissi
 def test_the_prod_deployments_row_is_never_reached_by_a_pull_request():
     credential, change = next(r for a, r in who_can_change_what().items() if a.startswith("Whoever starts a Deployments update"))
     assert "never for a pull request" in credential and change.startswith("`prod`")
+    # A run may override its source: the row says so rather than promise that only main's code runs.
+    assert "a run request may name another branch, commit or pre-run command" in credential
     prod = next(p for p in plan_module.PLANS if p.stack == "prod")
     assert not prod.preview_pull_requests and not prod.pull_request_template
     assert {"detect-drift", "remediate-drift"} <= set(prod.operations)
