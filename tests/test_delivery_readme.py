@@ -163,6 +163,13 @@ def test_the_merge_to_main_row_says_dev_reaches_prod_when_they_share_the_default
     assert run_deployments(remove=("stacks",)).outputs["deploy_role_arns"].keys() == {"dev", "prod"}
 
 
+def test_the_preview_dev_row_says_it_reads_prods_account_because_its_role_is_made_there():
+    _, change = next(r for a, r in who_can_change_what().items() if a.startswith("Author of a pull request (`Preview dev`)"))
+    assert change.startswith("nothing") and "`prod`'s resources, logs and S3 objects too" in change
+    roles = {r.plain["name"] for r in run_deployments(config={"githubActions": True}).of_type("aws:iam/role:Role")}
+    assert {"hermes-eks-deploy-github-preview-dev", "hermes-eks-deploy-prod"} <= roles  # one stack, one account
+
+
 def stack_config(stack: str) -> dict:
     from tests.deployments_harness import stack_file_config
 
