@@ -2,13 +2,14 @@
 
 settings -> AWS access (OIDC provider, a deploy role per stack) -> each stack's deployment settings,
 schedules and webhook -> outputs (the role ARNs to list in the main stacks' clusterAdminPrincipalArns).
+Only the stacks named in `stacks` are managed here: those whose deploy roles live in this AWS account.
 """
 
 from pathlib import Path, PurePosixPath
 
 import pulumi
 
-from delivery_plan import PLANS
+from delivery_plan import plans_for
 from delivery_settings import PROJECT as DELIVERY_PROJECT
 from delivery_settings import DeliveryConfigError, config_key, load_settings
 from deploy_access import (
@@ -28,6 +29,7 @@ from stack_deployment import StackDeployment, StackDeploymentArgs
 
 # 1. Every input validated before anything is registered, the account's existing OIDC providers included.
 settings = load_settings()
+plans = plans_for(settings.stacks)  # prod and the review-stack template are never both here (delivery_settings)
 pulumi_provider_arn = (existing_oidc_provider(PULUMI_OIDC_ISSUER, pulumi_audience(settings.organization), "oidcProvider")
                        if settings.oidc_provider == "existing" else "")
 github_provider_arn = (existing_oidc_provider(GITHUB_OIDC_ISSUER, GITHUB_AUDIENCE, "githubOidcProvider")
@@ -47,14 +49,14 @@ if settings.enforce_policy_pack and not (pack_dir / "PulumiPolicy.yaml").is_file
 access = DeployAccess("deploy", DeployAccessArgs(
     organization=settings.organization,
     project=settings.project,
-    plans=PLANS,
+    plans=plans,
     review_stack_pattern=settings.review_stack_pattern,
     existing_provider_arn=pulumi_provider_arn,
 ))
 
 # 3. What Deployments does for each stack (delivery_plan.py has the table).
 webhook_url = settings.webhook_url.get_secret_value() if settings.webhook_url else None
-for plan in PLANS:
+for plan in plans:
     StackDeployment(plan.stack, StackDeploymentArgs(
         organization=settings.organization,
         project=settings.project,
@@ -71,12 +73,13 @@ for plan in PLANS:
         agent_pool_id=settings.agent_pool_id,
     ))
 
-# 4. The policy pack on every update of dev and prod, enforced by Pulumi Cloud (policy_enforcement.py).
+# 4. The policy pack on every update of dev and prod (those managed here), enforced by Pulumi Cloud (policy_enforcement.py).
 if settings.enforce_policy_pack:
     PolicyEnforcement("policy", PolicyEnforcementArgs(
         organization=settings.organization,
         project=settings.project,
         pack_dir=pack_dir,
+        stacks=tuple(plan.stack for plan in plans if not plan.pull_request_template),
     ))
 
 # 5. Optionally, what the GitHub Actions workflows may do: AWS roles and Pulumi Cloud teams per job.

@@ -14,6 +14,10 @@ preview of a pull request holds the stack's write power while it runs the branch
 are previewed instead by .github/workflows/pull-request.yml with read-only identities
 (github_actions_access.py); only review stacks, made for the pull request, run its code here.
 
+One delivery stack manages the stacks of ONE AWS account (`stacks`, delivery_settings.py): the `pr`
+role has PowerUserAccess on its whole account and runs unreviewed code, so it is never created next to
+`prod`'s roles (two delivery stacks, deployments/README.md "Two AWS accounts").
+
 `prod` deploys only when someone runs it (`pulumi deployment run update`, or Deploy in Pulumi Cloud):
 pulumi-pulumiservice 1.5.0's `DeploymentSettingsVcsArgs` has no tag trigger, and `deploy_commits`
 defaults to TRUE there (pulumi_pulumiservice/_inputs.py), so every plan sets it explicitly.
@@ -64,6 +68,15 @@ PLANS = (
     StackPlan("pr", deploy_commits=False, preview_pull_requests=False, pull_request_template=True,
               operations=OPERATIONS, drift_detection=False, notify_on=(), ephemeral=True),
 )
+
+STACK_NAMES = tuple(plan.stack for plan in PLANS)
+REVIEW_TEMPLATE = next(plan.stack for plan in PLANS if plan.pull_request_template)
+
+
+def plans_for(stacks: tuple[str, ...]) -> tuple[StackPlan, ...]:
+    """The plans of the stacks one delivery stack manages in its AWS account (its `stacks` setting)."""
+    return tuple(plan for plan in PLANS if plan.stack in stacks)
+
 
 # Files that cannot change what a stack deploys. Path filters are globs on the changed file's path from
 # the repository root; `!` excludes (pulumi/docs deployments/concepts/settings/path-filtering). Excluding

@@ -33,9 +33,6 @@ import pulumi_pulumiservice as ps
 import yaml
 
 PACK_NAME = "hermes-eks"  # policy/__main__.py: PolicyPack(name=...)
-# The stacks whose updates the groups check: every long-lived stack Deployments updates.
-ENFORCED_STACKS = ("dev", "prod")
-
 
 def policy_pack_version(pack_dir: Path) -> str:
     return str(yaml.safe_load((pack_dir / "PulumiPolicy.yaml").read_text())["version"])
@@ -56,6 +53,7 @@ class PolicyEnforcementArgs:
     organization: str
     project: str
     pack_dir: Path  # the policy pack's folder in this checkout
+    stacks: tuple[str, ...]  # the long-lived stacks this delivery stack manages
 
 
 class PolicyEnforcement(pulumi.ComponentResource):
@@ -63,7 +61,7 @@ class PolicyEnforcement(pulumi.ComponentResource):
         super().__init__("hermes-eks-deployments:index:PolicyEnforcement", name, None, opts)
         version = policy_pack_version(args.pack_dir)
         self.groups: dict[str, ps.PolicyGroup] = {}
-        for stack in ENFORCED_STACKS:
+        for stack in args.stacks:
             self.groups[stack] = ps.PolicyGroup(
                 f"{name}-{stack}",
                 name=group_name(args.project, stack),

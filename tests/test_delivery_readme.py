@@ -91,6 +91,7 @@ def test_every_file_mentioned_exists():
 
 def test_the_outputs_and_role_names_mentioned_are_the_programs():
     outputs = run_deployments(config={"githubActions": True}).outputs
+    sandbox_outputs = run_deployments("sandbox").outputs
     roles = {access.deploy_role_name(p.stack) for p in plan_module.PLANS}
     roles |= {github.role_name(kind, stack) for kind in ("preview", "deploy") for stack in github.STACKS}
     for where, text in TEXTS.items():
@@ -102,7 +103,8 @@ def test_the_outputs_and_role_names_mentioned_are_the_programs():
                 assert output in outputs, (where, output)
         for output in re.findall(r"`(github_(?:preview|deploy)_role_arn_[a-z_]*)", text):  # also `..._<stack>`
             assert any(name.startswith(output) for name in outputs), (where, output)
-    assert set(outputs["deploy_role_arns"]) == {p.stack for p in plan_module.PLANS}
+    # prod's account and the review stacks' account, between them, hold every stack's deploy role.
+    assert set(outputs["deploy_role_arns"]) | set(sandbox_outputs["deploy_role_arns"]) == {p.stack for p in plan_module.PLANS}
 
 
 def test_the_configuration_table_lists_every_setting_with_its_default():
@@ -158,6 +160,49 @@ def test_no_pull_request_row_can_change_anything_but_its_review_stack():
             assert change.startswith("nothing"), actor
 
 
+def test_the_review_stack_row_never_reaches_prod_because_no_delivery_stack_holds_both():
+    credential, change = next(r for a, r in who_can_change_what().items() if "review stack" in a)
+    assert "made only by the `sandbox` stack of `deployments/` in an account without `prod`" in credential
+    assert "never `prod`" in change
+    assert stack_config("sandbox")["stacks"] == ["pr"] and stack_config("delivery")["stacks"] == ["dev", "prod"]
+    refused = run_deployments(config={"stacks": ["dev", "prod", "pr"]}, raise_errors=False)
+    assert refused.resources == [] and "separate AWS account" in str(refused.error)
+
+
+def test_the_merge_to_main_row_says_dev_reaches_prod_when_they_share_the_default_account():
+    credential, change = next(r for a, r in who_can_change_what().items() if a.startswith("Whoever merges to `main`"))
+    assert change.startswith("`dev`") and "`prod`'s resources too when both share one (the default)" in change
+    assert run_deployments(remove=("stacks",)).outputs["deploy_role_arns"].keys() == {"dev", "prod"}
+
+
+def test_the_preview_dev_row_says_it_reads_prods_account_because_its_role_is_made_there():
+    _, change = next(r for a, r in who_can_change_what().items() if a.startswith("Author of a pull request (`Preview dev`)"))
+    assert change.startswith("nothing") and "`prod`'s resources, logs and S3 objects too" in change
+    roles = {r.plain["name"] for r in run_deployments(config={"githubActions": True}).of_type("aws:iam/role:Role")}
+    assert {"hermes-eks-deploy-github-preview-dev", "hermes-eks-deploy-prod"} <= roles  # one stack, one account
+
+
+def stack_config(stack: str) -> dict:
+    from tests.deployments_harness import stack_file_config
+
+    return {k.split(":", 1)[1]: v for k, v in stack_file_config(stack).items()}
+
+
+def test_the_two_accounts_table_lists_only_accepted_stacks_and_each_stack_file_is_its_first_choice():
+    section = OWN_README[OWN_README.index("## Two AWS accounts"):OWN_README.index("\n## ", OWN_README.index("## Two AWS accounts") + 1)]
+    rows = re.findall(r"^\| `([a-z]+)` \(`Pulumi\.([a-z]+)\.yaml`\) \| [^|]+ \| ([^|]+) \|", section, flags=re.M)
+    assert [(stack, file) for stack, file, _ in rows] == [("delivery", "delivery"), ("sandbox", "sandbox")]
+    base = {"aws:region": "eu-central-1", "hermes-eks-deployments:organization": "acme",
+            "hermes-eks-deployments:repository": "acme/hermes-eks"}
+    for stack, _, column in rows:
+        choices = [[s.strip() for s in choice.split(",")] for choice in re.findall(r"`\[([a-z, ]+)\]`", column)]
+        assert choices and choices[0] == stack_config(stack)["stacks"]
+        for choice in choices:
+            delivery.parse_settings({**base, "hermes-eks-deployments:stacks": choice}, stack=stack)
+    with pytest.raises(delivery.DeliveryConfigError):
+        delivery.parse_settings({**base, "hermes-eks-deployments:stacks": ["prod", "pr"]}, stack="delivery")
+
+
 def test_every_team_in_the_table_has_exactly_the_stack_permissions_the_row_says():
     words = {"read": "Stack Read", "edit": "Stack Write"}
     for actor, (credential, _) in who_can_change_what().items():
@@ -189,6 +234,8 @@ def test_every_role_in_the_table_is_a_role_the_programs_make_with_those_permissi
 def test_the_prod_deployments_row_is_never_reached_by_a_pull_request():
     credential, change = next(r for a, r in who_can_change_what().items() if a.startswith("Whoever starts a Deployments update"))
     assert "never for a pull request" in credential and change.startswith("`prod`")
+    # A run may override its source: the row says so rather than promise that only main's code runs.
+    assert "a run request may name another branch, commit or pre-run command" in credential
     prod = next(p for p in plan_module.PLANS if p.stack == "prod")
     assert not prod.preview_pull_requests and not prod.pull_request_template
     assert {"detect-drift", "remediate-drift"} <= set(prod.operations)

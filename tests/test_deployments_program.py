@@ -24,19 +24,26 @@ plan_module = import_program_module("delivery_plan")
 
 @functools.cache
 def program() -> Program:
+    """The delivery stack of prod's account (Pulumi.delivery.yaml): dev and prod."""
     return run_deployments(secrets={"webhookUrl": WEBHOOK})
 
 
+@functools.cache
+def sandbox() -> Program:
+    """The delivery stack of the review stacks' account (Pulumi.sandbox.yaml): pr."""
+    return run_deployments("sandbox", secrets={"webhookUrl": WEBHOOK})
+
+
 def settings_of(stack: str, run: Program | None = None) -> dict:
-    run = run or program()
+    run = run or (sandbox() if stack == "pr" else program())
     [found] = [r for r in run.of_type(SETTINGS) if r.inputs["stack"] == stack]
     return found.plain
 
 
 # --- the program and the main program share only names ----------------------------------------------
 
-def test_the_program_has_one_stack_file_and_its_own_project():
-    assert STACKS == ["delivery"]
+def test_the_program_has_a_stack_file_per_aws_account_and_its_own_project():
+    assert STACKS == ["delivery", "sandbox"]
     assert yaml.safe_load((PROGRAM / "Pulumi.yaml").read_text())["name"] == "hermes-eks-deployments"
 
 
@@ -87,9 +94,60 @@ def test_only_review_stacks_run_a_pull_requests_code_in_deployments():
     runs_pr_code = {s for s in ("dev", "prod", "pr")
                     if settings_of(s)["vcs"]["previewPullRequests"] or settings_of(s)["vcs"]["pullRequestTemplate"]}
     assert runs_pr_code == {"pr"}
-    roles = {r.plain["name"]: r.outputs["arn"] for r in program().of_type(ROLE)}
-    assert settings_of("pr")["operationContext"]["oidc"]["aws"]["roleARN"] == roles["hermes-eks-deploy-pr"]
-    assert roles["hermes-eks-deploy-pr"] != roles["hermes-eks-deploy-prod"]
+    roles = {r.plain["name"]: r.outputs["arn"] for r in sandbox().of_type(ROLE)}
+    assert roles == {"hermes-eks-deploy-pr": settings_of("pr")["operationContext"]["oidc"]["aws"]["roleARN"]}
+
+
+# --- one delivery stack per AWS account: prod's roles never beside the review stacks' ---------------
+
+def deployed_stacks(run: Program) -> dict[str, set[str]]:
+    return {
+        "deploy roles": {r.plain["tags"]["stack"] for r in run.of_type(ROLE)},
+        "deployment settings": {r.plain["stack"] for r in run.of_type(SETTINGS)},
+        "policy groups": {r.plain["stacks"][0]["name"] for r in run.of_type("pulumiservice:index:PolicyGroup")},
+        "outputs": set(run.outputs["deploy_role_arns"]),
+    }
+
+
+def test_a_delivery_stack_manages_dev_and_prod_by_default_and_never_the_review_stacks():
+    run = run_deployments(remove=("stacks",))
+    assert deployed_stacks(run) == {"deploy roles": {"dev", "prod"}, "deployment settings": {"dev", "prod"},
+                                    "policy groups": {"dev", "prod"}, "outputs": {"dev", "prod"}}
+    assert deployed_stacks(program()) == deployed_stacks(run)
+
+
+def test_the_sandbox_delivery_stack_manages_only_the_review_stack_template():
+    assert deployed_stacks(sandbox()) == {"deploy roles": {"pr"}, "deployment settings": {"pr"},
+                                          "policy groups": set(), "outputs": {"pr"}}
+    assert not sandbox().of_type(DRIFT)  # prod's drift schedule stays with prod
+
+
+@pytest.mark.parametrize("stacks", [["dev", "prod", "pr"], ["prod", "pr"]])
+def test_prod_and_the_review_stacks_in_one_delivery_stack_are_refused_before_anything_is_registered(stacks):
+    run = run_deployments(config={"stacks": stacks}, raise_errors=False)
+    assert run.resources == []
+    assert run.error.problems == [
+        f"hermes-eks-deployments:stacks in Pulumi.delivery.yaml is {json.dumps(stacks)}; allowed: `prod` and `pr` "
+        "never in one delivery stack, because review stacks run a pull request's unreviewed code with "
+        "PowerUserAccess on the delivery stack's whole AWS account: run review stacks from a delivery stack in "
+        "a separate AWS account ([pr], as Pulumi.sandbox.yaml), and keep [dev, prod] or [prod] here"]
+
+
+@pytest.mark.parametrize("stacks", [["pr"], ["dev", "pr"], ["prod"]])
+def test_github_actions_roles_are_made_only_beside_both_dev_and_prod(stacks):
+    """Else prod's GitHub Actions deploy role would sit in the review stacks' account, or dev's be missing."""
+    run = run_deployments(config={"stacks": stacks, "githubActions": True}, raise_errors=False)
+    assert run.resources == []
+    assert run.error.problems == [
+        f"hermes-eks-deployments:githubActions in Pulumi.delivery.yaml is true and hermes-eks-deployments:stacks "
+        f"is {json.dumps(stacks)}; allowed: hermes-eks-deployments:githubActions only on the delivery stack "
+        "whose stacks are [dev, prod], or false"]
+
+
+def test_dev_and_the_review_stacks_may_share_an_account_prod_may_stand_alone():
+    """dev runs only reviewed code merged to main; its account may hold review stacks, or prod."""
+    assert deployed_stacks(run_deployments(config={"stacks": ["dev", "pr"]}))["deploy roles"] == {"dev", "pr"}
+    assert deployed_stacks(run_deployments(config={"stacks": ["prod"]}))["deploy roles"] == {"prod"}
 
 
 def test_pr_is_only_the_review_stack_template():
@@ -242,11 +300,12 @@ def test_the_webhook_url_never_appears_in_plain_text():
 # --- OIDC, policy pack, runners -------------------------------------------------------------------
 
 def test_each_stack_assumes_its_own_deploy_role_for_no_longer_than_the_role_allows():
-    roles = {r.plain["name"]: r for r in program().of_type(ROLE)}
     for stack in ("dev", "prod", "pr"):
+        run = sandbox() if stack == "pr" else program()
+        roles = {r.plain["name"]: r for r in run.of_type(ROLE)}
         aws = settings_of(stack)["operationContext"]["oidc"]["aws"]
         role = roles[f"hermes-eks-deploy-{stack}"]
-        assert aws["roleARN"] == role.outputs["arn"] == program().outputs["deploy_role_arns"][stack]
+        assert aws["roleARN"] == role.outputs["arn"] == run.outputs["deploy_role_arns"][stack]
         hours, minutes, seconds = map(int, re.fullmatch(r"(\d+)h(\d+)m(\d+)s", aws["duration"]).groups())
         assert hours * 3600 + minutes * 60 + seconds == role.plain["maxSessionDuration"] == 7200
         assert len(aws["sessionName"]) <= 64
