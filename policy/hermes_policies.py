@@ -84,6 +84,8 @@ ROLE = "aws:iam/role:Role"
 BEDROCK_INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 POD_IDENTITY_ACTIONS = {"sts:AssumeRole", "sts:TagSession"}  # awsdocs amazon-eks-user-guide pod-id-role.adoc
+# Session tags EKS Pod Identity sets that name the workload (awsdocs amazon-eks-user-guide pod-id-abac.adoc).
+POD_IDENTITY_SESSION_TAGS = ("eks-cluster-arn", "kubernetes-namespace", "kubernetes-service-account")
 EKS_OIDC_PROVIDER = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/(oidc\.eks\.[^/]+/id/[A-Za-z0-9]+)$")
 SERVICE_ACCOUNT_SUBJECT = re.compile(r"system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+")
 
@@ -420,6 +422,7 @@ def trust_problems(document: Mapping) -> list[str]:
             if not actions <= POD_IDENTITY_ACTIONS:
                 problems.append(f"lets EKS Pod Identity do {sorted(actions - POD_IDENTITY_ACTIONS)}; "
                                 f"allowed: {sorted(POD_IDENTITY_ACTIONS)}")
+            problems += _pod_identity_tag_problems(statement)
         for provider in _as_list(principal.get("Federated")):
             match = EKS_OIDC_PROVIDER.match(str(provider))
             if match is None:
@@ -435,6 +438,21 @@ def trust_problems(document: Mapping) -> list[str]:
                                 f"system:serviceaccount:<namespace>:<name> (found {subject!r})")
             if actions != {"sts:AssumeRoleWithWebIdentity"}:
                 problems.append(f"IRSA trust allows {sorted(actions)}; only sts:AssumeRoleWithWebIdentity")
+    return problems
+
+
+def _pod_identity_tag_problems(statement: Mapping) -> list[str]:
+    """pods.eks.amazonaws.com alone admits every Pod Identity association in the account. EKS tags each
+    session with the pod's cluster, namespace and service account (EKS User Guide pod-id-abac): the
+    trust must pin each with StringEquals on one literal value. Another operator (StringLike,
+    ForAnyValue:..., ...) or a second value would admit other workloads; extra keys only narrow."""
+    equals = _get(statement, "Condition", "StringEquals") or {}
+    problems = []
+    for tag in POD_IDENTITY_SESSION_TAGS:
+        key = f"aws:RequestTag/{tag}"
+        values = _as_list(equals.get(key))
+        if len(values) != 1 or not isinstance(values[0], str) or not values[0] or any(c in values[0] for c in "*?$"):
+            problems.append(f"Pod Identity trust without StringEquals {key} = <one {tag}> (found {equals.get(key)!r})")
     return problems
 
 
@@ -468,37 +486,72 @@ def _workload_trust_scoped(args: ResourceValidationArgs, report: ReportViolation
 workload_trust_scoped = ResourceValidationPolicy(
     name="workload-trust-scoped",
     description="A role's trust names who may assume it: IRSA on both aud and one service account's sub, "
-                "other OIDC issuers on both aud and sub, Pod Identity only pods.eks.amazonaws.com, never Principal *.",
+                "other OIDC issuers on both aud and sub, Pod Identity only pods.eks.amazonaws.com with "
+                "StringEquals on the cluster, namespace and service account session tags, never Principal *.",
     enforcement_level=MANDATORY,
     validate=_workload_trust_scoped,
 )
 
 
+# The namespace each EKS add-on runs its Pod Identity service accounts in: aws-ebs-csi-driver in
+# kube-system (EKS User Guide ebs-csi.adoc; chart values controller.serviceAccount ebs-csi-controller-sa),
+# amazon-cloudwatch-observability in amazon-cloudwatch (aws-observability/helm-charts
+# charts/amazon-cloudwatch-observability README, `--namespace amazon-cloudwatch`). An add-on not listed
+# here is checked on its service account only.
+ADDON_NAMESPACES = {"aws-ebs-csi-driver": "kube-system", "amazon-cloudwatch-observability": "amazon-cloudwatch"}
+
+
+def _pod_identity_bindings(resource) -> list[tuple[Any, dict[str, Any]]]:
+    """(role ARN, the session tags the bound pods carry) of every Pod Identity binding a resource makes."""
+    props = resource.props
+    if resource.resource_type == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
+        return [(props.get("roleArn"), {"eks-cluster-name": props.get("clusterName"),
+                                        "kubernetes-namespace": props.get("namespace"),
+                                        "kubernetes-service-account": props.get("serviceAccount")})]
+    if resource.resource_type == "aws:eks/addon:Addon":
+        namespace = ADDON_NAMESPACES.get(str(props.get("addonName")))
+        return [(a.get("roleArn"), {"eks-cluster-name": props.get("clusterName"), "kubernetes-namespace": namespace,
+                                    "kubernetes-service-account": a.get("serviceAccount")})
+                for a in _as_list(props.get("podIdentityAssociations")) if isinstance(a, Mapping)]
+    return []
+
+
 def _pod_identity_roles(args: StackValidationArgs, report: ReportViolation) -> None:
     roles = {str(r.props.get("arn")): r for r in args.resources if r.resource_type == ROLE}
     for resource in args.resources:
-        if resource.resource_type == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
-            bound = [resource.props.get("roleArn")]
-        elif resource.resource_type == "aws:eks/addon:Addon":
-            bound = [a.get("roleArn") for a in _as_list(resource.props.get("podIdentityAssociations"))]
-        else:
-            continue
-        for arn in bound:
+        for arn, bound in _pod_identity_bindings(resource):
             role = roles.get(str(arn))
             if role is None:
                 continue  # a role from outside this stack: its trust is not ours to read
-            statements = [s for s in filter(_allows, _statements(_document(role.props.get("assumeRolePolicy"))))]
+            document = _document(role.props.get("assumeRolePolicy"))
+            statements = list(filter(_allows, _statements(document)))
             trusted = {p for s in statements for p in _as_list(_get(s, "Principal", "Service"))}
             only_services = all(isinstance(s.get("Principal"), Mapping) and set(s["Principal"]) == {"Service"}
                                 for s in statements)
             if trusted != {POD_IDENTITY_PRINCIPAL} or not only_services:
                 report(f"Role {role.name} is bound through EKS Pod Identity ({resource.name}) but its trust "
                        f"policy does not trust exactly {POD_IDENTITY_PRINCIPAL}.", resource.urn)
+                continue
+            for problem in trust_problems(document):
+                report(f"Role {role.name}, bound through EKS Pod Identity ({resource.name}), {problem}.", resource.urn)
+            for statement in statements:
+                tags = _get(statement, "Condition", "StringEquals") or {}
+                admitted = {
+                    "eks-cluster-name": str(tags.get("aws:RequestTag/eks-cluster-arn", "")).rpartition(":cluster/")[2],
+                    "kubernetes-namespace": tags.get("aws:RequestTag/kubernetes-namespace"),
+                    "kubernetes-service-account": tags.get("aws:RequestTag/kubernetes-service-account"),
+                }
+                for tag, value in bound.items():
+                    if value is not None and admitted[tag] != value:
+                        report(f"Role {role.name} admits {tag} {admitted[tag]!r} but {resource.name} binds it to "
+                               f"{value!r}: the trust must name the workload the role is bound to.", resource.urn)
 
 
 pod_identity_roles = StackValidationPolicy(
     name="pod-identity-roles-trust-only-eks-pods",
-    description="Every role bound through EKS Pod Identity trusts pods.eks.amazonaws.com and nothing else.",
+    description="Every role bound through EKS Pod Identity trusts pods.eks.amazonaws.com and nothing else, "
+                "and only the cluster, namespace and service account it is bound to (StringEquals on the "
+                "session tags aws:RequestTag/eks-cluster-arn, kubernetes-namespace, kubernetes-service-account).",
     enforcement_level=MANDATORY,
     validate=_pod_identity_roles,
 )

@@ -389,6 +389,28 @@ def _wildcard_subject(statement):
     del equals[key]
 
 
+def _drop_tag(tag):
+    def change(statement):
+        del statement["Condition"]["StringEquals"][f"aws:RequestTag/{tag}"]
+    return change
+
+
+def _tag_as_pattern(tag, operator, value):
+    def change(statement):
+        key = f"aws:RequestTag/{tag}"
+        del statement["Condition"]["StringEquals"][key]
+        statement["Condition"].setdefault(operator, {})[key] = value
+    return change
+
+
+def _second_tag_value(tag, value):
+    def change(statement):
+        key = f"aws:RequestTag/{tag}"
+        equals = statement["Condition"]["StringEquals"]
+        equals[key] = [equals[key], value]
+    return change
+
+
 def _add_service(statement):
     statement["Principal"]["Service"] = ["pods.eks.amazonaws.com", "ec2.amazonaws.com"]
 
@@ -453,6 +475,13 @@ NEGATIVE = [
     ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_add_service), None, {}, "ec2.amazonaws.com"),
     ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_extra_action), None, {}, "sts:SetSourceIdentity"),
     ("workload-trust-scoped", "prod", ROLE, "hermes-nodes", m_trust(_any_principal), None, {}, "Principal *"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_drop_tag("kubernetes-namespace")), None, {}, "aws:RequestTag/kubernetes-namespace"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_drop_tag("kubernetes-service-account")), None, {}, "aws:RequestTag/kubernetes-service-account"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-addons-ebs-csi", m_trust(_drop_tag("eks-cluster-arn")), None, {}, "aws:RequestTag/eks-cluster-arn"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-cloudwatch-agent", m_trust(lambda s: s.pop("Condition")), None, {}, "aws:RequestTag/kubernetes-namespace"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_tag_as_pattern("kubernetes-service-account", "StringLike", "*")), None, {}, "aws:RequestTag/kubernetes-service-account"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_tag_as_pattern("kubernetes-namespace", "StringEquals", "herm*")), None, {}, "'herm*'"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-addons-load-balancer-controller", m_trust(_second_tag_value("kubernetes-namespace", "default")), None, {}, "'default'"),
     ("containers-have-memory-limits-and-probes", "local", DEPLOYMENT, None, m_limit_removed(), None, {}, "no memory limit"),
     ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_limit_removed("configure"), None, {}, "initContainer 'configure'"),
     ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_probe_removed("readinessProbe"), None, {}, "readinessProbe"),
@@ -564,6 +593,26 @@ def test_a_pod_identity_role_trusting_more_than_eks_pods_is_reported_at_its_bind
     resources, outputs, _ = _stack_with("prod", ROLE, m_trust(lambda s: s["Principal"].update(Service="ec2.amazonaws.com")), "hermes-addons-ebs-csi")
     violations = run_policy(policy, stack_args(resources, engine_config(policy, "prod"), outputs))
     assert any("hermes-addons-ebs-csi" in v for v in violations), violations
+
+
+@pytest.mark.parametrize(("role", "tag", "value"), [
+    ("hermes-bedrock", "kubernetes-namespace", "default"),
+    ("hermes-bedrock", "kubernetes-service-account", "default"),
+    ("hermes-bedrock", "eks-cluster-arn", "arn:aws:eks:eu-central-1:210987654321:cluster/hermes-dev"),
+    ("hermes-addons-ebs-csi", "kubernetes-namespace", "hermes"),
+    ("hermes-addons-ebs-csi", "kubernetes-service-account", "ebs-csi-node-sa"),
+    ("hermes-cloudwatch-agent", "kubernetes-namespace", "kube-system"),
+    ("hermes-addons-load-balancer-controller", "kubernetes-service-account", "hermes"),
+])
+def test_a_pod_identity_role_admitting_another_workload_than_its_binding_is_reported(role, tag, value):
+    """The trust names one workload, but not the one its association or add-on binds it to."""
+    def admit_other(props):
+        m_trust(lambda s: s["Condition"]["StringEquals"].update({f"aws:RequestTag/{tag}": value}))(props)
+
+    resources, outputs, _ = _stack_with("prod", ROLE, admit_other, role)
+    policy = BY_NAME["pod-identity-roles-trust-only-eks-pods"]
+    violations = run_policy(policy, stack_args(resources, engine_config(policy, "prod"), outputs))
+    assert any(role in v and repr(value.rpartition("/")[2]) in v for v in violations), violations
 
 
 def test_a_volume_whose_disk_is_deleted_with_its_claim_is_reported_in_prod():
