@@ -411,6 +411,36 @@ image_from_stack_ecr = StackValidationPolicy(
 # 4. IAM: no wildcard actions, Bedrock invoke never on *, workload trust scoped to one service account
 # ---------------------------------------------------------------------------------------------
 
+# AWS managed policies choose their own actions (many with wildcards, e.g. AdministratorAccess' "*"):
+# attaching one is granting whatever it holds, so only those reviewed for this program may be
+# attached: the node role's three (EKS User Guide create-node-role), the EBS CSI driver's
+# (ebs-csi.adoc), the CloudWatch agent's (install-CloudWatch-Observability-EKS-addon) and AWS
+# Backup's (security-iam-awsmanpol). Written without partition.
+REVIEWED_MANAGED_POLICIES = [
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEC2ContainerRegistryReadOnly",
+    "AmazonEKS_CNI_Policy",
+    "service-role/AmazonEBSCSIDriverPolicy",
+    "CloudWatchAgentServerPolicy",
+    "service-role/AWSBackupServiceRolePolicyForBackup",
+]
+AWS_MANAGED_POLICY = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/(.+)")
+POLICY_ATTACHMENTS = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+
+
+def _attached_policies(resource_type: str, props: Mapping) -> list:
+    if resource_type in POLICY_ATTACHMENTS:
+        return [props.get("policyArn")]
+    if resource_type == ROLE:
+        return _as_list(props.get("managedPolicyArns"))
+    return []
+
+
 def _iam_no_wildcard_actions(args: ResourceValidationArgs, report: ReportViolation) -> None:
     allowed = set(_config(args, "allowedActions", []))
     for document in policy_documents(args.resource_type, args.props):
@@ -420,17 +450,28 @@ def _iam_no_wildcard_actions(args: ResourceValidationArgs, report: ReportViolati
             for action in _as_list(statement.get("Action")):
                 if ("*" in action or "?" in action) and action not in allowed:
                     report(f"{args.name} allows the wildcard action {action!r}; list the actions it needs.")
+    reviewed = set(_config(args, "allowedManagedPolicies", REVIEWED_MANAGED_POLICIES))
+    for arn in _attached_policies(args.resource_type, args.props):
+        match = AWS_MANAGED_POLICY.fullmatch(str(arn))
+        if match and match.group(1) not in reviewed:
+            report(f"{args.name} attaches the AWS managed policy {arn!r}, whose actions AWS chooses; attach one "
+                   "of the reviewed policies or write the actions it needs.")
 
 
 iam_no_wildcard_actions = ResourceValidationPolicy(
     name="iam-no-wildcard-actions",
-    description="IAM permissions policies name their actions: no `*`, `service:*` or `Describe*`, no NotAction.",
+    description="IAM permissions policies name their actions: no `*`, `service:*` or `Describe*`, no NotAction; "
+                "AWS managed policies (whose actions AWS chooses) only from a reviewed list.",
     enforcement_level=MANDATORY,
     validate=_iam_no_wildcard_actions,
     config_schema=PolicyConfigSchema(properties={
         "allowedActions": {
             "type": "array", "items": {"type": "string"}, "default": [],
             "description": "Wildcard actions allowed as reviewed exceptions, e.g. a vendored policy's.",
+        },
+        "allowedManagedPolicies": {
+            "type": "array", "items": {"type": "string"}, "default": REVIEWED_MANAGED_POLICIES,
+            "description": "AWS managed policies (path/name after arn:<partition>:iam::aws:policy/) that may be attached.",
         },
     }),
 )
@@ -806,7 +847,8 @@ DOCUMENTED_CAPABILITIES = {
 def pod_security_problems(spec: Mapping, allowed_capabilities: Mapping) -> Iterator[str]:
     """Where a pod spec breaks the Pod Security baseline (kubernetes.io/docs/concepts/security/
     pod-security-standards, "Baseline") or lets a process gain privileges (allowPrivilegeEscalation
-    must be false: unset means true)."""
+    must be false: unset means true). Only pod templates the program registers are read: the pods of a
+    Helm release (the Load Balancer Controller) or an EKS add-on are its chart's and not visible here."""
     for field in ("hostNetwork", "hostPID", "hostIPC"):
         if spec.get(field):
             yield f"the pod sets {field}: true"

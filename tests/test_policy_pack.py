@@ -562,6 +562,10 @@ NEGATIVE = [
     ("iam-no-wildcard-actions", "dev", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_action("bedrock:Invoke", ["bedrock:*"]), None, {}, "'bedrock:*'"),
     ("iam-no-wildcard-actions", "prod", "aws:iam/policy:Policy", None, m_policy_action("ec2:Describe", ["ec2:Describe*"]), None, {}, "'ec2:Describe*'"),
     ("iam-no-wildcard-actions", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_not_action("bedrock:Invoke"), None, {}, "NotAction"),
+    ("iam-no-wildcard-actions", "prod", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "hermes-addons-ebs-csi", m_set("policyArn", "arn:aws:iam::aws:policy/AdministratorAccess"), None, {}, "AdministratorAccess"),
+    ("iam-no-wildcard-actions", "dev", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "hermes-cloudwatch-agent", m_set("policyArn", "arn:aws-cn:iam::aws:policy/PowerUserAccess"), None, {}, "PowerUserAccess"),
+    ("iam-no-wildcard-actions", "prod", ROLE, "hermes-bedrock", m_set("managedPolicyArns", ["arn:aws:iam::aws:policy/AmazonBedrockFullAccess"]), None, {}, "AmazonBedrockFullAccess"),
+    ("iam-no-wildcard-actions", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_action("bedrock:Invoke", ["bedrock:InvokeModel?"]), None, {}, "'bedrock:InvokeModel?'"),
     ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", "*"), None, {}, "'*'"),
     ("bedrock-invoke-scoped", "dev", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", ["arn:aws:bedrock:eu-central-1::foundation-model/*"]), None, {}, "foundation-model/*"),
     # A wildcard anywhere inside an ARN, not only at its end.
@@ -595,6 +599,8 @@ NEGATIVE = [
     ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_limit_removed("configure"), None, {}, "initContainer 'configure'"),
     ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_probe_removed("readinessProbe"), None, {}, "readinessProbe"),
     ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_probe_removed("livenessProbe"), None, {}, "livenessProbe"),
+    ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_limit_removed("volume-metrics"), None, {}, "container 'volume-metrics'"),
+    ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_limit_removed("volume-owner"), None, {}, "initContainer 'volume-owner'"),
     ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("OPENROUTER_API_KEY", "sk-or-v1-0123456789abcdef0123"), None, {}, "OPENROUTER_API_KEY"),
     ("no-plain-credentials", "local", DEPLOYMENT, None, m_env("HERMES_DASHBOARD_BASIC_AUTH_PASSWORD", "hunter2"), None, {}, "PASSWORD"),
     ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("EXTRA", "AKIAIOSFODNN7EXAMPLE", container="configure"), None, {}, "initContainers[1].env"),
@@ -667,6 +673,11 @@ def _synthetic(type_: str, name: str, props: dict) -> Registered:
 SYNTHETIC = [
     # Resources the program does not register today, so a later change cannot slip past the rule.
     ("dashboard-not-internet-facing", _synthetic("aws:lb/loadBalancer:LoadBalancer", "public", {"internal": False, "loadBalancerType": "application"}), "internet-facing"),
+    ("dashboard-not-internet-facing", _synthetic("kubernetes:elbv2.k8s.aws/v1beta1:IngressClassParams", "alb", {"spec": {"scheme": "internet-facing"}}), "internet-facing"),
+    ("eks-endpoint-restricted", _synthetic("aws:eks/cluster:Cluster", "hermes-eks-eksCluster", {"vpcConfig": {"publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}}), "more than one /8"),
+    ("pod-security-baseline", _synthetic("kubernetes:batch/v1:CronJob", "debug", {"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+        "hostPID": True, "containers": [{"name": "debug", "securityContext": {"allowPrivilegeEscalation": False}}]}}}}}}), "hostPID"),
+    ("encryption-at-rest", _synthetic("aws:ebs/volume:Volume", "restored", {"availabilityZone": "eu-central-1a", "encrypted": False}), "encrypted: true"),
     ("tls-modern-policy", _synthetic("aws:lb/listener:Listener", "https", {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08"}), "ELBSecurityPolicy-2016-08"),
     ("eks-endpoint-restricted", _synthetic("aws:eks/cluster:Cluster", "hermes-eks-eksCluster", {"vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}}), "0.0.0.0/0"),
     ("workload-trust-scoped", _synthetic(ROLE, "github-deploy", {"assumeRolePolicy": json.dumps({"Statement": [{
@@ -870,6 +881,10 @@ def test_a_volume_whose_disk_is_deleted_with_its_claim_is_reported_in_prod():
 
     resources, outputs, _ = _stack_with("prod", "kubernetes:storage.k8s.io/v1:StorageClass", delete)
     policy = BY_NAME["hermes-volume-retained"]
+    violations = run_policy(policy, stack_args(resources, engine_config(policy, "prod"), outputs))
+    assert any("hermes-data" in v and "Delete" in v for v in violations), violations
+    # No reclaimPolicy is Kubernetes' default, Delete.
+    resources, outputs, _ = _stack_with("prod", "kubernetes:storage.k8s.io/v1:StorageClass", lambda p: p.pop("reclaimPolicy"))
     violations = run_policy(policy, stack_args(resources, engine_config(policy, "prod"), outputs))
     assert any("hermes-data" in v and "Delete" in v for v in violations), violations
     # dev's policy config accepts it (its volume may be lost), and says so explicitly.
