@@ -365,16 +365,53 @@ ECR_REPOSITORY = "aws:ecr/repository:Repository"
 IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
 
 
-def _image_from_stack_ecr(args: StackValidationArgs, report: ReportViolation) -> None:
+def _image_from_stack_ecr(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Runs before the workload changes: the image is an ECR image by digest, of the configured
+    repository. Which account and Region that repository is in only the stack knows
+    (image_from_own_ecr_repository below)."""
+    spec = pod_spec(args.resource_type, args.props)
+    if spec is None or not _config(args, "requireEcrDigest", True):
+        return
+    repository = _config(args, "ecrRepository", "")
+    for kind, container in containers(spec):
+        image = str(container.get("image", ""))
+        match = ECR_IMAGE.fullmatch(image)
+        if match is None:
+            report(f"{kind} {container.get('name')!r} of {args.name} runs {image!r}: not an ECR image pinned "
+                   "by digest (<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>). "
+                   "Use imageSource `mirror` or `git`.")
+        elif repository and match.group(2) != repository:
+            report(f"{kind} {container.get('name')!r} of {args.name} runs an image from ECR repository "
+                   f"{match.group(2)!r}; this stack deploys only from {repository!r}.")
+
+
+image_from_stack_ecr = ResourceValidationPolicy(
+    name="image-from-stack-ecr",
+    description="Hermes containers run an image from the stack's own ECR repository, pinned by digest.",
+    enforcement_level=MANDATORY,
+    validate=_image_from_stack_ecr,
+    config_schema=PolicyConfigSchema(properties={
+        "requireEcrDigest": {
+            "type": "boolean", "default": True,
+            "description": "Require <ECR repository>@sha256:<digest> images (false: stacks without ECR).",
+        },
+        "ecrRepository": {
+            "type": "string", "default": "",
+            "description": "The stack's ECR repository name (empty: any ECR repository).",
+        },
+    }),
+)
+
+
+def _image_from_own_ecr_repository(args: StackValidationArgs, report: ReportViolation) -> None:
     """The stack's own repository is one this stack registers: its repositoryUrl
     (<account>.dkr.ecr.<region>.amazonaws.com/<name>) names account, Region and repository at once, so
-    an image is compared with it exactly; a look-alike host, another account's or Region's registry,
-    another repository or a tag all differ from it."""
-    if not _config(args, "requireEcrDigest", True):
+    an image is compared with it exactly; another account's or Region's registry with the same
+    repository name, another repository, a tag or a look-alike host all differ from it. A stack that
+    creates no repository is image-from-stack-ecr's alone."""
+    own = sorted(str(r.props.get("repositoryUrl")) for r in args.resources if r.resource_type == ECR_REPOSITORY)
+    if not own:
         return
-    wanted = _config(args, "ecrRepository", "")
-    own = sorted(str(r.props.get("repositoryUrl")) for r in args.resources
-                 if r.resource_type == ECR_REPOSITORY and (not wanted or r.props.get("name") == wanted))
     for resource in args.resources:
         spec = pod_spec(resource.resource_type, resource.props)
         if spec is None:
@@ -383,27 +420,16 @@ def _image_from_stack_ecr(args: StackValidationArgs, report: ReportViolation) ->
             image = str(container.get("image", ""))
             repository, _, digest = image.partition("@")
             if repository not in own or not IMAGE_DIGEST.fullmatch(digest):
-                report(f"{kind} {container.get('name')!r} of {resource.name} runs {image!r}, not an image of this "
-                       f"stack's ECR repository pinned by digest ({' or '.join(own) or 'the stack registers no ECR repository' + (f' named {wanted!r}' if wanted else '')}"
-                       "@sha256:<64 hex>). Use imageSource `mirror` or `git`.", resource.urn)
+                report(f"{kind} {container.get('name')!r} of {resource.name} runs {image!r}, not an image of the "
+                       f"ECR repository this stack creates ({' or '.join(own)}@sha256:<64 hex>).", resource.urn)
 
 
-image_from_stack_ecr = StackValidationPolicy(
-    name="image-from-stack-ecr",
-    description="Every container runs an image from the ECR repository this stack creates (same account, "
-                "Region and repository name), pinned by digest.",
+image_from_own_ecr_repository = StackValidationPolicy(
+    name="image-from-own-ecr-repository",
+    description="Where the stack creates an ECR repository, every container runs an image of exactly that "
+                "repository (same account, Region and name), pinned by digest.",
     enforcement_level=MANDATORY,
-    validate=_image_from_stack_ecr,
-    config_schema=PolicyConfigSchema(properties={
-        "requireEcrDigest": {
-            "type": "boolean", "default": True,
-            "description": "Require <the stack's ECR repository URL>@sha256:<digest> images (false: stacks without ECR).",
-        },
-        "ecrRepository": {
-            "type": "string", "default": "",
-            "description": "The name of the stack's ECR repository (empty: any repository the stack creates).",
-        },
-    }),
+    validate=_image_from_own_ecr_repository,
 )
 
 
@@ -1093,6 +1119,7 @@ POLICIES = [
     tls_modern_policy,
     eks_endpoint_restricted,
     image_from_stack_ecr,
+    image_from_own_ecr_repository,
     iam_no_wildcard_actions,
     bedrock_invoke_scoped,
     bedrock_invoke_own_account,

@@ -259,6 +259,9 @@ def test_unknown_values_during_preview_skip_the_rule_instead_of_passing_it():
     props["spec"]["template"]["spec"]["containers"][0]["image"] = UNKNOWN_STRING_VALUE
     policy = BY_NAME["image-from-stack-ecr"]
     with pytest.raises(UnknownValueError):
+        run_policy(policy, resource_args(deployment, engine_config(policy, "prod"), props=props))
+    policy = BY_NAME["image-from-own-ecr-repository"]
+    with pytest.raises(UnknownValueError):
         run_policy(policy, stack_args(program.resources, engine_config(policy, "prod"), {deployment.urn: props}))
 
 
@@ -559,6 +562,12 @@ NEGATIVE = [
     ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["10.0.0.0/8", "11.0.0.0/9", "12.0.0.0/9"]), None, {}, "more than one /8"),
     ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["2001:db8::/31"]), None, {}, "more than one /32"),
     ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["203.0.113.0/24", "internet"]), None, {}, "not a CIDR"),
+    ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("docker.io/nousresearch/hermes-agent:v2026.7.20@sha256:" + "ab" * 32), None, {}, "not an ECR image"),
+    ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/prod/hermes-agent:latest"), None, {}, "not an ECR image"),
+    ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/prod/hermes-agent:v1@sha256:" + "ab" * 32), None, {}, "not an ECR image"),
+    ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com.evil.example/hermes-eks/prod/hermes-agent@sha256:" + "ab" * 32), None, {}, "not an ECR image"),
+    ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/dev/hermes-agent@sha256:" + "ab" * 32), None, {}, "'hermes-eks/dev/hermes-agent'"),
+    ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("busybox:1.37", container="configure"), None, {}, "initContainer 'configure'"),
     ("iam-no-wildcard-actions", "dev", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_action("bedrock:Invoke", ["bedrock:*"]), None, {}, "'bedrock:*'"),
     ("iam-no-wildcard-actions", "prod", "aws:iam/policy:Policy", None, m_policy_action("ec2:Describe", ["ec2:Describe*"]), None, {}, "'ec2:Describe*'"),
     ("iam-no-wildcard-actions", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_not_action("bedrock:Invoke"), None, {}, "NotAction"),
@@ -791,7 +800,7 @@ def _ecr(account="210987654321", region="eu-central-1", repository="hermes-eks/p
 DIGEST = "@sha256:" + "ab" * 32
 # (stack, type, name, mutation of its outputs, protect, config overrides, expected text)
 STACK_NEGATIVE = {
-    "image-from-stack-ecr": [
+    "image-from-own-ecr-repository": [
         ("prod", DEPLOYMENT, None, m_image("docker.io/nousresearch/hermes-agent:v2026.7.20" + DIGEST), None, {}, "container 'hermes'"),
         ("prod", DEPLOYMENT, None, m_image(_ecr(account="123456789012") + DIGEST), None, {}, "123456789012.dkr"),
         ("prod", DEPLOYMENT, None, m_image(_ecr(region="us-east-1") + DIGEST), None, {}, "us-east-1"),
@@ -804,8 +813,8 @@ STACK_NEGATIVE = {
         ("prod", DEPLOYMENT, None, m_image("evil.example/" + _ecr() + DIGEST), None, {}, "evil.example/"),
         ("prod", DEPLOYMENT, None, m_image("busybox:1.37", container="configure"), None, {}, "initContainer 'configure'"),
         ("prod", DEPLOYMENT, None, m_image("busybox:1.37", container="volume-metrics"), None, {}, "container 'volume-metrics'"),
-        # The repository named in the policy config, not any the stack happens to create.
-        ("prod", "aws:ecr/repository:Repository", None, m_path("hermes-eks/prod/other", "name"), None, {}, "registers no ECR repository named"),
+        # The repository the stack creates, wherever the image claims to be from.
+        ("prod", "aws:ecr/repository:Repository", None, m_path("210987654321.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/prod/other", "repositoryUrl"), None, {}, "hermes-eks/prod/other@sha256"),
         # pr names no repository: its own, whatever it is called, and nothing else.
         ("pr", DEPLOYMENT, None, m_image(_ecr(repository="hermes-eks/prod/hermes-agent") + DIGEST), None, {}, "hermes-eks/prod/hermes-agent@"),
     ],
