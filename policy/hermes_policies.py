@@ -111,13 +111,15 @@ CREDENTIAL_ASSIGNMENT = re.compile(
 ECR_IMAGE = re.compile(r"(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/([^@:\s]+)@sha256:[0-9a-f]{64}")
 
 # What holds state a user cannot recreate: the Hermes volume and its namespace (deleting the namespace
-# deletes the claim), the cluster and network it runs in, and the image repository prod deploys from.
+# deletes the claim), the cluster and network it runs in, the image repository prod deploys from, and
+# the backup vaults holding the volume's recovery points (the copy Region's too).
 STATEFUL_TYPES = (
     "kubernetes:core/v1:PersistentVolumeClaim",
     "kubernetes:core/v1:Namespace",
     "eks:index:Cluster",
     "awsx:ec2:Vpc",
     "aws:ecr/repository:Repository",
+    "aws:backup/vault:Vault",  # the recovery points (its keys: backup_vault_keys_protected)
 )
 
 
@@ -497,7 +499,8 @@ iam_no_wildcard_actions = ResourceValidationPolicy(
         },
         "allowedManagedPolicies": {
             "type": "array", "items": {"type": "string"}, "default": REVIEWED_MANAGED_POLICIES,
-            "description": "AWS managed policies (path/name after arn:<partition>:iam::aws:policy/) that may be attached.",
+            "description": "AWS managed policies that may be attached, as the path/name after "
+                           "arn:<partition>:iam::aws:policy/.",
         },
     }),
 )
@@ -954,7 +957,8 @@ def encryption_problem(resource_type: str, props: Mapping, log_groups_need_kms: 
         if props.get("encrypted") is not True:
             return "an EBS volume without encrypted: true"
     elif resource_type == ECR_REPOSITORY:
-        types = [c.get("encryptionType") for c in _as_list(props.get("encryptionConfigurations")) if isinstance(c, Mapping)]
+        configurations = [c for c in _as_list(props.get("encryptionConfigurations")) if isinstance(c, Mapping)]
+        types = [c.get("encryptionType") for c in configurations]
         if not set(types) & {"KMS", "KMS_DSSE"}:
             return f"an ECR repository without a KMS encryptionConfiguration (found {types or 'none'})"
     elif resource_type == "aws:sns/topic:Topic":
@@ -1014,12 +1018,15 @@ def _stateful_resources_protected(args: ResourceValidationArgs, report: ReportVi
         report(f"ECR repository {args.name} has forceDelete: deleting it would delete every image (ecrForceDelete).")
     if args.resource_type == "eks:index:Cluster" and not args.props.get("deletionProtection"):
         report(f"EKS cluster {args.name} has no deletionProtection.")
+    if args.resource_type == "aws:backup/vault:Vault" and args.props.get("forceDestroy"):
+        report(f"Backup vault {args.name} has forceDestroy: deleting it deletes every recovery point.")
 
 
 stateful_resources_protected = ResourceValidationPolicy(
     name="stateful-resources-protected",
-    description="The Hermes volume, its namespace, the cluster, its VPC and the ECR repository are protected "
-                "(and the repository is not force-deleted, the cluster has deletion protection).",
+    description="The Hermes volume, its namespace, the cluster, its VPC, the ECR repository and the backup "
+                "vaults are protected (and the repository and vaults are not force-deleted, the cluster has "
+                "deletion protection).",
     enforcement_level=MANDATORY,
     validate=_stateful_resources_protected,
     config_schema=PolicyConfigSchema(properties={
@@ -1072,22 +1079,16 @@ KMS_KEY = "aws:kms/key:Key"
 KMS_MAX_DELETION_WINDOW = 30
 
 
-def _recovery_points_protected(args: StackValidationArgs, report: ReportViolation) -> None:
-    """A recovery point is worth what the volume is: every backup vault (the copy Region's too) is
-    protected and never force-destroyed with its recovery points, and the KMS key that encrypts it is
-    protected with the longest deletion window (a deleted key makes every recovery point unreadable).
-    The key is found by the vault's kmsKeyArn, so a vault moved to another key is checked on that one."""
+def _backup_vault_keys_protected(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A deleted key makes every recovery point it encrypts unreadable: the KMS key of each backup vault
+    (found by the vault's kmsKeyArn, so a vault moved to another key is checked on that one) is
+    protected like the vault, with the longest deletion window."""
     if not _config(args, "requireProtection", True):
         return
     keys = {str(r.props.get("arn")): r for r in args.resources if r.resource_type == KMS_KEY}
     for vault in args.resources:
         if vault.resource_type != BACKUP_VAULT:
             continue
-        if not vault.opts.protect:
-            report(f"Backup vault {vault.name} is not protected: an update that deletes or replaces it would "
-                   "go through. Set protectInfrastructure: true in the stack file.", vault.urn)
-        if vault.props.get("forceDestroy"):
-            report(f"Backup vault {vault.name} has forceDestroy: deleting it deletes every recovery point.", vault.urn)
         key = keys.get(str(vault.props.get("kmsKeyArn")))
         if key is None:
             continue  # an AWS-managed or another stack's key: not ours to delete
@@ -1099,12 +1100,12 @@ def _recovery_points_protected(args: StackValidationArgs, report: ReportViolatio
                    f"{window:g} days; use {KMS_MAX_DELETION_WINDOW}.", key.urn)
 
 
-recovery_points_protected = StackValidationPolicy(
-    name="recovery-points-protected",
-    description="Backup vaults (and their copies in another Region) and the KMS keys that encrypt them are "
-                "protected like the volume: no forceDestroy, keys with a 30-day deletion window.",
+backup_vault_keys_protected = StackValidationPolicy(
+    name="backup-vault-keys-protected",
+    description="The KMS keys that encrypt backup vaults (the copy Region's too) are protected like the "
+                "vaults, with a 30-day deletion window.",
     enforcement_level=MANDATORY,
-    validate=_recovery_points_protected,
+    validate=_backup_vault_keys_protected,
     config_schema=PolicyConfigSchema(properties={
         "requireProtection": {
             "type": "boolean", "default": True,
@@ -1131,5 +1132,5 @@ POLICIES = [
     encryption_at_rest,
     stateful_resources_protected,
     volume_retained,
-    recovery_points_protected,
+    backup_vault_keys_protected,
 ]

@@ -627,6 +627,9 @@ NEGATIVE = [
     ("stateful-resources-protected", "prod", "aws:ecr/repository:Repository", None, None, False, {}, "not protected"),
     ("stateful-resources-protected", "prod", "aws:ecr/repository:Repository", None, m_set("forceDelete", True), None, {}, "forceDelete"),
     ("stateful-resources-protected", "prod", "eks:index:Cluster", None, m_set("deletionProtection", False), None, {}, "deletionProtection"),
+    ("stateful-resources-protected", "prod", "aws:backup/vault:Vault", "hermes-backups", None, False, {}, "not protected"),
+    ("stateful-resources-protected", "prod", "aws:backup/vault:Vault", "hermes-backups-copy", None, False, {}, "not protected"),
+    ("stateful-resources-protected", "prod", "aws:backup/vault:Vault", "hermes-backups", m_set("forceDestroy", True), None, {}, "forceDestroy"),
     ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("hermes", "privileged", True), None, {}, "'hermes' is privileged"),
     ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("configure", "allowPrivilegeEscalation", True), None, {}, "'configure' does not set allowPrivilegeEscalation"),
     ("pod-security-baseline", "local", DEPLOYMENT, None, m_security("volume-owner", "allowPrivilegeEscalation", None), None, {}, "'volume-owner' does not set allowPrivilegeEscalation"),
@@ -824,10 +827,7 @@ STACK_NEGATIVE = {
         ("dev", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", [
             "arn:aws:bedrock:eu-central-1:999999999999:application-inference-profile/abc123"]), None, {}, "account 999999999999"),
     ],
-    "recovery-points-protected": [
-        ("prod", "aws:backup/vault:Vault", "hermes-backups", None, False, {}, "hermes-backups is not protected"),
-        ("prod", "aws:backup/vault:Vault", "hermes-backups-copy", None, False, {}, "hermes-backups-copy is not protected"),
-        ("prod", "aws:backup/vault:Vault", "hermes-backups", m_set("forceDestroy", True), None, {}, "forceDestroy"),
+    "backup-vault-keys-protected": [
         ("prod", "aws:kms/key:Key", "hermes-backups", None, False, {}, "KMS key hermes-backups encrypts"),
         ("prod", "aws:kms/key:Key", "hermes-backups-copy", None, False, {}, "KMS key hermes-backups-copy encrypts"),
         ("prod", "aws:kms/key:Key", "hermes-backups", m_set("deletionWindowInDays", 7), None, {}, "deletion window of 7 days"),
