@@ -835,7 +835,9 @@ def _no_plain_credentials(args: ResourceValidationArgs, report: ReportViolation)
     for problem in _credential_problems(args.resource_type, args.props, allowed):
         report(f"{args.resource_type} {args.name}: {problem}.")
     if args.resource_type == KUBERNETES_SECRET:
-        # Pulumi stores inputs and outputs in its state; only secret outputs are encrypted there.
+        # Pulumi stores inputs and outputs in its state; only secret outputs are encrypted there. The
+        # pulumi-kubernetes SDKs list both fields for every core/v1 Secret (pulumi/pulumi-kubernetes#1194):
+        # this catches a Secret registered some other way.
         present = {field for field in ("data", "stringData") if args.props.get(field)}
         missing = sorted(present - set(args.opts.additional_secret_outputs or []))
         if missing:
