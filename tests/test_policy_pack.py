@@ -223,6 +223,17 @@ def test_prod_passes_while_it_runs_on_a_restored_volume():
         assert resource_violations(policy, program, "prod") == [], policy.name
 
 
+def test_an_adopted_pod_identity_cluster_passes_the_trust_rules():
+    """The adopted cluster's ARN (aws.eks.get_cluster) is what the Pod Identity trusts name."""
+    program = run_program("dev", {"clusterSource": "existing", "existingClusterName": "platform-dev",
+                                  "podIdentityMode": "pod-identity",
+                                  "existingClusterAddons": ["ebs-csi-driver", "pod-identity-agent", "load-balancer-controller"]})
+    assert program.error is None
+    assert len(program.of_type("aws:iam/role:Role")) >= 3
+    for name in ("workload-trust-scoped", "pod-identity-roles-trust-only-eks-pods"):
+        assert resource_violations(BY_NAME[name], program, "dev") == [], name
+
+
 def test_only_a_claim_marked_as_restored_escapes_protection():
     program = run_program("prod", {"restoreFromSnapshot": "snap-0123456789abcdef0"})
     claim = program.one("kubernetes:core/v1:PersistentVolumeClaim", "hermes-data-snap-0123456789abcdef0")
