@@ -702,6 +702,8 @@ SYNTHETIC = [
         "hostPID": True, "containers": [{"name": "debug", "securityContext": {"allowPrivilegeEscalation": False}}]}}}}}}), "hostPID"),
     ("encryption-at-rest", _synthetic("aws:ebs/volume:Volume", "restored", {"availabilityZone": "eu-central-1a", "encrypted": False}), "encrypted: true"),
     ("tls-modern-policy", _synthetic("aws:lb/listener:Listener", "https", {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08"}), "ELBSecurityPolicy-2016-08"),
+    ("tls-modern-policy", _synthetic("aws:alb/listener:Listener", "tls", {"protocol": "TLS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06"}), "Ext1"),
+    ("tls-modern-policy", _synthetic("kubernetes:helm.sh/v4:Chart", "lbc", {"chart": "aws-load-balancer-controller", "values": {}}), "defaultSSLPolicy"),
     ("eks-endpoint-restricted", _synthetic("aws:eks/cluster:Cluster", "hermes-eks-eksCluster", {"vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}}), "0.0.0.0/0"),
     ("workload-trust-scoped", _synthetic(ROLE, "github-deploy", {"assumeRolePolicy": json.dumps({"Statement": [{
         "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
