@@ -793,14 +793,20 @@ def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
             yield from _strings(item, f"{path}[{index}]")
 
 
+def _literal_flag_or_annotation(path: str, text: str) -> bool:
+    """An argument, command word or annotation value of one line. A multi-line string there is a script
+    (sh -c, python -c), where `token = ...` is code, not a credential; credentials of a known shape
+    in it are still found by SECRET_VALUE."""
+    return "\n" not in text and ("].args[" in path or "].command[" in path or ".annotations." in path)
+
+
 def _credential_problems(resource_type: str, props: Mapping, allowed_names: set) -> Iterator[str]:
     # A Secret's data is where credentials belong (the secret-outputs check is below).
     if resource_type != KUBERNETES_SECRET:
         for path, text in _strings(props):
             if SECRET_VALUE.search(text):
                 yield f"{path} holds what looks like a credential"
-            elif (path.endswith((".args", ".command")) or "].args[" in path or "].command[" in path
-                  or ".annotations." in path) and CREDENTIAL_ASSIGNMENT.search(text):
+            elif _literal_flag_or_annotation(path, text) and CREDENTIAL_ASSIGNMENT.search(text):
                 yield f"{path} passes a credential as a literal ({CREDENTIAL_ASSIGNMENT.search(text).group(1)}=...)"
     if resource_type == "kubernetes:core/v1:ConfigMap":
         for field in ("data", "binaryData"):
