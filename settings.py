@@ -888,7 +888,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "endpoint_public_access": ("Whether the EKS API endpoint is reachable from the internet (needed by Pulumi Deployments' hosted runners).", "false"),
     "endpoint_public_access_cidrs": ("CIDRs allowed to reach the public EKS endpoint: the egress ranges of whatever runs `pulumi up`.", "[198.18.0.0/24]"),
     "control_plane_log_types": ("EKS control plane log types sent to CloudWatch.", "[api, audit, authenticator]"),
-    "protect_infrastructure": ("Protect the cluster, its VPC and the ECR repository from deletion and replacement.", "true"),
+    "protect_infrastructure": ("Protect the cluster, its VPC, the ECR repository and the backup vaults with their keys from deletion and replacement.", "true"),
     "volume_reclaim_policy": ("Reclaim policy of the created gp3 StorageClass: `Retain` keeps the EBS volume when its claim is deleted.", "Retain"),
     "aws_region": ("The AWS provider's region (`aws:region`); required by every AWS stack.", "eu-central-1"),
     "dashboard_oidc_client_secret": ("Secret. OIDC client secret, for an identity provider that treats the dashboard as a confidential client (with dashboardOidcIssuer and dashboardOidcClientId).", "`pulumi config set --secret dashboardOidcClientSecret ...`"),

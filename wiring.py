@@ -112,6 +112,9 @@ def backup_args(s: StackSettings, stack: str) -> VolumeBackupsArgs:
         # Recovery points are what is left when everything else is gone: prod keeps them. Not tied to
         # protectInfrastructure, which the teardown steps switch off first (README "Tear down").
         keep_on_destroy=s.backup_retain_on_destroy,
+        # While the stack lives the vaults and keys are protected like the volume (policy pack rules
+        # stateful-resources-protected, backup-vault-keys-protected).
+        protect=s.protect_infrastructure,
         tags=(("project", PROJECT), ("stack", stack)),
     )
 

@@ -341,8 +341,12 @@ class HermesCluster(pulumi.ComponentResource):
         # The name is ours (`name=` above); read through an output so users of it wait for the cluster.
         self.name = self.cluster.kubeconfig_json.apply(lambda _: args.cluster_name)
         self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig_json)
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self.identity = ClusterIdentity(
-            name=self.name, oidc_provider_arn=self.cluster.oidc_provider_arn,
+            name=self.name,
+            arn=pulumi.Output.all(self.partition, account_id, self.name).apply(
+                lambda v: eks_cluster_arn(v[0], args.region, v[1], v[2])),
+            oidc_provider_arn=self.cluster.oidc_provider_arn,
             oidc_issuer=self.cluster.oidc_issuer, mode=args.identity_mode,
         )
         return self.vpc.vpc_id, list(self.node_groups)
@@ -364,7 +368,7 @@ class HermesCluster(pulumi.ComponentResource):
             )
         )
         self.identity = ClusterIdentity(
-            name=self.name, oidc_provider_arn=oidc_arn,
+            name=self.name, arn=found.arn, oidc_provider_arn=oidc_arn,
             oidc_issuer=issuer_url.apply(lambda u: u.removeprefix("https://")), mode=args.identity_mode,
         )
         # The cluster's real Kubernetes version picks the add-on versions, not kubernetesVersion.
@@ -431,6 +435,12 @@ def cluster_creator(cluster_name: str) -> str:
     if cluster_name in (aws.eks.get_clusters().names or []):
         return UNKNOWN_CREATOR
     return aws.get_caller_identity().arn
+
+
+def eks_cluster_arn(partition: str, region: str, account_id: str, cluster_name: str) -> str:
+    """Service Authorization Reference, Amazon EKS resource type `cluster`:
+    arn:${Partition}:eks:${Region}:${Account}:cluster/${ClusterName}."""
+    return f"arn:{partition}:eks:{region}:{account_id}:cluster/{cluster_name}"
 
 
 def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict:

@@ -59,6 +59,7 @@ class VolumeBackupsArgs:
     retention_days: int
     copy_region: str = ""  # empty: no cross-region copy
     keep_on_destroy: bool = False  # prod: the vaults and keys survive `pulumi destroy`
+    protect: bool = False  # like the volume (protectInfrastructure): no update deletes the vaults or keys
     tags: tuple[tuple[str, str], ...] = ()
 
 
@@ -174,7 +175,8 @@ class VolumeBackups(pulumi.ComponentResource):
         self.register_outputs({"vault_name": self.vault.name, "plan_id": self.plan.id})
 
     def _vault(self, name: str, args: VolumeBackupsArgs, tags: dict, provider: aws.Provider | None):
-        kept = pulumi.ResourceOptions(parent=self, provider=provider, retain_on_delete=args.keep_on_destroy)
+        kept = pulumi.ResourceOptions(parent=self, provider=provider, retain_on_delete=args.keep_on_destroy,
+                                      protect=args.protect)
         key = aws.kms.Key(
             name,
             description=f"Encrypts the AWS Backup vault {args.vault_name}",

@@ -53,12 +53,20 @@ IRSA_TRUST = {
     }],
 }
 
+CLUSTER_ARN = f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/hermes-dev"
+# Without the three session-tag conditions any Pod Identity association in the account could assume
+# the role (EKS User Guide pod-id-abac, pod-id-role).
 POD_IDENTITY_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{
         "Effect": "Allow",
         "Principal": {"Service": "pods.eks.amazonaws.com"},
         "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"StringEquals": {
+            "aws:RequestTag/eks-cluster-arn": f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/hermes-dev",
+            "aws:RequestTag/kubernetes-namespace": "hermes",
+            "aws:RequestTag/kubernetes-service-account": "hermes",
+        }},
     }],
 }
 
@@ -72,8 +80,8 @@ def test_irsa_trust_strips_https_from_the_issuer_because_condition_keys_carry_no
     assert irsa_trust_policy(OIDC_PROVIDER_ARN, issuer, "hermes", "hermes") == IRSA_TRUST
 
 
-def test_pod_identity_trust_admits_the_eks_pods_service_with_session_tags():
-    assert pod_identity_trust_policy() == POD_IDENTITY_TRUST
+def test_pod_identity_trust_admits_only_the_one_service_account_of_the_one_cluster():
+    assert pod_identity_trust_policy(CLUSTER_ARN, "hermes", "hermes") == POD_IDENTITY_TRUST
 
 
 # --- permissions policy, one model kind at a time ----------------------------------------------------
@@ -435,7 +443,7 @@ def register(build: Callable[[], Any]) -> Registration:
 
 
 def bedrock_access(mode: str, models=(f"us.{SONNET_45}",), region="us-east-1") -> Callable[[], BedrockAccess]:
-    cluster = ClusterIdentity(name=fake_cloud.CLUSTER_NAME, oidc_provider_arn=OIDC_PROVIDER_ARN,
+    cluster = ClusterIdentity(name=fake_cloud.CLUSTER_NAME, arn=CLUSTER_ARN, oidc_provider_arn=OIDC_PROVIDER_ARN,
                               oidc_issuer=fake_cloud.OIDC_ISSUER, mode=mode)
     return lambda: BedrockAccess("hermes", BedrockAccessArgs(
         models=models, region=region, namespace="hermes", service_account="hermes", cluster=cluster))

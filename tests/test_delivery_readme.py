@@ -122,6 +122,8 @@ def test_the_configuration_table_lists_every_setting_with_its_default():
             expected = described[attribute]
         elif isinstance(default, bool):
             expected = f"`{str(default).lower()}`"
+        elif isinstance(default, tuple):  # a YAML list, as the stack file spells it
+            expected = f"`[{', '.join(default)}]`"
         else:
             assert isinstance(default, str) and default, attribute
             expected = f"`{default}`"
@@ -254,7 +256,7 @@ def test_the_readme_says_stack_rules_run_at_preview_too():
     assert "only after an update" not in flat
     assert "its stack rules run once every resource is registered, in a preview as in an update" in " ".join(DELIVERY.split())
     policy_section = flat[flat.index("## Policy as code"):]
-    assert "The two stack rules run once all resources are registered, in a preview as in an update." in policy_section
+    assert 'The stack rules (marked "stack" above) run once all resources are registered, in a preview as in an update.' in policy_section
 
 
 def test_the_advisory_table_names_only_rules_of_the_pack():

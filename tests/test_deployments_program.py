@@ -173,8 +173,9 @@ def test_every_trigger_is_set_explicitly_because_the_package_defaults_deploy_com
         construct(self, *args, **kwargs)
 
     monkeypatch.setattr(ps.DeploymentSettingsVcsArgs, "__init__", recording)
-    run = run_deployments(secrets={"webhookUrl": WEBHOOK})
-    assert len(passed) == len(run.of_type(SETTINGS)) == 3
+    # Both delivery stacks: prod's account (dev, prod) and the sandbox account (the pr template).
+    runs = [run_deployments(secrets={"webhookUrl": WEBHOOK}), run_deployments("sandbox", secrets={"webhookUrl": WEBHOOK})]
+    assert len(passed) == sum(len(run.of_type(SETTINGS)) for run in runs) == 3
     for kwargs in passed:
         triggers = {k: kwargs.get(k) for k in ("deploy_commits", "preview_pull_requests", "pull_request_template")}
         assert all(type(value) is bool for value in triggers.values()), triggers

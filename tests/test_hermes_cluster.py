@@ -181,8 +181,15 @@ def test_prod_uses_pod_identity_for_the_ebs_csi_driver_and_installs_the_agent():
     role = role_for(program, "hermes-addons-ebs-csi")
     assert found["aws-ebs-csi-driver"]["podIdentityAssociations"] == [
         {"roleArn": role.outputs["arn"], "serviceAccount": "ebs-csi-controller-sa"}]
-    assert trust(role)["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-                                         "Action": ["sts:AssumeRole", "sts:TagSession"]}]
+    assert trust(role)["Statement"] == [{
+        "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"StringEquals": {
+            "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:eu-central-1:210987654321:cluster/hermes-prod",
+            "aws:RequestTag/kubernetes-namespace": "kube-system",
+            "aws:RequestTag/kubernetes-service-account": "ebs-csi-controller-sa",
+        }},
+    }]
 
 
 @pytest.mark.parametrize(("name", "reclaim", "zones"), [
@@ -246,6 +253,12 @@ def test_prod_binds_the_controller_with_pod_identity():
     association = program.one(ASSOCIATION, "hermes-addons-load-balancer-controller").plain
     assert (association["namespace"], association["serviceAccount"]) == ("kube-system", "aws-load-balancer-controller")
     assert program.one(RELEASE).plain["values"]["serviceAccount"]["annotations"] == {}
+    assert trust(role_for(program, "hermes-addons-load-balancer-controller"))["Statement"][0]["Condition"] == {
+        "StringEquals": {
+            "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:eu-central-1:210987654321:cluster/hermes-prod",
+            "aws:RequestTag/kubernetes-namespace": "kube-system",
+            "aws:RequestTag/kubernetes-service-account": "aws-load-balancer-controller",
+        }}
 
 
 def test_kubernetes_objects_use_the_clusters_kubeconfig():
@@ -296,6 +309,9 @@ def test_adopting_a_pod_identity_cluster_needs_no_iam_oidc_provider():
     assert "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider" not in tokens
     role = role_for(program, "hermes-addons-ebs-csi")
     assert trust(role)["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    # The adopted cluster's ARN is the one EKS reports (aws.eks.get_cluster), not one spelled here.
+    assert trust(role)["Statement"][0]["Condition"]["StringEquals"]["aws:RequestTag/eks-cluster-arn"] == \
+        "arn:aws:eks:eu-central-1:210987654321:cluster/platform-dev"
 
 
 def test_adopting_an_irsa_cluster_looks_up_its_oidc_provider():

@@ -296,7 +296,7 @@ TRUST_POLICIES = {
     "irsa load balancer controller": irsa_trust_policy(
         OIDC_PROVIDER_ARN, "https://" + OIDC_ISSUER, "kube-system", "aws-load-balancer-controller"),
     "irsa cloudwatch agent": irsa_trust_policy(OIDC_PROVIDER_ARN, OIDC_ISSUER, "amazon-cloudwatch", "cloudwatch-agent"),
-    "pod identity": pod_identity_trust_policy(),
+    "pod identity": pod_identity_trust_policy(f"arn:aws:eks:eu-central-1:{ACCOUNT}:cluster/hermes-prod", "hermes", "hermes"),
 }
 
 
@@ -326,10 +326,16 @@ def test_pod_identity_trust_admits_only_the_eks_pods_service_with_only_its_two_a
     document = TRUST_POLICIES["pod identity"]
     [statement] = document["Statement"]
     assert document["Version"] == "2012-10-17"
-    assert set(statement) == {"Effect", "Principal", "Action"}
+    assert set(statement) == {"Effect", "Principal", "Action", "Condition"}
     assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    # The session tags EKS sets name the pod's cluster, namespace and service account (pod-id-abac).
+    assert statement["Condition"] == {"StringEquals": {
+        "aws:RequestTag/eks-cluster-arn": f"arn:aws:eks:eu-central-1:{ACCOUNT}:cluster/hermes-prod",
+        "aws:RequestTag/kubernetes-namespace": "hermes",
+        "aws:RequestTag/kubernetes-service-account": "hermes",
+    }}
 
 
 # --- every role the program registers --------------------------------------------------------------
@@ -370,7 +376,11 @@ def _trust_kind(document: dict) -> str:
     [statement] = document["Statement"]
     principal = statement["Principal"]
     if principal == {"Service": "pods.eks.amazonaws.com"}:
-        assert document == pod_identity_trust_policy()
+        tags = statement["Condition"]["StringEquals"]
+        assert tags["aws:RequestTag/eks-cluster-arn"] == f"arn:aws:eks:eu-central-1:{fake_cloud.ACCOUNT}:cluster/hermes-prod"
+        assert document == pod_identity_trust_policy(tags["aws:RequestTag/eks-cluster-arn"],
+                                                     tags["aws:RequestTag/kubernetes-namespace"],
+                                                     tags["aws:RequestTag/kubernetes-service-account"])
         return "pod identity"
     if "Federated" in principal:
         issuer = next(iter(statement["Condition"]["StringEquals"])).rsplit(":", 1)[0]

@@ -357,7 +357,21 @@ def test_dev_binds_the_agent_by_irsa_to_exactly_its_service_account():
 def test_prod_binds_the_agent_by_pod_identity_through_the_add_on():
     program = stack_program("prod")
     role = role_for(program, "hermes-cloudwatch-agent")
-    assert json.loads(role.plain["assumeRolePolicy"]) == pod_identity_trust_policy()
+    assert json.loads(role.plain["assumeRolePolicy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            # The add-on's agent and Fluent Bit run as amazon-cloudwatch/cloudwatch-agent
+            # (aws-observability/helm-charts, templates/_helpers.tpl cloudwatch-agent.serviceAccountName).
+            "Condition": {"StringEquals": {
+                "aws:RequestTag/eks-cluster-arn": f"arn:aws:eks:eu-central-1:{fake_cloud.ACCOUNT}:cluster/hermes-prod",
+                "aws:RequestTag/kubernetes-namespace": "amazon-cloudwatch",
+                "aws:RequestTag/kubernetes-service-account": "cloudwatch-agent",
+            }},
+        }],
+    }
     assert addon(program).plain["podIdentityAssociations"] == [
         {"roleArn": role.outputs["arn"], "serviceAccount": "cloudwatch-agent"}]
     pod_identity_agent = next(r for r in program.of_type(ADDON_TYPE) if r.plain["addonName"] == "eks-pod-identity-agent")
