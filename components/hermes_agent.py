@@ -58,6 +58,17 @@ LIVENESS_SCRIPT = (
 # s6-setuidgid; these are the capabilities that needs (hermes-upstream.md, "Container image").
 S6_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 
+# How long a stopping pod may take (the kubelet's SIGTERM-to-SIGKILL), and what s6 keeps of it for the
+# gateway and dashboard. The image pins s6-overlay 3.2.3.0 (the tag's Dockerfile, S6_OVERLAY_VERSION),
+# whose shutdown sends TERM and SIGKILLs survivors after S6_KILL_GRACETIME ms (libexec/stage0 passes it
+# to s6-linux-init as -q) and waits S6_SERVICES_GRACETIME ms for /etc/services.d services
+# (etc/s6-rc/scripts/services-down); both default to 3000 (s6-overlay README v3.2.3.0, "Customizing
+# s6-overlay behaviour"). The image declares no /etc/services.d services, so the two waits do not add
+# up. The margin is for s6's own stage 3 and the container runtime after the services are gone.
+TERMINATION_GRACE_SECONDS = 60
+S6_SHUTDOWN_MARGIN_SECONDS = 10
+S6_GRACE_MILLISECONDS = str((TERMINATION_GRACE_SECONDS - S6_SHUTDOWN_MARGIN_SECONDS) * 1000)
+
 # The `volume-owner` init container: everything on the volume not owned by UID:GID $2 is given to it.
 # The image's boot hook (docker/stage2-hook.sh) would repair most of it too, but it runs AFTER the init
 # containers, and `hermes config set` fails on any root-owned file it reads or appends to (config.yaml,
@@ -389,6 +400,9 @@ class HermesAgent(pulumi.ComponentResource):
             {"name": "HERMES_DASHBOARD_BASIC_AUTH_USERNAME", "value": args.dashboard_username},
             self._secret_env("HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH", SECRET_PASSWORD_HASH),
             self._secret_env("HERMES_DASHBOARD_BASIC_AUTH_SECRET", SECRET_SIGNING_KEY),
+            # s6 gives the gateway the pod's grace period to stop, not its 3 s default.
+            {"name": "S6_KILL_GRACETIME", "value": S6_GRACE_MILLISECONDS},
+            {"name": "S6_SERVICES_GRACETIME", "value": S6_GRACE_MILLISECONDS},
         ]
         if self._public_url():
             env += [
@@ -491,7 +505,7 @@ class HermesAgent(pulumi.ComponentResource):
                 "fsGroupChangePolicy": "OnRootMismatch",
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
-            "terminationGracePeriodSeconds": 60,
+            "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
             "initContainers": init_containers,
             "containers": [hermes, *sidecars],
             "volumes": volumes,

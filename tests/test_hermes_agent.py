@@ -238,6 +238,14 @@ def test_security_context_is_root_start_with_minimal_capabilities(local):
     assert context["readOnlyRootFilesystem"] is False
 
 
+def test_s6_gives_the_gateway_the_pods_grace_period_minus_a_margin_before_killing_it(local):
+    # s6-overlay 3.2.3.0 (the image's) SIGKILLs services 3000 ms after TERM unless told otherwise.
+    assert pod(local)["terminationGracePeriodSeconds"] == 60
+    variables = env(container(local, "hermes"))
+    assert variables["S6_KILL_GRACETIME"] == "50000"
+    assert variables["S6_SERVICES_GRACETIME"] == "50000"
+
+
 def test_read_only_root_is_opt_in_with_s6_state_in_memory():
     p = program(readOnlyRootFilesystem=True)
     hermes = container(p, "hermes")
