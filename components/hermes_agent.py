@@ -65,7 +65,11 @@ S6_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"
 # to s6-linux-init as -q) and waits S6_SERVICES_GRACETIME ms for /etc/services.d services
 # (etc/s6-rc/scripts/services-down); both default to 3000 (s6-overlay README v3.2.3.0, "Customizing
 # s6-overlay behaviour"). The image declares no /etc/services.d services, so the two waits do not add
-# up. The margin is for s6's own stage 3 and the container runtime after the services are gone.
+# up. The margin is for s6's own stage 3 and the container runtime after the services are gone. The cost:
+# s6-linux-init v1.2.0.1 (what s6-overlay 3.2.3.0 bundles, conf/versions) sleeps the whole grace time
+# after that TERM even when everything has exited (s6-linux-init-shutdownd.c, deepsleepuntil), so every
+# stop of the pod takes about 50 s. Hermes itself drains in-flight agent turns only when
+# agent.restart_drain_timeout is set (default 0: interrupt, clean up, exit; gateway/restart.py).
 TERMINATION_GRACE_SECONDS = 60
 S6_SHUTDOWN_MARGIN_SECONDS = 10
 S6_GRACE_MILLISECONDS = str((TERMINATION_GRACE_SECONDS - S6_SHUTDOWN_MARGIN_SECONDS) * 1000)
