@@ -83,11 +83,13 @@ IMAGE_VENV = "/opt/hermes/.venv"
 # paths under /opt/hermes; refresh them with the release (`git show <commit>:<path>`).
 IMAGE_FILES_DIR = Path(__file__).with_name("image")
 IMAGE_FILES = (".env.example", "cli-config.yaml.example", "docker/SOUL.md", "scripts/docker_config_migrate.py")
-# Dockerfile ENV (upstream main; the 0.19.0 image sets the same names, hermes-upstream.md "Corrections").
+# The runtime ENV of the tag's Dockerfile.
 IMAGE_ENV = {
     "HERMES_HOME": "/opt/data",
     "HERMES_WRITE_SAFE_ROOT": "/opt/data",
     "HERMES_DISABLE_LAZY_INSTALLS": "1",
+    "HERMES_LAZY_INSTALL_TARGET": "/opt/data/lazy-packages",
+    "HERMES_TUI_DIR": "/opt/hermes/ui-tui",
     "HERMES_WEB_DIST": "/opt/hermes/hermes_cli/web_dist",
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONUNBUFFERED": "1",
