@@ -126,7 +126,8 @@ def env_file_problem(value: str) -> str:
 #   3. The pinned variables are written into .env. Hermes loads that file with override on
 #      (hermes_cli/env_loader.py load_hermes_dotenv) and reads provider keys from it before the
 #      environment (hermes_cli/auth.py, get_env_value_prefer_dotenv), so a key the dashboard or CLI
-#      saved there would beat the Secret. Every line assigning a pinned name (plain or `export`) is
+#      saved there, or the random API_SERVER_KEY later images' boot hook appends when .env has none,
+#      would beat the Secret. Every line assigning a pinned name (plain or `export`) is
 #      replaced by NAME='value'; every other line is kept as it was. A pinned name whose variable is
 #      unset is left alone. Values come from the environment (secretKeyRef), never argv. A value
 #      env_file_problem refuses, or one Hermes' own loaders (run here, in a scratch HERMES_HOME) would
