@@ -6,8 +6,11 @@ and under the identity the model gives it in the cluster: into the Hermes contai
 user (root with the container's capabilities), whose `s6-setuidgid hermes` becomes the image's hermes
 user (RenderedPod.hermes_identity); into the helper pod as its runAsUser/runAsGroup with its fsGroup.
 The other kubectl lines act on the test's pod: scale to 0 stops it, scale to 1 starts it again on the
-restored volume (init containers, the image's boot, the services). A README line the test does not know
-fails the test, so the README cannot drift from what was run.
+restored volume (init containers, the image's boot, the services); `a && b` runs b only when a succeeded
+and `mv` runs on the operator's machine, as the shell does. A README line the test does not know fails
+the test, so the README cannot drift from what was run. A backup that Hermes reports incomplete (it
+still exits 0) must make the README's command fail, and the backup must never write to the container's
+/tmp (Hermes stages database copies beside the zip; README "Backups and restore").
 
 The helper pod is not the Deployment, so the runner does not start it: what the kubelet does for it
 (its fsGroup on the volume, fsGroupChangePolicy unset: Always) is pod_runner.apply_fs_group, as for the
