@@ -21,6 +21,7 @@ import pulumi
 import yaml
 from components.addon_versions import ADDON_VERSION_PATTERN, EKS_ADDONS, missing_versions
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
+from components.hermes_agent import env_file_problem
 from components.observability import RETENTION_DAYS
 from components.operator_commands import SHOWN_UNSAFE, UNSAFE_CHARACTERS
 from components.restored_volume import AVAILABILITY_ZONE, SNAPSHOT_REFERENCE
@@ -149,6 +150,18 @@ def _api_server_key(value: SecretStr) -> SecretStr:
     return value
 
 
+def _env_file_value(value: SecretStr) -> SecretStr:
+    # The pod pins every credential into Hermes' .env, which Hermes reads back through python-dotenv.
+    problem = env_file_problem(value.get_secret_value())
+    if problem:
+        raise ValueError(f"a value without {problem}: Hermes would read it from its .env changed")
+    return value
+
+
+# A credential the pod pins into $HERMES_HOME/.env (components/hermes_agent.py CONFIGURE_SCRIPT).
+EnvFileSecret = Annotated[SecretStr, AfterValidator(_env_file_value)]
+
+
 def _log_retention_days(value: int) -> int:
     if value not in RETENTION_DAYS:
         raise ValueError("one of CloudWatch Logs' retention periods: " + ", ".join(map(str, RETENTION_DAYS)) + " (days)")
@@ -233,8 +246,8 @@ class StackSettings(BaseModel):
     model_provider: Literal["none", "bedrock", "openrouter", "custom"] = "none"
     model_default: NoSpaces = ""
     model_base_url: OptionalHttpUrl = ""
-    openrouter_api_key: SecretStr | None = None
-    custom_model_api_key: SecretStr | None = None
+    openrouter_api_key: EnvFileSecret | None = None
+    custom_model_api_key: EnvFileSecret | None = None
     bedrock_region: OptionalRegion = ""
     bedrock_models: ListOf(BedrockModelId) = ()
     bedrock_discovery: bool = False
@@ -271,7 +284,7 @@ class StackSettings(BaseModel):
     # --- dashboard OIDC as a confidential client (issue 7 item 9) ------------------------------
     # Hermes 0.19.0 reads HERMES_DASHBOARD_OIDC_CLIENT_SECRET, "optional; set for a confidential
     # client" (plugins/dashboard_auth/self_hosted/__init__.py, register()).
-    dashboard_oidc_client_secret: SecretStr | None = None
+    dashboard_oidc_client_secret: EnvFileSecret | None = None
 
     # --- backups and restore of the Hermes volume (AWS stacks) -------------------------------
     backup_schedule: Annotated[str, _pattern(r"cron\((\S+ ){5}\S+\)", "an AWS Backup cron expression in UTC with six fields, e.g. cron(0 3 * * ? *)")] = "cron(0 3 * * ? *)"
