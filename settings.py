@@ -21,6 +21,7 @@ import pulumi
 import yaml
 from components.addon_versions import ADDON_VERSION_PATTERN, EKS_ADDONS, missing_versions
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
+from components.hermes_agent import env_file_problem
 from components.messaging import PLATFORMS, Messaging, completeness_problems, parse_messaging, plaintext_secret_paths
 from components.observability import RETENTION_DAYS
 from components.operator_commands import SHOWN_UNSAFE, UNSAFE_CHARACTERS
@@ -150,6 +151,18 @@ def _api_server_key(value: SecretStr) -> SecretStr:
     return value
 
 
+def _env_file_value(value: SecretStr) -> SecretStr:
+    # The pod pins every credential into Hermes' .env, which Hermes reads back through python-dotenv.
+    problem = env_file_problem(value.get_secret_value())
+    if problem:
+        raise ValueError(f"a value without {problem}: Hermes would read it from its .env changed")
+    return value
+
+
+# A credential the pod pins into $HERMES_HOME/.env (components/hermes_agent.py CONFIGURE_SCRIPT).
+EnvFileSecret = Annotated[SecretStr, AfterValidator(_env_file_value)]
+
+
 def _log_retention_days(value: int) -> int:
     if value not in RETENTION_DAYS:
         raise ValueError("one of CloudWatch Logs' retention periods: " + ", ".join(map(str, RETENTION_DAYS)) + " (days)")
@@ -234,8 +247,8 @@ class StackSettings(BaseModel):
     model_provider: Literal["none", "bedrock", "openrouter", "custom"] = "none"
     model_default: NoSpaces = ""
     model_base_url: OptionalHttpUrl = ""
-    openrouter_api_key: SecretStr | None = None
-    custom_model_api_key: SecretStr | None = None
+    openrouter_api_key: EnvFileSecret | None = None
+    custom_model_api_key: EnvFileSecret | None = None
     bedrock_region: OptionalRegion = ""
     bedrock_models: ListOf(BedrockModelId) = ()
     bedrock_discovery: bool = False
@@ -253,6 +266,7 @@ class StackSettings(BaseModel):
 
     # --- the EKS cluster (clusterSource: create) ---------------------------------------------
     cluster_admin_principal_arns: ListOf(IamPrincipalArn) = ()
+    cluster_viewer_principal_arns: ListOf(IamPrincipalArn) = ()
     vpc_cidr: VpcCidr = "10.0.0.0/16"
     availability_zone_count: Annotated[int, _between(2, 3)] = 2
     nat_gateways: Literal["single", "one-per-az"] = "single"
@@ -271,7 +285,7 @@ class StackSettings(BaseModel):
     # --- dashboard OIDC as a confidential client (issue 7 item 9) ------------------------------
     # Hermes 0.19.0 reads HERMES_DASHBOARD_OIDC_CLIENT_SECRET, "optional; set for a confidential
     # client" (plugins/dashboard_auth/self_hosted/__init__.py, register()).
-    dashboard_oidc_client_secret: SecretStr | None = None
+    dashboard_oidc_client_secret: EnvFileSecret | None = None
 
     # --- backups and restore of the Hermes volume (AWS stacks) -------------------------------
     backup_schedule: Annotated[str, _pattern(r"cron\((\S+ ){5}\S+\)", "an AWS Backup cron expression in UTC with six fields, e.g. cron(0 3 * * ? *)")] = "cron(0 3 * * ? *)"
@@ -286,6 +300,7 @@ class StackSettings(BaseModel):
     bedrock_monthly_budget_usd: Annotated[int, _between(1, 10_000_000, " of US dollars")] = 100
     bedrock_budget_thresholds: ListOf(Annotated[int, _between(1, 1000, " percent")]) = (50, 80, 100)
     bedrock_budget_services: ListOf(CostExplorerService) = ("Amazon Bedrock",)
+    bedrock_budget_all_marketplace: bool = True
     bedrock_budget_deny_invoke: bool = False
     bedrock_hourly_token_alarm: Annotated[int, _between(1000, 10_000_000_000, " of tokens")] = 1_000_000
     # --- cluster network: node zones, add-on versions, who may reach Hermes (issues 6 and 7) ----
@@ -412,6 +427,11 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
         need("existing_cluster_name", "the name of the EKS cluster to adopt (required when clusterSource is 'existing')")
     if s.cluster_source != "existing" and s.existing_cluster_addons:
         need("existing_cluster_addons", "an empty list unless clusterSource is 'existing' (a created cluster gets every add-on)")
+    both = sorted(set(s.cluster_admin_principal_arns) & set(s.cluster_viewer_principal_arns))
+    if both:
+        # EKS holds one access entry per principal: a second one fails with 409 ResourceInUse.
+        need("cluster_viewer_principal_arns", f"principals not in clusterAdminPrincipalArns too ({', '.join(both)}): "
+             "an IAM principal has one access entry, admin or view-only")
     if s.cluster_source != "kubeconfig" and s.kubeconfig_context:
         need("kubeconfig_context", "empty unless clusterSource is 'kubeconfig' (EKS stacks build their own kubeconfig)")
 
@@ -514,6 +534,13 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
             and "gp3-storage-class" not in s.existing_cluster_addons):
         need("storage_class_name", "the StorageClass of the Hermes volume (the restored volume's PersistentVolume "
              "must name it) when restoreFromSnapshot is set on an adopted cluster without gp3-storage-class")
+    # A recovery point ARN names its Region (arn:<partition>:ec2:<region>::snapshot/snap-...:
+    # docs.aws.amazon.com/aws-backup/latest/devguide/restoring-ebs.html); EC2 makes a volume only from a
+    # snapshot in its own Region, and the volume is made in aws:region.
+    snapshot_region = s.restore_from_snapshot.split(":")[3] if s.restore_from_snapshot.startswith("arn:") else ""
+    if snapshot_region and s.aws_region and snapshot_region != s.aws_region:
+        need("restore_from_snapshot", f"a snapshot id or a recovery point ARN of aws:region {s.aws_region} (this one is "
+             f"in {snapshot_region}; copy it to {s.aws_region} first with `aws backup start-copy-job`)")
     if s.restore_availability_zone and not s.restore_from_snapshot:
         need("restore_availability_zone", "empty unless restoreFromSnapshot is set")
     # --- alerts and the Bedrock cost guardrails ----------------------------------------------
@@ -569,6 +596,13 @@ def _messaging_problems(s: StackSettings) -> list[Problem]:
     # Hosts, URLs and addresses copied from examples (the placeholder rule below sees only top-level keys).
     for platform in m.platforms:
         keys = {item.env: key for key, item in platform.spec.fields.items()}
+        # configure pins every messaging variable into .env, which Hermes reads back through python-dotenv.
+        for env, text in (*platform.secrets, *platform.values):
+            problem = env_file_problem(text)
+            if problem:
+                shown = "<secret value hidden>" if env in dict(platform.secrets) else json.dumps(text)
+                problems.append(Problem(f"messaging.{platform.name}.{keys[env]}", shown,
+                                        f"a value without {problem}: Hermes would read it from its .env changed"))
         for env, text in platform.values:
             for item in text.split(","):
                 host = item.lower() if re.fullmatch(HOSTNAME, item.lower()) else _url_host(item)
@@ -726,12 +760,7 @@ def parse_settings(
             failed.add(attribute)
             allowed = str(item.get("ctx", {}).get("error", "")) or _pydantic_allowed(item)
             problems.append(describe(attribute, values.get(attribute), allowed))
-        # Validate again without the failed keys so the cross-field rules still run on the rest.
-        settings = StackSettings.model_validate({k: v for k, v in values.items() if k not in failed})
-        problems += [
-            describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)
-            if p.attribute not in failed
-        ]
+        problems += [describe(p.attribute, p.value, p.allowed) for p in _independent_problems(values, failed)]
         raise ConfigError(stack, problems) from None
 
     problems += [describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)]
@@ -740,10 +769,52 @@ def parse_settings(
     return settings
 
 
+def _independent_problems(values: Mapping[str, Any], failed: set[str]) -> list[Problem]:
+    """The cross-field problems of the keys that passed, reported only when they hold whatever valid
+    value each failed key was meant to have (an invalid modelProvider says nothing about modelDefault)."""
+    rest = {k: v for k, v in values.items() if k not in failed}
+    found = _cross_field_problems(StackSettings.model_validate(rest))
+    for attribute in failed & set(StackSettings.model_fields):
+        for stand_in in _stand_ins(attribute):
+            with_stand_in = _cross_field_problems(StackSettings.model_validate({**rest, attribute: stand_in}))
+            found = [p for p in found if p in with_stand_in]
+    return [p for p in found if p.attribute not in failed]
+
+
+def _stand_ins(attribute: str) -> list[Any]:
+    """Valid values a key might have been meant to hold: its default, its documented example and,
+    for a choice, every choice."""
+    field = StackSettings.model_fields[attribute]
+    candidates = [field.default, *_choices(field.annotation)]
+    example = KEY_DOCS.get(attribute, ("", ""))[1]
+    candidates.append(example)
+    try:
+        candidates.append(yaml.safe_load(example))  # an example is written as the stack file's YAML
+    except yaml.YAMLError:
+        pass
+    valid = []
+    for candidate in candidates:
+        try:
+            StackSettings.model_validate({attribute: candidate})
+        except ValidationError:
+            continue
+        valid.append(candidate)
+    return valid
+
+
+def _choices(annotation: Any) -> tuple[Any, ...]:
+    if annotation is bool:
+        return (True, False)
+    if typing.get_origin(annotation) is Literal:
+        return typing.get_args(annotation)
+    return ()
+
+
 def _pydantic_allowed(item: Mapping[str, Any]) -> str:
     kind = item["type"]
     if kind == "literal_error":
-        return "one of " + item["ctx"]["expected"].replace("'", "")
+        close = difflib.get_close_matches(str(item["input"]), re.findall(r"'([^']*)'", item["ctx"]["expected"]), n=1)
+        return "one of " + item["ctx"]["expected"].replace("'", "") + (f"; did you mean {close[0]}?" if close else "")
     if kind in ("bool_parsing", "bool_type"):
         return "true or false"
     if kind in ("int_parsing", "int_type", "int_from_float"):
@@ -871,7 +942,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "existing_cluster_name": ("Name of the EKS cluster to adopt (`existing` only).", "platform-prod"),
     "existing_cluster_addons": ("Cluster-wide pieces to install on an adopted cluster; leave out what it already has.", "[ebs-csi-driver, gp3-storage-class]"),
     "kubernetes_version": ("Kubernetes minor version: the EKS version created, and the schema every manifest is validated against.", "1.34"),
-    "hermes_image": ("Upstream Hermes release image, pinned by digest. Upgrading Hermes = changing this value.", HERMES_UPSTREAM_IMAGE),
+    "hermes_image": ("Upstream Hermes release image, pinned by digest; its default is the release this program is tested with. Set it on one stack to try a release (README \"Upgrading Hermes\").", HERMES_UPSTREAM_IMAGE),
     "image_source": ("`reference`: run hermesImage as-is. `mirror`: push it to a new ECR repository (small build) and run it by digest. `git`: build upstream's Dockerfile at hermesGitCommit into ECR.", "mirror"),
     "hermes_git_repository": ("Git repository built when imageSource is `git`.", HERMES_GIT_REPOSITORY),
     "hermes_git_commit": ("Full 40-character commit built when imageSource is `git`.", "3ef6bbd2" + "0" * 32),
@@ -908,6 +979,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "ingress_group_name": ("ALB group to share one load balancer between Ingresses.", "internal-tools"),
     "ingress_annotations": ("Extra Ingress annotations; they override the ALB defaults.", "{alb.ingress.kubernetes.io/inbound-cidrs: 10.0.0.0/8}"),
     "cluster_admin_principal_arns": ("IAM roles/users given cluster-admin access entries: engineers, CI, Pulumi Deployments; never the principal that runs the first `pulumi up` (EKS makes it admin itself; README \"Cluster access\").", "[arn:aws:iam::210987654321:role/platform-admins]"),
+    "cluster_viewer_principal_arns": ("IAM roles/users given view-only access entries (AmazonEKSViewPolicy: read, no Secrets, no writes), e.g. the GitHub Actions preview roles; never listed in clusterAdminPrincipalArns too.", "[arn:aws:iam::210987654321:role/hermes-eks-deploy-github-preview-prod]"),
     "vpc_cidr": ("CIDR of the created VPC.", "10.42.0.0/16"),
     "availability_zone_count": ("Availability zones the VPC and nodes span.", "3"),
     "nat_gateways": ("NAT gateways for the private subnets: `single` (cheaper) or `one-per-az` (survives an AZ outage).", "one-per-az"),
@@ -920,7 +992,7 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "endpoint_public_access": ("Whether the EKS API endpoint is reachable from the internet (needed by Pulumi Deployments' hosted runners).", "false"),
     "endpoint_public_access_cidrs": ("CIDRs allowed to reach the public EKS endpoint: the egress ranges of whatever runs `pulumi up`.", "[198.18.0.0/24]"),
     "control_plane_log_types": ("EKS control plane log types sent to CloudWatch.", "[api, audit, authenticator]"),
-    "protect_infrastructure": ("Protect the cluster, its VPC and the ECR repository from deletion and replacement.", "true"),
+    "protect_infrastructure": ("Protect the cluster, its VPC, the ECR repository and the backup vaults with their keys from deletion and replacement.", "true"),
     "volume_reclaim_policy": ("Reclaim policy of the created gp3 StorageClass: `Retain` keeps the EBS volume when its claim is deleted.", "Retain"),
     "aws_region": ("The AWS provider's region (`aws:region`); required by every AWS stack.", "eu-central-1"),
     "dashboard_oidc_client_secret": ("Secret. OIDC client secret, for an identity provider that treats the dashboard as a confidential client (with dashboardOidcIssuer and dashboardOidcClientId).", "`pulumi config set --secret dashboardOidcClientSecret ...`"),
@@ -943,5 +1015,6 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "messaging": ("Messaging platforms Hermes answers on: a map from platform (telegram, slack, discord, matrix, email, signal, whatsappCloud, sms) to its settings; tokens are `--secret --path` values. See README \"Talk to Hermes on Slack, Telegram, ...\".", "{telegram: {allowedUsers: [123456789]}}"),
     "messaging_webhook_host": ("Public host of the webhook Ingress (internet-facing) for platforms that call Hermes back: whatsappCloud, sms. Only their webhook paths are routed.", "hermes-hooks.corp-internal.net"),
     "egress_policy": ("Add an egress NetworkPolicy: the pod may reach DNS, TCP 443 anywhere but the instance metadata service, and only the other ports its settings need (e-mail, Signal, a custom model endpoint, the Pod Identity agent). Enforced where the network plugin implements NetworkPolicy; README \"Network policy\".", "true"),
-    "bedrock_budget_services": ("Cost Explorer service names the budget counts (models sold through AWS Marketplace bill under their own names).", "[Amazon Bedrock]"),
+    "bedrock_budget_services": ("Cost Explorer service names the budget counts; third-party models (Anthropic's among them) bill under their AWS Marketplace product names, e.g. `Claude Sonnet 4.6 (Amazon Bedrock Edition)`: list yours with `aws ce get-dimension-values --dimension SERVICE` (README \"Costs\").", "[Amazon Bedrock, Claude Sonnet 4.6 (Amazon Bedrock Edition)]"),
+    "bedrock_budget_all_marketplace": ("The budget also counts every AWS Marketplace charge of the account (billing entity `AWS Marketplace`), where third-party models on Bedrock bill; false: only bedrockBudgetServices (list the Marketplace names there).", "false"),
 }

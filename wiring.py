@@ -51,19 +51,21 @@ def _secret(value) -> pulumi.Output[str] | None:
 def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
     """The cluster's Args. For a cluster still to be created, asks AWS who is creating it and refuses
     (before anything is registered, so `pulumi preview` already says so) a creator that
-    clusterAdminPrincipalArns lists: its access entry would fail with 409 once the cluster exists."""
+    clusterAdminPrincipalArns or clusterViewerPrincipalArns lists: its access entry would fail with 409 once
+    the cluster exists."""
     name = cluster_name(s, stack)
     creator = cluster_creator(name) if s.cluster_source == "create" else ""
-    try:
-        refuse_listed_creator(creator, s.cluster_admin_principal_arns, name)
-    except CreatorListedError as error:
-        key = config_key("cluster_admin_principal_arns")
-        raise ConfigError(stack, [
-            f"{key} in Pulumi.{stack}.yaml lists {error.listed}, which is the principal running this first "
-            f"`pulumi up` ({error.creator}); allowed: every principal that runs Pulumi or kubectl EXCEPT the "
-            "cluster's creator, whom EKS already makes admin (a second access entry fails with 409 "
-            "ResourceInUseException after the cluster exists). Remove it, or create the cluster as another principal"
-        ]) from None
+    for attribute in ("cluster_admin_principal_arns", "cluster_viewer_principal_arns"):
+        try:
+            refuse_listed_creator(creator, getattr(s, attribute), name)
+        except CreatorListedError as error:
+            key = config_key(attribute)
+            raise ConfigError(stack, [
+                f"{key} in Pulumi.{stack}.yaml lists {error.listed}, which is the principal running this first "
+                f"`pulumi up` ({error.creator}); allowed: every principal that runs Pulumi or kubectl EXCEPT the "
+                "cluster's creator, whom EKS already makes admin (a second access entry fails with 409 "
+                "ResourceInUseException after the cluster exists). Remove it, or create the cluster as another principal"
+            ]) from None
     return HermesClusterArgs(
         source=s.cluster_source,
         region=s.aws_region,
@@ -75,6 +77,7 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         volume_tags=tuple(volume_tags(backup_vault_name(stack)).items()),
         cluster_name=name,
         admin_principal_arns=s.cluster_admin_principal_arns,
+        viewer_principal_arns=s.cluster_viewer_principal_arns,
         vpc_cidr=s.vpc_cidr,
         availability_zone_count=s.availability_zone_count,
         nat_gateways=s.nat_gateways,
@@ -113,6 +116,9 @@ def backup_args(s: StackSettings, stack: str) -> VolumeBackupsArgs:
         # Recovery points are what is left when everything else is gone: prod keeps them. Not tied to
         # protectInfrastructure, which the teardown steps switch off first (README "Tear down").
         keep_on_destroy=s.backup_retain_on_destroy,
+        # While the stack lives the vaults and keys are protected like the volume (policy pack rules
+        # stateful-resources-protected, backup-vault-keys-protected).
+        protect=s.protect_infrastructure,
         tags=(("project", PROJECT), ("stack", stack)),
     )
 
@@ -142,6 +148,9 @@ def guardrail_args(s: StackSettings, stack: str, alerts: AlertTopic, bedrock: Be
         hourly_token_limit=s.bedrock_hourly_token_alarm,
         alarm_prefix=f"hermes-{stack}",
         services=s.bedrock_budget_services,
+        all_marketplace=s.bedrock_budget_all_marketplace,
+        alarm_region=s.effective_bedrock_region if s.effective_bedrock_region != s.aws_region else "",
+        alert_emails=s.alert_emails,
         hermes_role_name=bedrock.role.name if deny else None,
         hermes_role_arn=bedrock.role_arn if deny else None,
         tags=(("project", PROJECT), ("stack", stack)),
@@ -341,6 +350,7 @@ def observability_args(
         tags=(("project", PROJECT), ("stack", stack)),
         # The agent's pods need nodes, and under Pod Identity the agent that hands out credentials.
         addon_depends_on=tuple(cluster.addons.ready),
+        kubeconfig=cluster.kubeconfig,
     )
 
 
@@ -383,6 +393,9 @@ def stack_outputs(
         outputs["alert_topic_arn"] = alerts.arn
     if guardrails is not None and guardrails.deny_policy is not None:
         outputs["bedrock_budget_deny_policy_arn"] = guardrails.deny_policy.arn
+        # What `aws budgets execute-budget-action` needs to reverse the deny early (README "Costs").
+        outputs["bedrock_budget_name"] = guardrails.budget.name
+        outputs["bedrock_budget_action_id"] = guardrails.action.action_id
     if observability is not None:
         outputs["cloudwatch_dashboard_url"] = observability.dashboard_url
     return outputs

@@ -9,10 +9,18 @@
 - `load-balancer-controller`: the AWS Load Balancer Controller (Helm), which turns the Hermes Ingress
   into an ALB; its IAM policy is vendored from the same release (components/vendor/).
 
-Each controller is installed after, and removed before, its role, policy, attachment, Pod Identity
-binding and nodes; workloads depend on the whole component (`ready_for_workloads`), so `pulumi
+Each controller is installed after, and removed before, its role, policy, attachment and Pod Identity
+binding; workloads depend on the whole component and on the nodes (`ready_for_workloads`), so `pulumi
 destroy` removes what the controllers clean up (Ingress, claims) while they still can. With reclaim
-policy Delete a Command also waits, on destroy, for the deleted claims' EBS volumes.
+policy Delete a Command also waits, on destroy, for the deleted claims' EBS volumes, and outlives the
+agent and the nodes' deletion order needs (it depends on them).
+
+The EKS add-ons do not wait for the nodes, nor for each other: EKS accepts an add-on once the cluster
+is ACTIVE, and pulumi-aws's Addon waits while it is CREATING or DEGRADED (no nodes for its pods yet)
+until it is ACTIVE (hashicorp/terraform-provider-aws internal/service/eks/addon.go, waitAddonCreated:
+Pending CREATING, DEGRADED; Target ACTIVE; 20 minutes), so they install while the node groups are
+created. Only the Load Balancer Controller's Helm release waits for the nodes (an atomic install with a
+timeout). scripts/critical_path.py prints what that does to a first `pulumi up`.
 
 On a created cluster all of them are installed (the agent only in pod-identity mode); on an adopted
 cluster only those its stack lists in `existingClusterAddons`.
@@ -66,7 +74,7 @@ class ClusterAddonsArgs:
     volume_reclaim_policy: str = "Delete"
     default_storage_class: bool = True  # False on an adopted cluster, which may have a default already
     ssl_policy: str = "ELBSecurityPolicy-TLS13-1-2-Res-PQ-2025-09"
-    depends_on: tuple[pulumi.Resource, ...] = ()  # e.g. the node group: add-ons need nodes to schedule
+    depends_on: tuple[pulumi.Resource, ...] = ()  # the node groups: the Helm release and the workloads need them
     volume_tags: tuple[tuple[str, str], ...] = ()  # put on every EBS volume the gp3 class provisions
     addon_versions: tuple[tuple[str, str], ...] = ()  # overrides of components/addon_versions.py
     volume_zones: tuple[str, ...] = ()  # the only zones gp3 volumes may be made in; empty: any
@@ -127,6 +135,7 @@ class ClusterAddons(pulumi.ComponentResource):
         version = pulumi.Output.from_input(args.kubernetes_version).apply(
             lambda kubernetes_version: addon_version(addon, kubernetes_version, overrides)
         )
+        # Not on the nodes: the add-on installs alongside the node groups (module docstring).
         return aws.eks.Addon(
             f"{self._name}-{addon}",
             cluster_name=args.cluster.name,
@@ -135,7 +144,7 @@ class ClusterAddons(pulumi.ComponentResource):
             resolve_conflicts_on_create="OVERWRITE",
             resolve_conflicts_on_update="OVERWRITE",
             **extra,
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.depends_on, *depends_on]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(depends_on)),
         )
 
     def _credentials_of_controllers(self) -> tuple[pulumi.Resource, ...]:
@@ -158,9 +167,10 @@ class ClusterAddons(pulumi.ComponentResource):
             policy_arn=self.partition.apply(lambda p: EBS_CSI_POLICY_ARN.format(partition=p)),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        # The driver is installed after its permissions exist and removed before they go.
-        needs = (attachment, *self._credentials_of_controllers())
-        addon = self._eks_addon(EBS_CSI_DRIVER, needs, **identity.addon_binding)
+        # The driver is installed after its permissions exist and removed before they go. Not after the
+        # agent: its pods retry until the agent runs, and released_volumes keeps the agent for the
+        # driver's last work on destroy.
+        addon = self._eks_addon(EBS_CSI_DRIVER, (attachment,), **identity.addon_binding)
         self.ready.append(addon)
         return addon
 
@@ -208,7 +218,10 @@ class ClusterAddons(pulumi.ComponentResource):
                 "STORAGE_CLASS": GP3_STORAGE_CLASS,
                 "TIMEOUT_SECONDS": str(RELEASED_VOLUMES_TIMEOUT_SECONDS),
             },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ebs_csi_driver, self.storage_class],
+            # The driver deletes the volumes with its credentials (the agent) on its nodes: all of
+            # them are deleted only after this wait.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ebs_csi_driver, self.storage_class,
+                                                                 *self._credentials_of_controllers(), *args.depends_on],
                                         custom_timeouts=pulumi.CustomTimeouts(delete="20m")),
         )
 
@@ -217,7 +230,7 @@ class ClusterAddons(pulumi.ComponentResource):
         namespace, service_account = "kube-system", LOAD_BALANCER_CONTROLLER_SERVICE_ACCOUNT
         identity = WorkloadRole(
             f"{self._name}-load-balancer-controller", cluster=args.cluster, namespace=namespace,
-            service_account=service_account, parent=self, depends_on=[*self.ready],
+            service_account=service_account, parent=self,
         )
         policy = aws.iam.Policy(
             f"{self._name}-load-balancer-controller",
@@ -260,8 +273,11 @@ class ClusterAddons(pulumi.ComponentResource):
             timeout=600,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                # Installed after, and removed before, its permissions, its binding and the nodes.
-                depends_on=[*args.depends_on, *self.ready, *self._credentials_of_controllers(), attachment,
+                # Installed after, and removed before, its permissions, its binding and the nodes. Not
+                # after the agent: EKS's Pod Identity webhook sets the pods' credential variables
+                # whether or not the agent runs yet, and the controller retries its AWS calls; on
+                # destroy the workload (its Ingress) still goes before the agent (ready_for_workloads).
+                depends_on=[*args.depends_on, attachment,
                             *([identity.association] if identity.association else [])],
             ),
         )

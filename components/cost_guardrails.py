@@ -4,17 +4,33 @@
   percentage of actual spend and when the forecast passes the limit. Billing data lags by hours
   (docs.aws.amazon.com/cost-management/latest/userguide/budgets-managing-costs.html: budgets update up
   to three times a day), so a budget can only ever react late.
-- The budget counts the Cost Explorer services in `services`: "Amazon Bedrock", plus the names under
-  which models sold through AWS Marketplace bill, if the account has them.
+- What the budget counts (`budget_filter`): the Cost Explorer services in `services` ("Amazon Bedrock"
+  by default) OR, with `all_marketplace`, every charge whose billing entity is AWS Marketplace.
+  Anthropic's models (the default models of dev and prod) and other third-party models on Bedrock are
+  AWS Marketplace subscriptions (docs.aws.amazon.com/bedrock/latest/userguide/model-access.html: access
+  "with the correct AWS Marketplace permissions", Bedrock subscribes on first use); their charges bill
+  under Marketplace product names ("Claude ... (Amazon Bedrock Edition)"), not under "Amazon Bedrock",
+  so Service = Amazon Bedrock alone sees almost none of that spend. The billing entity tells AWS
+  Marketplace purchases from AWS services (docs.aws.amazon.com/cost-management/latest/userguide/
+  budgets-create-filters.html, "Billing entity"). Budgets' CostFilters cannot OR two dimensions (and
+  are deprecated for "newer dimensions": API_budgets_Budget.html, CostFilters / FilterExpression), so
+  the budget uses a FilterExpression (a Cost Explorer Expression: Or, Dimensions SERVICE and
+  BILLING_ENTITY), which requires Metrics.
 - Optionally a budget action: at 100 % of actual spend, AWS Budgets attaches a deny-invoke policy to the
   Hermes role (APPLY_IAM_POLICY, automatic), and on the 1st of each month at 00:05 UTC an EventBridge
-  Scheduler schedule detaches it again. The lift is ours and explicit rather than left to how Budgets
-  treats an executed action in the next period. `pulumi destroy` detaches it too (with the AWS CLI),
-  since IAM refuses to delete an attached policy or a role with one.
+  Scheduler schedule asks Budgets to reverse the action (ExecuteBudgetAction REVERSE_BUDGET_ACTION), so
+  Budgets' record of the action and IAM agree; Budgets detaches the policy with the action's own
+  execution role ("The role passed for action execution and reversion": API_budgets_Action.html,
+  ExecutionRoleArn). `pulumi destroy` detaches it too (with the AWS CLI), since IAM refuses to delete an
+  attached policy or a role with one.
 - Near-real-time CloudWatch alarms per allowed model on the AWS/Bedrock runtime metrics: tokens per
   hour above a limit, and sustained throttling (docs.aws.amazon.com/bedrock/latest/userguide/
   monitoring.html#runtime-cloudwatch-metrics: InputTokenCount, OutputTokenCount, InvocationThrottles,
-  dimension ModelId = the model or inference profile id the request named).
+  dimension ModelId = the model or inference profile id the request named). Bedrock publishes them in
+  the Region it is called in (`bedrockRegion`), and an alarm watches metrics of its own Region only
+  (CloudWatch refuses "an Alarm in region 'us-west-2' based on metric ... in 'us-east-1'":
+  aws/aws-cdk#30483), so when that Region differs from the provider's the alarms are made there, with
+  an AlertTopic of their own in that Region (the same recipients confirm once more).
 
 The IAM documents are pure functions, so tests and the IAM linter read them without Pulumi.
 """
@@ -29,14 +45,24 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_command as command
 
+from components.alert_topic import AlertTopic, AlertTopicArgs
 from components.bedrock_access import INVOKE_ACTIONS
 
-# Cost Explorer's service name for Bedrock usage (the `Service` dimension of cost filters).
+# Cost Explorer's service name for Bedrock usage (the `SERVICE` dimension).
 BEDROCK_SERVICE = "Amazon Bedrock"
+# The BILLING_ENTITY value of every AWS Marketplace purchase (budgets-create-filters.html, "Billing entity").
+MARKETPLACE_BILLING_ENTITY = "AWS Marketplace"
+# What a COST budget adds up ("Budgets track your unblended costs": API_budgets_Budget.html); a
+# FilterExpression requires it to be named.
+BUDGET_METRIC = "UnblendedCost"
 LIFT_SCHEDULE = "cron(5 0 1 * ? *)"  # 00:05 UTC on the 1st: the new budget period has begun
-# EventBridge Scheduler's universal target for IAM DetachRolePolicy
-# (docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html).
-DETACH_TARGET = "arn:{partition}:scheduler:::aws-sdk:iam:detachRolePolicy"
+# EventBridge Scheduler's universal target for Budgets' ExecuteBudgetAction
+# (docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html: aws-sdk:<service>:<apiAction>).
+LIFT_TARGET = "arn:{partition}:scheduler:::aws-sdk:budgets:executeBudgetAction"
+# ExecuteBudgetAction's ExecutionType values are APPROVE, RETRY, REVERSE and RESET
+# (API_budgets_ExecuteBudgetAction.html). REVERSE undoes what the action did (the action's status
+# becomes REVERSE_SUCCESS: API_budgets_Action.html, Status), which is the lift: the deny goes.
+LIFT_EXECUTION = "REVERSE_BUDGET_ACTION"
 BUDGET_NAME = re.compile(r"[^:\\]{1,100}")
 
 # Run on `pulumi destroy` after the budget action is gone and before the deny policy and the Hermes
@@ -62,9 +88,14 @@ class CostGuardrailsArgs:
     hourly_token_limit: int
     alarm_prefix: str  # CloudWatch alarm names, e.g. hermes-dev: hermes-dev-bedrock-tokens-<model>
     services: tuple[str, ...] = (BEDROCK_SERVICE,)  # Cost Explorer service names the budget counts
+    all_marketplace: bool = True  # also count every AWS Marketplace charge (third-party models bill there)
     hermes_role_name: pulumi.Input[str] | None = None  # set: deny invoke when the budget is spent
     hermes_role_arn: pulumi.Input[str] | None = None
     tags: tuple[tuple[str, str], ...] = ()
+    # Where Bedrock is called and publishes its metrics, when not the provider's Region (aws:region);
+    # the alarms' own topic there notifies these addresses.
+    alarm_region: str = ""
+    alert_emails: tuple[str, ...] = ()
 
 
 def budget_notifications(actual_thresholds: tuple[int, ...], topic_arn: str) -> list[dict]:
@@ -77,6 +108,15 @@ def budget_notifications(actual_thresholds: tuple[int, ...], topic_arn: str) -> 
                           "threshold": 100.0, "threshold_type": "PERCENTAGE",
                           "subscriber_sns_topic_arns": [topic_arn]})
     return notifications
+
+
+def budget_filter(services: tuple[str, ...], all_marketplace: bool) -> dict:
+    """The budget's FilterExpression, as aws.budgets.Budget takes it: the services, OR (all_marketplace)
+    every AWS Marketplace charge."""
+    by_service = {"dimensions": {"key": "SERVICE", "values": list(services)}}
+    if not all_marketplace:
+        return by_service
+    return {"ors": [by_service, {"dimensions": {"key": "BILLING_ENTITY", "values": [MARKETPLACE_BILLING_ENTITY]}}]}
 
 
 def deny_invoke_policy() -> dict:
@@ -120,16 +160,24 @@ def attach_deny_policy(hermes_role_arn: str, deny_policy_arn: str) -> dict:
     }
 
 
-def detach_deny_policy(hermes_role_arn: str, deny_policy_arn: str) -> dict:
-    """What the monthly lift may do: detach the deny policy from the Hermes role."""
+def reverse_budget_action(budget_action_arn: str) -> dict:
+    """What the monthly lift may do: ask Budgets to reverse this one action. ExecuteBudgetAction's
+    resource is the action, `arn:<partition>:budgets::<account>:budget/<name>/action/<id>` (service
+    authorization reference, list_awsbudgetservice.html). No iam:PassRole: only CreateBudgetAction and
+    UpdateBudgetAction pass the execution role (list_budgets.html, "API operations"), and the reversal
+    runs as that role."""
     return {
         "Version": "2012-10-17",
         "Statement": [{
-            "Sid": "LiftDenyPolicy", "Effect": "Allow", "Action": "iam:DetachRolePolicy",
-            "Resource": hermes_role_arn,
-            "Condition": {"ArnEquals": {"iam:PolicyARN": deny_policy_arn}},
+            "Sid": "ReverseBedrockBudgetAction", "Effect": "Allow", "Action": "budgets:ExecuteBudgetAction",
+            "Resource": budget_action_arn,
         }],
     }
+
+
+def lift_input(account_id: str, budget_name: str, action_id: str) -> dict:
+    """The ExecuteBudgetAction request the schedule sends (API_budgets_ExecuteBudgetAction.html)."""
+    return {"AccountId": account_id, "BudgetName": budget_name, "ActionId": action_id, "ExecutionType": LIFT_EXECUTION}
 
 
 def model_alarms(model: str, hourly_token_limit: int) -> dict[str, dict]:
@@ -186,6 +234,7 @@ def validate(args: CostGuardrailsArgs) -> None:
 class CostGuardrails(pulumi.ComponentResource):
     budget: aws.budgets.Budget
     deny_policy: aws.iam.Policy | None
+    action: aws.budgets.BudgetAction | None
     alarms: list[aws.cloudwatch.MetricAlarm]
 
     def __init__(self, name: str, args: CostGuardrailsArgs, opts: pulumi.ResourceOptions | None = None):
@@ -204,7 +253,8 @@ class CostGuardrails(pulumi.ComponentResource):
             limit_amount=f"{args.monthly_limit_usd}.0",
             limit_unit="USD",
             time_unit="MONTHLY",
-            cost_filters=[{"name": "Service", "values": list(args.services)}],
+            filter_expression=budget_filter(args.services, args.all_marketplace),
+            metrics=BUDGET_METRIC,
             notifications=pulumi.Output.from_input(args.alert_topic_arn).apply(
                 lambda topic: budget_notifications(args.actual_thresholds, topic)),
             tags=tags,
@@ -212,9 +262,19 @@ class CostGuardrails(pulumi.ComponentResource):
         )
 
         self.deny_policy = None
+        self.action = None
         if args.hermes_role_name is not None:
             self._deny_when_spent(name, args, account_id, partition, tags)
 
+        alarm_opts, alarm_topic = child, args.alert_topic_arn
+        self.alarm_topic = None
+        if args.alarm_region:
+            provider = aws.Provider(f"{name}-bedrock-{args.alarm_region}", region=args.alarm_region, opts=child)
+            alarm_opts = pulumi.ResourceOptions(parent=self, provider=provider)
+            self.alarm_topic = AlertTopic(f"{name}-bedrock-{args.alarm_region}",
+                                          AlertTopicArgs(emails=args.alert_emails, tags=args.tags),
+                                          opts=pulumi.ResourceOptions(parent=self, providers={"aws": provider}))
+            alarm_topic = self.alarm_topic.arn
         self.alarms = []
         for model in args.models:
             for kind, alarm in model_alarms(model, args.hourly_token_limit).items():
@@ -222,11 +282,11 @@ class CostGuardrails(pulumi.ComponentResource):
                 self.alarms.append(aws.cloudwatch.MetricAlarm(
                     f"{name}-bedrock-{kind}-{_alarm_name(model)}",
                     name=alarm_name,
-                    alarm_actions=[args.alert_topic_arn],
-                    ok_actions=[args.alert_topic_arn],
+                    alarm_actions=[alarm_topic],
+                    ok_actions=[alarm_topic],
                     tags=tags,
                     **alarm,
-                    opts=child,
+                    opts=alarm_opts,
                 ))
         self.register_outputs({"budget_name": self.budget.name})
 
@@ -240,8 +300,10 @@ class CostGuardrails(pulumi.ComponentResource):
             opts=child,
         )
         executor, executor_policy = self._service_role(
-            f"{name}-bedrock-budget-action", budgets_trust_policy, attach_deny_policy, account_id, args, tags,
+            f"{name}-bedrock-budget-action", budgets_trust_policy, account_id, tags,
             "Assumed by AWS Budgets to attach the Bedrock deny policy to the Hermes role",
+            pulumi.Output.all(args.hermes_role_arn, self.deny_policy.arn).apply(
+                lambda v: json.dumps(attach_deny_policy(v[0], v[1]))),
         )
         # No-op on create; its delete detaches the deny policy if the action left it attached. The
         # action depends on it, so it is deleted first and cannot attach the policy again.
@@ -252,7 +314,7 @@ class CostGuardrails(pulumi.ComponentResource):
             environment={"ROLE_NAME": args.hermes_role_name, "POLICY_ARN": self.deny_policy.arn},
             opts=child,
         )
-        aws.budgets.BudgetAction(
+        self.action = aws.budgets.BudgetAction(
             f"{name}-bedrock-budget-spent",
             budget_name=self.budget.name,
             action_type="APPLY_IAM_POLICY",
@@ -267,29 +329,30 @@ class CostGuardrails(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[executor_policy, self.detach_on_destroy]),
         )
         lifter, lifter_policy = self._service_role(
-            f"{name}-bedrock-budget-lift", scheduler_trust_policy, detach_deny_policy, account_id, args, tags,
-            "Assumed by EventBridge Scheduler to detach the Bedrock deny policy each month",
+            f"{name}-bedrock-budget-lift", scheduler_trust_policy, account_id, tags,
+            "Assumed by EventBridge Scheduler to have AWS Budgets reverse the Bedrock deny each month",
+            self.action.arn.apply(lambda arn: json.dumps(reverse_budget_action(arn))),
         )
         aws.scheduler.Schedule(
             f"{name}-bedrock-budget-lift",
-            description="Lift the Bedrock deny policy from the Hermes role: a new budget period has begun",
+            description="Reverse the Bedrock budget action (lift the deny on the Hermes role): a new budget period has begun",
             schedule_expression=LIFT_SCHEDULE,
             schedule_expression_timezone="UTC",
             flexible_time_window={"mode": "OFF"},
             target={
-                "arn": partition.apply(lambda p: DETACH_TARGET.format(partition=p)),
+                "arn": partition.apply(lambda p: LIFT_TARGET.format(partition=p)),
                 "role_arn": lifter.arn,
-                "input": pulumi.Output.all(args.hermes_role_name, self.deny_policy.arn).apply(
-                    lambda v: json.dumps({"RoleName": v[0], "PolicyArn": v[1]})),
-                # A detach when nothing is attached fails (NoSuchEntity) and that is fine: no retries.
+                "input": pulumi.Output.all(account_id, self.budget.name, self.action.action_id).apply(
+                    lambda v: json.dumps(lift_input(v[0], v[1], v[2]))),
+                # A reverse when the action did not run this month fails, and that is fine: no retries.
                 "retry_policy": {"maximum_retry_attempts": 0},
             },
             opts=pulumi.ResourceOptions(parent=self, depends_on=[lifter_policy]),
         )
 
-    def _service_role(self, name, trust, permissions, account_id, args: CostGuardrailsArgs, tags, description):
-        """A role only `trust`'s service may assume (for this account), allowed `permissions` on the
-        Hermes role and the deny policy: the two roles of the guardrail differ only in those."""
+    def _service_role(self, name, trust, account_id, tags, description, policy: pulumi.Output[str]):
+        """A role only `trust`'s service may assume (for this account), allowed `policy`: the two roles
+        of the guardrail differ only in those."""
         child = pulumi.ResourceOptions(parent=self)
         role = aws.iam.Role(
             name,
@@ -298,11 +361,5 @@ class CostGuardrails(pulumi.ComponentResource):
             tags=tags,
             opts=child,
         )
-        policy = aws.iam.RolePolicy(
-            name,
-            role=role.id,
-            policy=pulumi.Output.all(args.hermes_role_arn, self.deny_policy.arn).apply(
-                lambda v: json.dumps(permissions(v[0], v[1]))),
-            opts=child,
-        )
-        return role, policy
+        role_policy = aws.iam.RolePolicy(name, role=role.id, policy=policy, opts=child)
+        return role, role_policy

@@ -23,6 +23,7 @@ with the volume mounted read-only, publishes the volume's fill level (components
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -60,6 +61,21 @@ LIVENESS_SCRIPT = (
 # s6-setuidgid; these are the capabilities that needs (hermes-upstream.md, "Container image").
 S6_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 
+# How long a stopping pod may take (the kubelet's SIGTERM-to-SIGKILL), and what s6 keeps of it for the
+# gateway and dashboard. The image pins s6-overlay 3.2.3.0 (the tag's Dockerfile, S6_OVERLAY_VERSION),
+# whose shutdown sends TERM and SIGKILLs survivors after S6_KILL_GRACETIME ms (libexec/stage0 passes it
+# to s6-linux-init as -q) and waits S6_SERVICES_GRACETIME ms for /etc/services.d services
+# (etc/s6-rc/scripts/services-down); both default to 3000 (s6-overlay README v3.2.3.0, "Customizing
+# s6-overlay behaviour"). The image declares no /etc/services.d services, so the two waits do not add
+# up. The margin is for s6's own stage 3 and the container runtime after the services are gone. The cost:
+# s6-linux-init v1.2.0.1 (what s6-overlay 3.2.3.0 bundles, conf/versions) sleeps the whole grace time
+# after that TERM even when everything has exited (s6-linux-init-shutdownd.c, deepsleepuntil), so every
+# stop of the pod takes about 50 s. Hermes itself drains in-flight agent turns only when
+# agent.restart_drain_timeout is set (default 0: interrupt, clean up, exit; gateway/restart.py).
+TERMINATION_GRACE_SECONDS = 60
+S6_SHUTDOWN_MARGIN_SECONDS = 10
+S6_GRACE_MILLISECONDS = str((TERMINATION_GRACE_SECONDS - S6_SHUTDOWN_MARGIN_SECONDS) * 1000)
+
 # The `volume-owner` init container: everything on the volume not owned by UID:GID $2 is given to it.
 # The image's boot hook (docker/stage2-hook.sh) would repair most of it too, but it runs AFTER the init
 # containers, and `hermes config set` fails on any root-owned file it reads or appends to (config.yaml,
@@ -71,28 +87,96 @@ REPAIR_OWNERSHIP_SCRIPT = 'find "$1" -xdev \\( ! -user "$2" -o ! -group "$2" \\)
 # container never changes user, the `configure` container runs as the hermes user from the start.
 VOLUME_OWNER_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE")
 
-# The `configure` init container, run by the image's Python as the hermes user. argv: the config
-# "key value" pairs for `hermes config set`, then "--", then the names of the environment variables
-# to pin in $HERMES_HOME/.env. Hermes loads that file with override on (hermes_cli/env_loader.py
-# load_hermes_dotenv) and reads provider keys from it before the environment (hermes_cli/auth.py,
-# get_env_value_prefer_dotenv), so a key the dashboard or CLI saved there, or the random
-# API_SERVER_KEY later images' boot hook appends when .env has none, would beat the Secret. Every line
-# assigning a pinned name (plain or `export`) is replaced by one line with the Secret's value; every
-# other line is kept as it was. A pinned name whose variable is unset (an optional key a Secret of
-# your own lacks) is left alone. Values come from the environment (secretKeyRef), never argv, and
-# are single-quoted, which both python-dotenv and Hermes' own parser read literally.
-CONFIGURE_SCRIPT = r"""
-import os, subprocess, sys, tempfile
+# Upstream's first-boot files, in the image (the tag's docker/stage2-hook.sh `seed_one`, INSTALL_DIR
+# /opt/hermes): the stage2 hook copies each to HERMES_HOME only when absent, but it runs after the init
+# containers, so `configure` seeds them first and a new volume starts from upstream's defaults.
+IMAGE_CONFIG_EXAMPLE = "/opt/hermes/cli-config.yaml.example"  # -> config.yaml
+IMAGE_ENV_EXAMPLE = "/opt/hermes/.env.example"  # -> .env
+
+
+def env_file_problem(value: str) -> str:
+    """Why `configure` cannot write `value` into $HERMES_HOME/.env for Hermes to read back unchanged; "" if it can.
+
+    configure writes NAME='value'. Hermes 0.19.0 reads .env twice: python-dotenv 1.2.2 with interpolation
+    on (hermes_cli/env_loader.py _load_dotenv_with_fallback -> load_dotenv), which expands ${NAME} and
+    ${NAME:-default} even inside single quotes, has no escape for `$` (dotenv/variables.py
+    _posix_variable, dotenv/main.py resolve_variables) and decodes \\ and \\' in single quotes
+    (dotenv/parser.py); and its own parser, which keeps single-quoted text as it is
+    (hermes_cli/config.py _parse_env_value). It also strips non-ASCII characters from credentials
+    (env_loader.py _sanitize_loaded_credentials). Runs at preview (settings.py) and, for a Secret of
+    your own, in the pod (CONFIGURE_SCRIPT embeds this function's source).
+    """
+    if any(c in value for c in "\r\n\0"):
+        return "a line break or NUL character"
+    if any(c in value for c in "'\\"):
+        return "a quote (') or backslash"
+    if "${" in value:
+        return "`${`, which python-dotenv expands even inside quotes"
+    if not value.isascii():
+        return "a non-ASCII character, which Hermes strips from credentials"
+    return ""
+
+
+# The `configure` init container, run by the image's Python as the hermes user, on every pod start.
+# argv: the config "key value" pairs for `hermes config set`, then "--", then the names of the
+# environment variables to pin in $HERMES_HOME/.env.
+#   1. The pinned values are checked first (below), so a refused one changes nothing on the volume.
+#   2. A volume without config.yaml or .env gets upstream's example (IMAGE_CONFIG_EXAMPLE, ...); then
+#      the config pairs are set; a value that is only a reference `${NAME}` to a variable the pod lacks
+#      (an optional key a Secret of your own does not hold) is written empty: Hermes keeps an unresolved
+#      reference as literal text (hermes_cli/config.py _expand_env_vars) and would send `${NAME}` as the key.
+#   3. The pinned variables are written into .env. Hermes loads that file with override on
+#      (hermes_cli/env_loader.py load_hermes_dotenv) and reads provider keys from it before the
+#      environment (hermes_cli/auth.py, get_env_value_prefer_dotenv), so a key the dashboard or CLI
+#      saved there, or the random API_SERVER_KEY later images' boot hook appends when .env has none,
+#      would beat the Secret. Every line assigning a pinned name (plain or `export`) is
+#      replaced by NAME='value'; every other line is kept as it was. A pinned name whose variable is
+#      unset is left alone. Values come from the environment (secretKeyRef), never argv. A value
+#      env_file_problem refuses, or one Hermes' own loaders (run here, in a scratch HERMES_HOME) would
+#      not read back unchanged, stops the pod start with the variable's name, never its value.
+CONFIGURE_BODY = r"""
+import json, os, re, shutil, subprocess, sys, tempfile
 separator = sys.argv.index("--")
 settings, pinned = sys.argv[1:separator], sys.argv[separator + 1:]
-for key, value in zip(settings[::2], settings[1::2]):
-    subprocess.run([os.environ["HERMES"], "config", "set", key, value], check=True)
-values = {name: os.environ[name] for name in pinned if os.environ.get(name)}
-for name, value in values.items():
-    if any(c in value for c in "'\\\r\n\0"):
-        sys.exit(f"configure: {name} contains a quote, backslash or line break; .env cannot hold it")
 home = os.environ["HERMES_HOME"]
 env_file = os.path.join(home, ".env")
+values = {name: os.environ[name] for name in pinned if os.environ.get(name)}
+for name, value in values.items():
+    problem = env_file_problem(value)
+    if problem:
+        sys.exit(f"configure: {name} contains {problem}; Hermes cannot read it from .env unchanged")
+pins = [f"{name}='{value}'\n" for name, value in values.items()]
+READ_BACK = (
+    "import json, os, sys\n"
+    "from hermes_cli.env_loader import load_hermes_dotenv\n"
+    "from hermes_cli.config import load_env\n"
+    "load_hermes_dotenv()\n"
+    "own = load_env()\n"
+    "print(json.dumps({n: [os.environ.get(n), own.get(n)] for n in sys.argv[1:]}))\n"
+)
+if values:
+    with tempfile.TemporaryDirectory() as scratch:
+        with open(os.path.join(scratch, ".env"), "w", encoding="utf-8") as f:
+            f.writelines(pins)
+        clean = {k: v for k, v in os.environ.items() if k not in values}
+        result = subprocess.run([sys.executable, "-c", READ_BACK, *values], capture_output=True, text=True,
+                                env={**clean, "HERMES_HOME": scratch, "HOME": scratch}, check=True)
+    read = json.loads(result.stdout.strip().splitlines()[-1])
+    for name, value in values.items():
+        if read[name] != [value, value]:
+            sys.exit(f"configure: Hermes would read {name} from .env changed; use another value")
+for target, example in (("config.yaml", os.environ["CONFIG_EXAMPLE"]), (".env", os.environ["ENV_EXAMPLE"])):
+    path = os.path.join(home, target)
+    if not os.path.lexists(path) and os.path.isfile(example):
+        with open(example, "rb") as source, open(path, "xb") as copy:
+            shutil.copyfileobj(source, copy)
+        print(f"configure: seeded {path} from {example}")
+for key, value in zip(settings[::2], settings[1::2]):
+    reference = re.fullmatch(r"\$\{(\w+)\}", value)
+    if reference and not os.environ.get(reference[1]):
+        print(f"configure: {reference[1]} is not set: {key} is left empty")
+        value = ""
+    subprocess.run([os.environ["HERMES"], "config", "set", key, value], check=True)
 try:
     with open(env_file, encoding="utf-8") as f:
         lines = f.readlines()
@@ -104,15 +188,15 @@ def assigned(line):
         text = text[7:].lstrip()
     return text.partition("=")[0].strip() if "=" in text else None
 kept = [line if line.endswith("\n") else line + "\n" for line in lines if assigned(line) not in values]
-kept += [f"{name}='{value}'\n" for name, value in values.items()]
 fd, tmp = tempfile.mkstemp(dir=home, prefix=".env_", suffix=".tmp")
 with os.fdopen(fd, "w", encoding="utf-8") as f:
-    f.writelines(kept)
+    f.writelines(kept + pins)
     f.flush()
     os.fsync(f.fileno())
 os.replace(tmp, env_file)
 print(f"configure: pinned {sorted(values)} in {env_file}")
 """
+CONFIGURE_SCRIPT = inspect.getsource(env_file_problem) + CONFIGURE_BODY
 
 # The keys of the credentials Secret. An externally managed Secret (existingSecretName) must
 # provide the same keys; see README "Bring your own Secret".
@@ -408,6 +492,9 @@ class HermesAgent(pulumi.ComponentResource):
             {"name": "HERMES_DASHBOARD_BASIC_AUTH_USERNAME", "value": args.dashboard_username},
             self._secret_env("HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH", SECRET_PASSWORD_HASH),
             self._secret_env("HERMES_DASHBOARD_BASIC_AUTH_SECRET", SECRET_SIGNING_KEY),
+            # s6 gives the gateway the pod's grace period to stop, not its 3 s default.
+            {"name": "S6_KILL_GRACETIME", "value": S6_GRACE_MILLISECONDS},
+            {"name": "S6_SERVICES_GRACETIME", "value": S6_GRACE_MILLISECONDS},
         ]
         if self._public_url():
             env += [
@@ -517,7 +604,7 @@ class HermesAgent(pulumi.ComponentResource):
                 "fsGroupChangePolicy": "OnRootMismatch",
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
-            "terminationGracePeriodSeconds": 60,
+            "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
             "initContainers": init_containers,
             "containers": [hermes, *sidecars],
             "volumes": volumes,
@@ -745,6 +832,8 @@ def _init_containers(image: pulumi.Input[str], config_pairs: list[tuple[str, str
                 {"name": "HERMES", "value": IMAGE_HERMES},
                 {"name": "HERMES_HOME", "value": HERMES_HOME},
                 {"name": "HOME", "value": "/tmp"},
+                {"name": "CONFIG_EXAMPLE", "value": IMAGE_CONFIG_EXAMPLE},
+                {"name": "ENV_EXAMPLE", "value": IMAGE_ENV_EXAMPLE},
                 *pinned,  # the same secretKeyRefs as the hermes container: values never in the spec
             ],
             "resources": resources,

@@ -36,6 +36,11 @@ from components.cluster_addons import ADDONS, ClusterAddons, ClusterAddonsArgs
 from components.workload_identity import ClusterIdentity, IdentityMode
 
 CLUSTER_ADMIN_POLICY = "arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+# Read-only: no Secrets, no writes (EKS User Guide, access-policy-permissions). A server-side dry run is
+# authorized like the write itself (Kubernetes api-concepts, dry-run authorization), so pulumi-kubernetes
+# previews with this policy fall back to a client-side preview on 403 (pulumi/pulumi-kubernetes
+# provider/pkg/provider/provider.go, Create ~1800 and Update ~2455).
+CLUSTER_VIEW_POLICY = "arn:{partition}:eks::aws:cluster-access-policy/AmazonEKSViewPolicy"
 NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy")
 AMI_TYPES = {"x86_64": eks.AmiType.AL2023_X86_64_STANDARD, "arm64": eks.AmiType.AL2023_ARM64_STANDARD}
 # The cluster already existed when this stack first recorded who created it (see cluster_creator).
@@ -55,6 +60,7 @@ class HermesClusterArgs:
     # create
     cluster_name: str = ""
     admin_principal_arns: tuple[str, ...] = ()
+    viewer_principal_arns: tuple[str, ...] = ()
     vpc_cidr: str = "10.0.0.0/16"
     availability_zone_count: int = 2
     nat_gateways: Literal["single", "one-per-az"] = "single"
@@ -221,6 +227,16 @@ class HermesCluster(pulumi.ComponentResource):
                 )},
             )
             for arn in args.admin_principal_arns
+        } | {
+            _entry_name(arn): eks.AccessEntryArgs(
+                principal_arn=checked.apply(lambda _, arn=arn: arn),
+                type=eks.AccessEntryType.STANDARD,
+                access_policies={"view": eks.AccessPolicyAssociationArgs(
+                    policy_arn=self.partition.apply(lambda p: CLUSTER_VIEW_POLICY.format(partition=p)),
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                )},
+            )
+            for arn in args.viewer_principal_arns
         }
         # With logging on, EKS writes to /aws/eks/<name>/cluster and creates that group itself, with no
         # retention (kept forever), when it does not exist yet (amazon-eks-user-guide, control-plane-logs):
@@ -325,8 +341,12 @@ class HermesCluster(pulumi.ComponentResource):
         # The name is ours (`name=` above); read through an output so users of it wait for the cluster.
         self.name = self.cluster.kubeconfig_json.apply(lambda _: args.cluster_name)
         self.kubeconfig = pulumi.Output.secret(self.cluster.kubeconfig_json)
+        account_id = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self)).account_id
         self.identity = ClusterIdentity(
-            name=self.name, oidc_provider_arn=self.cluster.oidc_provider_arn,
+            name=self.name,
+            arn=pulumi.Output.all(self.partition, account_id, self.name).apply(
+                lambda v: eks_cluster_arn(v[0], args.region, v[1], v[2])),
+            oidc_provider_arn=self.cluster.oidc_provider_arn,
             oidc_issuer=self.cluster.oidc_issuer, mode=args.identity_mode,
         )
         return self.vpc.vpc_id, list(self.node_groups)
@@ -348,7 +368,7 @@ class HermesCluster(pulumi.ComponentResource):
             )
         )
         self.identity = ClusterIdentity(
-            name=self.name, oidc_provider_arn=oidc_arn,
+            name=self.name, arn=found.arn, oidc_provider_arn=oidc_arn,
             oidc_issuer=issuer_url.apply(lambda u: u.removeprefix("https://")), mode=args.identity_mode,
         )
         # The cluster's real Kubernetes version picks the add-on versions, not kubernetesVersion.
@@ -415,6 +435,12 @@ def cluster_creator(cluster_name: str) -> str:
     if cluster_name in (aws.eks.get_clusters().names or []):
         return UNKNOWN_CREATOR
     return aws.get_caller_identity().arn
+
+
+def eks_cluster_arn(partition: str, region: str, account_id: str, cluster_name: str) -> str:
+    """Service Authorization Reference, Amazon EKS resource type `cluster`:
+    arn:${Partition}:eks:${Region}:${Account}:cluster/${ClusterName}."""
+    return f"arn:{partition}:eks:{region}:{account_id}:cluster/{cluster_name}"
 
 
 def kubeconfig(cluster_name: str, endpoint: str, ca_data: str, region: str) -> dict:

@@ -5,6 +5,13 @@
   metrics), with a least-privilege identity like the other add-ons (IRSA or Pod Identity, WorkloadRole).
   The stack creates the add-on's log groups first, with the configured retention, so Fluent Bit
   (`auto_create_group`) and the agent find them instead of creating groups that never expire.
+  The same `auto_create_group` (helm-charts charts/amazon-cloudwatch-observability/values.yaml at
+  tag amazon-cloudwatch-observability-4.10.3, every Fluent Bit output) means a Fluent Bit that still
+  writes after `pulumi destroy` deleted a group creates it again, and the next `pulumi up` then fails
+  on it (ResourceAlreadyExistsException). EKS reports the add-on deleted once its objects are, while
+  its pods may still flush for up to terminationGracePeriodSeconds (10 s, templates/linux/
+  fluent-bit-daemonset.yaml) with `Grace 30` (values.yaml): so between the add-on and its log groups
+  sits a Command whose delete waits until no pod is left in the add-on's namespace.
 - Alarms on the Hermes pod (not ready, restarted) and on its volume (nearly full), to an SNS topic
   with e-mail subscriptions.
 - One CloudWatch dashboard: Hermes health, restarts, CPU and memory against the container's limits, the
@@ -24,6 +31,7 @@ from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_command as command
 
 from components.volume_metrics import METRIC_NAMESPACE, USED_PERCENT, metric_dimensions
 from components.workload_identity import ClusterIdentity, WorkloadRole
@@ -52,6 +60,20 @@ VOLUME_FULL_PERCENT = 85  # the volume-full alarm's threshold: time to grow stor
 # CloudWatch PutRetentionPolicy accepts exactly these (API reference, retentionInDays).
 RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
                   2922, 3288, 3653)
+
+
+# Run by `pulumi destroy` after the add-on is deleted and before its log groups: waits until every pod
+# of the add-on's namespace is gone (Fluent Bit and the agent write to the groups, and create them).
+# `kubectl wait --for=delete` succeeds when nothing matches (kubernetes/kubectl pkg/cmd/wait/wait.go,
+# RunWait: errNoMatchingResources only when not waiting for delete). Needs kubectl where Pulumi runs,
+# like the wait for released volumes (components/wait_for_released_volumes.sh).
+WAIT_FOR_AGENTS = """set -eu
+config=$(mktemp)
+trap 'rm -f "$config"' EXIT
+printf '%s' "$KUBECONFIG_JSON" > "$config"
+kubectl --kubeconfig "$config" -n "$NAMESPACE" wait --for=delete pod --all --timeout="${TIMEOUT_SECONDS}s"
+"""
+AGENTS_GONE_TIMEOUT_SECONDS = 300
 
 
 def log_group_name(cluster_name: str, kind: str) -> str:
@@ -278,6 +300,9 @@ class ObservabilityArgs:
     volume_metrics: bool = False  # the Hermes pod runs the volume-metrics sidecar: chart and alarm on it
     tags: tuple[tuple[str, str], ...] = ()
     addon_depends_on: tuple[pulumi.Resource, ...] = ()  # nodes and the Pod Identity agent
+    # The cluster's kubeconfig: `pulumi destroy` waits with it until the add-on's pods are gone before
+    # deleting the log groups they write to. None: no wait (the add-on still goes first).
+    kubeconfig: pulumi.Input[str] | None = None
 
 
 class Observability(pulumi.ComponentResource):
@@ -325,6 +350,21 @@ class Observability(pulumi.ComponentResource):
             )
             for kind in LOG_GROUP_KINDS
         ]
+        # On destroy: the add-on, then this (its pods gone), then the log groups. A no-op on create.
+        writers_gone = list(log_groups)
+        if args.kubeconfig is not None:
+            writers_gone = [command.local.Command(
+                f"{name}-cloudwatch-agents-gone",
+                delete=WAIT_FOR_AGENTS,
+                interpreter=["/bin/sh", "-c"],
+                environment={
+                    "KUBECONFIG_JSON": pulumi.Output.secret(args.kubeconfig),
+                    "NAMESPACE": ADDON_NAMESPACE,
+                    "TIMEOUT_SECONDS": str(AGENTS_GONE_TIMEOUT_SECONDS),
+                },
+                opts=pulumi.ResourceOptions(parent=self, depends_on=log_groups,
+                                            custom_timeouts=pulumi.CustomTimeouts(delete="10m")),
+            )]
         identity = WorkloadRole(
             f"{name}-cloudwatch-agent", cluster=args.cluster, namespace=ADDON_NAMESPACE,
             service_account=ADDON_SERVICE_ACCOUNT, parent=self, create_association=False,
@@ -345,8 +385,10 @@ class Observability(pulumi.ComponentResource):
             resolve_conflicts_on_update="OVERWRITE",
             tags=tags,
             **identity.addon_binding,
-            # The log groups first (with retention), and the role's policy before the agent starts.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[*log_groups, attachment, *args.addon_depends_on]),
+            # The log groups first (with retention), and the role's policy before the agent starts;
+            # on destroy the add-on goes first, then its pods (writers_gone), then the log groups.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*log_groups, *writers_gone, attachment,
+                                                                  *args.addon_depends_on]),
         )
 
     def _alarm(self, spec: AlarmSpec, tags: dict) -> aws.cloudwatch.MetricAlarm:

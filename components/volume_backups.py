@@ -16,7 +16,12 @@ tag), so the plan follows the Hermes volume through restores and re-creations wi
 
 In prod (`keep_on_destroy`) the vaults and their keys are retained by `pulumi destroy` (and by an update
 that drops them), so recovery points outlive the stack; elsewhere the vault is force-destroyed with its
-recovery points, so `pulumi destroy` leaves nothing behind.
+recovery points, so `pulumi destroy` leaves nothing behind. A backup vault's name is unique per account
+and Region (CreateBackupVault answers AlreadyExistsException), so a kept vault with a fixed name would
+make the next `pulumi up` of the same stack fail in both Regions: kept vaults are named
+`<vault_name>-<8 hex>`, the suffix a RandomId kept in state, which a teardown deletes with the rest of
+the state, so the next deployment gets new names and the old vaults stay readable under theirs. The
+keys have no name (and no alias), so nothing else kept here can collide.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 # The tag key the StorageClass and a restored volume carry; the selection matches it.
 BACKUP_TAG_KEY = "hermes-eks/backup"
@@ -38,6 +44,8 @@ BACKUP_SERVICE_POLICY = "arn:{partition}:iam::aws:policy/service-role/AWSBackupS
 SCHEDULE = re.compile(r"cron\((\S+ ){5}\S+\)")
 # BackupVaultName: 2-50 characters, letters, digits, '-' and '_' (API_CreateBackupVault.html).
 VAULT_NAME = re.compile(r"[A-Za-z0-9_-]{2,50}")
+# A kept vault's name ends in "-" and this many bytes of hex, unique to the deployment.
+SUFFIX_BYTES = 4
 # Hours AWS Backup may take to start a job, and to finish it (API_BackupRule.html; 60 minutes minimum
 # start window, completion window at least 60 minutes longer).
 START_WINDOW_MINUTES = 60
@@ -51,13 +59,16 @@ class VolumeBackupsArgs:
     retention_days: int
     copy_region: str = ""  # empty: no cross-region copy
     keep_on_destroy: bool = False  # prod: the vaults and keys survive `pulumi destroy`
+    protect: bool = False  # like the volume (protectInfrastructure): no update deletes the vaults or keys
     tags: tuple[tuple[str, str], ...] = ()
 
 
 def validate(args: VolumeBackupsArgs) -> None:
     """Reject args AWS Backup would refuse; settings.py checks the same for stack config."""
-    if not VAULT_NAME.fullmatch(args.vault_name):
-        raise ValueError(f"VolumeBackupsArgs.vault_name is {args.vault_name!r}; allowed: 2-50 letters, digits, - or _")
+    longest = 50 - (1 + 2 * SUFFIX_BYTES if args.keep_on_destroy else 0)
+    if not VAULT_NAME.fullmatch(args.vault_name) or len(args.vault_name) > longest:
+        raise ValueError(f"VolumeBackupsArgs.vault_name is {args.vault_name!r}; allowed: 2-{longest} letters, digits, - or _"
+                         + (" (a kept vault's name gets a suffix)" if args.keep_on_destroy else ""))
     if not SCHEDULE.fullmatch(args.schedule):
         raise ValueError(f"VolumeBackupsArgs.schedule is {args.schedule!r}; allowed: cron(<6 fields>) such as cron(0 3 * * ? *)")
     if not 1 <= args.retention_days <= 36500:
@@ -115,6 +126,11 @@ class VolumeBackups(pulumi.ComponentResource):
         tags = dict(args.tags)
         partition = aws.get_partition_output(opts=pulumi.InvokeOutputOptions(parent=self)).partition
 
+        self.vault_name: pulumi.Output[str] = pulumi.Output.from_input(args.vault_name)
+        if args.keep_on_destroy:
+            suffix = random.RandomId(f"{name}-backups-vault", byte_length=SUFFIX_BYTES,
+                                     opts=pulumi.ResourceOptions(parent=self))
+            self.vault_name = pulumi.Output.concat(args.vault_name, "-", suffix.hex)
         self.key, self.vault = self._vault(f"{name}-backups", args, tags, provider=None)
         self.copy_vault = None
         copy_vault_arn = None
@@ -159,7 +175,8 @@ class VolumeBackups(pulumi.ComponentResource):
         self.register_outputs({"vault_name": self.vault.name, "plan_id": self.plan.id})
 
     def _vault(self, name: str, args: VolumeBackupsArgs, tags: dict, provider: aws.Provider | None):
-        kept = pulumi.ResourceOptions(parent=self, provider=provider, retain_on_delete=args.keep_on_destroy)
+        kept = pulumi.ResourceOptions(parent=self, provider=provider, retain_on_delete=args.keep_on_destroy,
+                                      protect=args.protect)
         key = aws.kms.Key(
             name,
             description=f"Encrypts the AWS Backup vault {args.vault_name}",
@@ -170,7 +187,7 @@ class VolumeBackups(pulumi.ComponentResource):
         )
         vault = aws.backup.Vault(
             name,
-            name=args.vault_name,
+            name=self.vault_name,
             kms_key_arn=key.arn,
             # Without recovery points to keep, `pulumi destroy` empties the vault instead of failing on it.
             force_destroy=not args.keep_on_destroy,

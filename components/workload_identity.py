@@ -1,7 +1,8 @@
 """An IAM role that exactly one Kubernetes service account can assume: IRSA or EKS Pod Identity.
 
-The one place trust policies are built; used for Hermes (Bedrock), the EBS CSI driver and the AWS
-Load Balancer Controller, so every workload identity in the stack follows the same rules.
+The one place trust policies are built; used for Hermes (Bedrock), the EBS CSI driver, the AWS
+Load Balancer Controller and the CloudWatch agent, so every workload identity in the stack follows
+the same rules.
 
 - IRSA (awsdocs/amazon-eks-user-guide, associate-service-account-role.adoc): Federated principal =
   the cluster's OIDC provider, sts:AssumeRoleWithWebIdentity, StringEquals on BOTH
@@ -9,7 +10,13 @@ Load Balancer Controller, so every workload identity in the stack follows the sa
   service account carries the `eks.amazonaws.com/role-arn` annotation.
 - EKS Pod Identity (pod-id-role.adoc): Service principal pods.eks.amazonaws.com with sts:AssumeRole
   and sts:TagSession; the binding is an aws.eks.PodIdentityAssociation, not an annotation, and the
-  eks-pod-identity-agent add-on must run on the nodes.
+  eks-pod-identity-agent add-on must run on the nodes. The service principal alone admits EVERY Pod
+  Identity association in the account: EKS tags each session with the pod's cluster, namespace and
+  service account (pod-id-abac.adoc, session tags eks-cluster-arn, kubernetes-namespace,
+  kubernetes-service-account), so the trust pins all three with StringEquals on aws:RequestTag/<tag>.
+  The ARN does not tell a re-created cluster of the same name from the old one (EKS best-practices
+  guide, identity and access management). An association made with disableSessionTags carries no
+  tags, and the conditions then fail closed.
 """
 
 from __future__ import annotations
@@ -42,13 +49,18 @@ def irsa_trust_policy(oidc_provider_arn: str, oidc_issuer: str, namespace: str, 
     }
 
 
-def pod_identity_trust_policy() -> dict:
+def pod_identity_trust_policy(cluster_arn: str, namespace: str, service_account: str) -> dict:
     return {
         "Version": "2012-10-17",
         "Statement": [{
             "Effect": "Allow",
             "Principal": {"Service": "pods.eks.amazonaws.com"},
             "Action": ["sts:AssumeRole", "sts:TagSession"],
+            "Condition": {"StringEquals": {
+                "aws:RequestTag/eks-cluster-arn": cluster_arn,
+                "aws:RequestTag/kubernetes-namespace": namespace,
+                "aws:RequestTag/kubernetes-service-account": service_account,
+            }},
         }],
     }
 
@@ -58,6 +70,7 @@ class ClusterIdentity:
     """What a workload role needs to know about the cluster."""
 
     name: pulumi.Input[str]
+    arn: pulumi.Input[str]  # what Pod Identity tags the session with (eks-cluster-arn)
     oidc_provider_arn: pulumi.Input[str] | None  # IRSA only; None for a Pod Identity cluster
     oidc_issuer: pulumi.Input[str]  # without https://
     mode: IdentityMode = "irsa"
@@ -87,7 +100,9 @@ class WorkloadRole:
                 lambda v: json.dumps(irsa_trust_policy(v[0], v[1], namespace, service_account))
             )
         else:
-            trust = json.dumps(pod_identity_trust_policy())
+            trust = pulumi.Output.from_input(cluster.arn).apply(
+                lambda arn: json.dumps(pod_identity_trust_policy(arn, namespace, service_account))
+            )
         self.role = aws.iam.Role(
             name,
             assume_role_policy=trust,

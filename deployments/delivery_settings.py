@@ -9,14 +9,17 @@ allowed; all problems are reported together.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import json
 import re
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal
 
 import pulumi
-from pydantic import AfterValidator, BaseModel, ConfigDict, SecretStr, ValidationError
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, SecretStr, ValidationError
 from pydantic.alias_generators import to_camel
+
+from delivery_plan import MAIN_PROGRAM_STACKS, REVIEW_TEMPLATE, STACK_NAMES
 
 PROJECT = "hermes-eks-deployments"
 # The main program's project name (../Pulumi.yaml); tests/test_deployments_program.py keeps them in step.
@@ -49,13 +52,53 @@ def _https_url(value: SecretStr) -> SecretStr:
     return value
 
 
+def _yaml_list(value: Any) -> Any:
+    """The engine hands a YAML list to the program as JSON text; tests may pass it parsed."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass
+    if not isinstance(value, list | tuple):
+        raise ValueError("a YAML list of the main program's stacks, e.g. [dev, prod]")
+    return value
+
+
+SEPARATE_ACCOUNT = (
+    f"`prod` and `{REVIEW_TEMPLATE}` never in one delivery stack, because review stacks run a pull "
+    f"request's unreviewed code with PowerUserAccess on the delivery stack's whole AWS account: run review "
+    f"stacks from a delivery stack in a separate AWS account ([{REVIEW_TEMPLATE}], as Pulumi.sandbox.yaml), "
+    f"and keep [dev, prod] or [prod] here")
+
+
+def _managed_stacks(stacks: tuple[str, ...]) -> tuple[str, ...]:
+    if not stacks or len(set(stacks)) != len(stacks) or not set(stacks) <= set(STACK_NAMES):
+        raise ValueError(f"a list of distinct stacks out of {', '.join(STACK_NAMES)}, e.g. [dev, prod]")
+    if "prod" in stacks and REVIEW_TEMPLATE in stacks:
+        raise ValueError(SEPARATE_ACCOUNT)
+    return stacks
+
+
+def _no_main_stack(pattern: str) -> str:
+    # The pattern becomes the stack part of an IAM StringLike subject, where `*` matches any characters;
+    # stack names hold only letters, digits, '-', '_' and '.' (pulumi/docs iac/concepts/stacks), so it
+    # cannot reach past `:stack:`. It must match no stack of the main program: `pr*` would admit `prod`.
+    matched = [stack for stack in MAIN_PROGRAM_STACKS if fnmatch.fnmatchcase(stack, pattern)]
+    if matched:
+        raise ValueError(f"a pattern that matches none of the main program's stacks "
+                         f"({', '.join(MAIN_PROGRAM_STACKS)}); this one matches {', '.join(matched)}")
+    return pattern
+
+
 # Pulumi organization and project names: letters, digits, '-', '_' and '.'; GitHub `owner/repo`.
 PulumiName = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", "a Pulumi organization or project name: letters, digits, '-', '_', '.'")]
 GithubRepository = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}", "a GitHub repository as owner/name, e.g. acme/hermes-eks")]
 GitBranch = Annotated[str, _pattern(r"(?!refs/)(?!/)[A-Za-z0-9._/-]{1,200}(?<!/)", "a branch name without refs/heads/, e.g. main")]
 RepoFolder = Annotated[str, _pattern(r"(?!/)(?!.*\.\.)[A-Za-z0-9._/-]{1,200}(?<!/)", "a folder relative to the repository root, without a leading or trailing '/'", optional=True)]
 GithubSubjectRepository = Annotated[str, _pattern(r"[A-Za-z0-9][A-Za-z0-9-]{0,38}(@[0-9]+)?/[A-Za-z0-9._-]{1,100}(@[0-9]+)?", "owner/repo, or the immutable form owner@<ORG_ID>/repo@<REPO_ID>", optional=True)]
-StackPattern = Annotated[str, _pattern(r"[A-Za-z0-9_.-]+\*?", "a stack name, or a prefix ending in '*' such as pr-*")]
+StackPattern = Annotated[str, _pattern(r"[A-Za-z0-9_.-]+\*?", "a stack name, or a prefix ending in '*' such as pr-*"),
+                         AfterValidator(_no_main_stack)]
+ManagedStacks = Annotated[tuple[str, ...], BeforeValidator(_yaml_list), AfterValidator(_managed_stacks)]
 AwsRegion = Annotated[str, _pattern(r"(us|eu|ap|sa|ca|me|af|il|mx|us-gov)-[a-z]+-[1-9]", "an AWS region code such as eu-central-1")]
 Cron = Annotated[str, AfterValidator(_cron)]
 
@@ -74,8 +117,12 @@ class DeliverySettings(BaseModel):
     project: PulumiName = MAIN_PROJECT
 
     # --- AWS: the Pulumi Cloud OIDC provider and the deploy roles ------------------------------
+    stacks: ManagedStacks = ("dev", "prod")  # the main program's stacks whose deploy roles live in this account
     oidc_provider: Literal["create", "existing"] = "create"
     review_stack_pattern: StackPattern = "pr-*"
+
+    # --- Pulumi Cloud: the policy pack on every update of dev and prod (a paid edition) ----------
+    enforce_policy_pack: bool = True
 
     # --- GitHub Actions (.github/workflows/), for teams deploying without Deployments -----------
     github_actions: bool = False
@@ -93,6 +140,7 @@ class DeliverySettings(BaseModel):
 
 
 SECRET_KEYS = frozenset({"webhook_url"})
+LIST_KEYS = frozenset({"stacks"})
 FOREIGN_KEYS = {"aws_region": "aws:region"}
 
 KEY_DOCS: dict[str, str] = {
@@ -102,9 +150,11 @@ KEY_DOCS: dict[str, str] = {
     "program_dir": "Folder of the main program (its Pulumi.yaml) in the repository; empty: the root.",
     "policy_pack_dir": "Folder of the policy pack in the repository, run before every preview and update.",
     "project": "Project name of the main program (`name:` in its Pulumi.yaml).",
+    "stacks": "The main program's stacks this delivery stack manages, all in its AWS account: `[dev, prod]`, `[prod]`, or `[pr]` (review stacks) from a delivery stack in a separate account; `prod` and `pr` together are refused.",
     "oidc_provider": "`create` the IAM OIDC provider for https://api.pulumi.com/oidc, or use the `existing` one (AWS allows one per URL per account).",
     "review_stack_pattern": "Names of the review stacks Deployments creates from the `pr` template; the `pr` deploy role trusts only these.",
-    "github_actions": "Also create the AWS side of the GitHub Actions workflows: the GitHub OIDC provider, and a preview and a deploy role for `dev` and `prod`.",
+    "enforce_policy_pack": "Make Pulumi Cloud run the policy pack (published with `pulumi policy publish policy`) on every update of `dev` and `prod` (those in `stacks`): a preventative policy group per stack. Needs a paid edition (Pro or above); `false` leaves only pre_run.sh's preview.",
+    "github_actions": "Also create the AWS side of the GitHub Actions workflows: the GitHub OIDC provider, and a preview and a deploy role for `dev` and `prod`. Only where `stacks` is `[dev, prod]`.",
     "github_oidc_provider": "`create` the IAM OIDC provider for https://token.actions.githubusercontent.com, or use the `existing` one.",
     "github_subject_repository": "The repository as GitHub's OIDC subject names it; empty: `repository`. Repositories created after 2026-07-15: owner@<ORG_ID>/repo@<REPO_ID>.",
     "drift_schedule": "Cron schedule (UTC) of drift detection on `prod`.",
@@ -132,6 +182,11 @@ class DeliveryConfigError(pulumi.RunError):
 def _shown(attribute: str, value: Any) -> str:
     if attribute in SECRET_KEYS:
         return "<secret value hidden>"
+    if attribute in LIST_KEYS and isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            pass
     return json.dumps(value, default=str)
 
 
@@ -175,9 +230,21 @@ def parse_settings(stack_config: Mapping[str, Any], *, stack: str,
             else:
                 problems.append(f"{config_key(attribute)} in {stack_file} is "
                                 f"{_shown(attribute, values.get(attribute))}; allowed: {_allowed(item)}")
+    if settings is not None:
+        problems.extend(_combination_problems(settings, stack_file))
     if problems or settings is None:
         raise DeliveryConfigError(stack, problems)
     return settings
+
+
+def _combination_problems(settings: DeliverySettings, stack_file: str) -> list[str]:
+    # The workflows preview and deploy `dev` and `prod`, from one GitHub issuer and one set of teams in
+    # Pulumi Cloud, with roles in the account of both (github_actions_access.py).
+    if settings.github_actions and not {"dev", "prod"} <= set(settings.stacks):
+        return [f"{config_key('github_actions')} in {stack_file} is true and {config_key('stacks')} is "
+                f"{_shown('stacks', list(settings.stacks))}; allowed: {config_key('github_actions')} only on the "
+                f"delivery stack whose stacks are [dev, prod], or false"]
+    return []
 
 
 def _current_config() -> dict[str, Any]:

@@ -35,7 +35,8 @@ SESSION_SECONDS = 2 * 3600
 # IAM the main program manages: roles and policies of the cluster, nodes, EBS CSI driver, Load Balancer
 # Controller and Hermes, their attachments, and the cluster's own IRSA OIDC provider.
 IAM_ACTIONS = (
-    "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateAssumeRolePolicy",
+    "iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:UpdateRoleDescription",
+    "iam:UpdateAssumeRolePolicy",
     "iam:TagRole", "iam:UntagRole", "iam:ListRoleTags", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
     "iam:PutRolePolicy", "iam:GetRolePolicy", "iam:DeleteRolePolicy",
     "iam:AttachRolePolicy", "iam:DetachRolePolicy", "iam:PassRole",

@@ -4,8 +4,9 @@
 # - preview, update: run the policy pack first, with the stack's policy config (its allowed exceptions)
 #   when the pack has one. `pulumi preview --policy-pack` fails on a mandatory
 #   violation, and a failing pre-run command fails the deployment before its own operation starts.
-#   (Deployment settings cannot add --policy-pack to the operation itself; server-side enforcement
-#   through Pulumi Cloud policy groups is a paid-plan feature, this works on every plan.)
+#   Deployment settings cannot add --policy-pack to the operation itself, and this preview reports a
+#   rule that reads an unknown value as advisory: the update itself is checked by the stack's policy
+#   group (deployments/policy_enforcement.py, `enforcePolicyPack`), where values are known.
 # - destroy of a review stack: unprotect its resources first. The main program protects the Hermes
 #   volume and namespace in every stack; a review stack's data is disposable by definition, and a
 #   protected resource would make its destroy fail and leave the stack (an EKS cluster) running.

@@ -19,6 +19,7 @@ defaults in; the code repeats each default (`_config`) so a rule is as strict wi
 from __future__ import annotations
 
 import fnmatch
+import ipaddress
 import json
 import re
 from collections.abc import Iterator, Mapping, Sequence
@@ -62,6 +63,7 @@ ALB_SSL_POLICY = "alb.ingress.kubernetes.io/ssl-policy"
 ALB_LISTEN_PORTS = "alb.ingress.kubernetes.io/listen-ports"
 ALB_CERTIFICATE = "alb.ingress.kubernetes.io/certificate-arn"
 LOAD_BALANCER_CONTROLLER_CHART = "aws-load-balancer-controller"
+ALB_INGRESS_CLASS_PARAMS = "kubernetes:elbv2.k8s.aws/v1beta1:IngressClassParams"
 
 # Kinds whose spec holds a pod template, and where (Kubernetes API reference).
 POD_TEMPLATE_PATHS = {
@@ -81,28 +83,43 @@ IAM_POLICY_DOCUMENTS = {  # resource type -> the input holding a JSON policy doc
     "aws:iam/groupPolicy:GroupPolicy": "policy",
 }
 ROLE = "aws:iam/role:Role"
+KUBERNETES_SECRET = "kubernetes:core/v1:Secret"
 BEDROCK_INVOKE_ACTIONS = ("bedrock:InvokeModel", "bedrock:InvokeModelWithResponseStream")
 POD_IDENTITY_PRINCIPAL = "pods.eks.amazonaws.com"
 POD_IDENTITY_ACTIONS = {"sts:AssumeRole", "sts:TagSession"}  # awsdocs amazon-eks-user-guide pod-id-role.adoc
+# Session tags EKS Pod Identity sets that name the workload (awsdocs amazon-eks-user-guide pod-id-abac.adoc).
+POD_IDENTITY_SESSION_TAGS = ("eks-cluster-arn", "kubernetes-namespace", "kubernetes-service-account")
 EKS_OIDC_PROVIDER = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/(oidc\.eks\.[^/]+/id/[A-Za-z0-9]+)$")
 SERVICE_ACCOUNT_SUBJECT = re.compile(r"system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+")
 
 # An env var whose name says it carries a credential must take it from a Secret (valueFrom).
 SECRET_ENV_NAME = re.compile(r"(^|_)(KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|CREDENTIALS?|PRIVATE)(_|$)")
-# Values that are credentials whatever the variable is called.
-SECRET_VALUE = re.compile(r"AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY-----|\bsk-[A-Za-z0-9_-]{20,}")
+# Values that are credentials whatever the variable is called: AWS access key ids (long-term AKIA,
+# temporary ASIA), PEM private keys, OpenAI-style sk- keys, GitHub tokens, Slack tokens, JWTs.
+SECRET_VALUE = re.compile(
+    r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|\bsk-[A-Za-z0-9_-]{20,}"
+    r"|\b(?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{22,}|\bxox[abposr]-[A-Za-z0-9-]{10,}"
+    r"|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
+)
+# A credential handed over as a literal in args, a command or an annotation: --password=..., token: ...
+CREDENTIAL_ASSIGNMENT = re.compile(
+    r"(?i)\b([\w.-]*(?:password|passwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key))"
+    r"\s*[=:]\s*['\"]?(?!\$)[^\s'\"]{6,}"
+)
 
 # ECR private registry host (docs.aws.amazon.com/AmazonECR/latest/userguide/Registries.html).
 ECR_IMAGE = re.compile(r"(\d{12})\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/([^@:\s]+)@sha256:[0-9a-f]{64}")
 
 # What holds state a user cannot recreate: the Hermes volume and its namespace (deleting the namespace
-# deletes the claim), the cluster and network it runs in, and the image repository prod deploys from.
+# deletes the claim), the cluster and network it runs in, the image repository prod deploys from, and
+# the backup vaults holding the volume's recovery points (the copy Region's too).
 STATEFUL_TYPES = (
     "kubernetes:core/v1:PersistentVolumeClaim",
     "kubernetes:core/v1:Namespace",
     "eks:index:Cluster",
     "awsx:ec2:Vpc",
     "aws:ecr/repository:Repository",
+    "aws:backup/vault:Vault",  # the recovery points (its keys: backup_vault_keys_protected)
 )
 
 
@@ -197,6 +214,15 @@ def _dashboard_not_internet_facing(args: ResourceValidationArgs, report: ReportV
         if service_type in ("NodePort", "LoadBalancer"):
             report(f"Service {args.name} is of type {service_type}, which opens it on every node or on a "
                    "load balancer. The Hermes Services must be ClusterIP; expose them through the Ingress.")
+        if _as_list(_get(props, "spec", "externalIPs")):
+            report(f"Service {args.name} has externalIPs {list(_get(props, 'spec', 'externalIPs'))}: every node "
+                   "accepts the Service's traffic on them.")
+    elif kind == ALB_INGRESS_CLASS_PARAMS:
+        # IngressClassParams' scheme overrides every Ingress annotation of its class (LBC docs,
+        # guide/ingress/ingress_class.md, spec.scheme).
+        scheme = _get(props, "spec", "scheme")
+        if scheme not in (None, "internal") and not allow_internet:
+            report(f"IngressClassParams {args.name} makes every ALB of its class {scheme}.")
     elif kind == "kubernetes:networking.k8s.io/v1:Ingress":
         if _is_alb_ingress(props):
             scheme = (_get(props, "metadata", "annotations") or {}).get(ALB_SCHEME, "internal")
@@ -238,8 +264,9 @@ def is_messaging_webhook_ingress(props: Mapping) -> bool:
 
 dashboard_not_internet_facing = ResourceValidationPolicy(
     name="dashboard-not-internet-facing",
-    description="The Hermes dashboard and API are never reachable from the internet: no NodePort or "
-                "LoadBalancer Service, and only internal load balancers unless the stack allows otherwise.",
+    description="The Hermes dashboard and API are never reachable from the internet: no NodePort, "
+                "LoadBalancer or externalIPs Service, and only internal load balancers (Ingress annotation, "
+                "IngressClassParams, ELB) unless the stack allows otherwise.",
     enforcement_level=MANDATORY,
     validate=_dashboard_not_internet_facing,
     config_schema=PolicyConfigSchema(properties={
@@ -296,9 +323,32 @@ tls_modern_policy = ResourceValidationPolicy(
 )
 
 
-def _open_to_world(cidrs: list) -> bool:
-    # Unset means open: EKS's publicAccessCidrs default is 0.0.0.0/0 (EKS API VpcConfigRequest).
-    return not cidrs or any(c in ("0.0.0.0/0", "::/0") for c in cidrs)
+# How much of the internet the public endpoint may admit, all CIDRs together: at most one /8 of IPv4
+# (2^24 addresses) and one /32 of IPv6 (2^96, one RIR allocation to a network). Egress ranges of
+# offices, VPNs and runners are far smaller; anything wider is the internet cut into pieces
+# (0.0.0.0/1 + 128.0.0.0/1 is 0.0.0.0/0).
+MAX_ENDPOINT_ADDRESSES = {4: 2 ** 24, 6: 2 ** 96}
+
+
+def endpoint_reach_problem(cidrs: list) -> str | None:
+    """Why these public endpoint CIDRs admit too much of the internet (None: they do not).
+    Unset means open: EKS's publicAccessCidrs default is 0.0.0.0/0 (EKS API VpcConfigRequest)."""
+    if not cidrs:
+        return "no CIDRs, which EKS takes as 0.0.0.0/0"
+    networks: dict[int, list] = {4: [], 6: []}
+    for cidr in cidrs:
+        try:
+            network = ipaddress.ip_network(str(cidr), strict=False)
+        except ValueError:
+            return f"{cidr!r}, which is not a CIDR"
+        networks[network.version].append(network)
+    for version, found in networks.items():
+        covered = sum(n.num_addresses for n in ipaddress.collapse_addresses(found))
+        if covered > MAX_ENDPOINT_ADDRESSES[version]:
+            limit = "one /8" if version == 4 else "one /32"
+            return (f"{[str(n) for n in found]}, together {covered} IPv{version} addresses "
+                    f"({covered / 2 ** (32 if version == 4 else 128):.1%} of the space), more than {limit}")
+    return None
 
 
 def _eks_endpoint_restricted(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -312,14 +362,16 @@ def _eks_endpoint_restricted(args: ResourceValidationArgs, report: ReportViolati
         public, cidrs = vpc.get("endpointPublicAccess", True), _as_list(vpc.get("publicAccessCidrs"))
     else:
         return
-    if public is not False and _open_to_world(cidrs):
-        report(f"EKS cluster {args.name} has a public API endpoint open to {cidrs or ['0.0.0.0/0 (default)']}. "
-               "Set endpointPublicAccessCidrs to your egress ranges, or endpointPublicAccess to false.")
+    problem = endpoint_reach_problem(cidrs) if public is not False else None
+    if problem:
+        report(f"EKS cluster {args.name} has a public API endpoint open to {problem}. Set "
+               "endpointPublicAccessCidrs to your egress ranges, or endpointPublicAccess to false.")
 
 
 eks_endpoint_restricted = ResourceValidationPolicy(
     name="eks-endpoint-restricted",
-    description="The EKS public API endpoint is never open to 0.0.0.0/0 (or ::/0) unless the stack allows it.",
+    description="The EKS public API endpoint never admits the internet: its CIDRs together cover at most "
+                "one IPv4 /8 and one IPv6 /32 (so no 0.0.0.0/0, ::/0 or pieces of them), unless the stack allows it.",
     enforcement_level=MANDATORY,
     validate=_eks_endpoint_restricted,
     config_schema=PolicyConfigSchema(properties={
@@ -335,7 +387,14 @@ eks_endpoint_restricted = ResourceValidationPolicy(
 # 3. Hermes images come from the stack's ECR repository, by digest
 # ---------------------------------------------------------------------------------------------
 
+ECR_REPOSITORY = "aws:ecr/repository:Repository"
+IMAGE_DIGEST = re.compile(r"sha256:[0-9a-f]{64}")
+
+
 def _image_from_stack_ecr(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    """Runs before the workload changes: the image is an ECR image by digest, of the configured
+    repository. Which account and Region that repository is in only the stack knows
+    (image_from_own_ecr_repository below)."""
     spec = pod_spec(args.resource_type, args.props)
     if spec is None or not _config(args, "requireEcrDigest", True):
         return
@@ -370,9 +429,69 @@ image_from_stack_ecr = ResourceValidationPolicy(
 )
 
 
+def _image_from_own_ecr_repository(args: StackValidationArgs, report: ReportViolation) -> None:
+    """The stack's own repository is one this stack registers: its repositoryUrl
+    (<account>.dkr.ecr.<region>.amazonaws.com/<name>) names account, Region and repository at once, so
+    an image is compared with it exactly; another account's or Region's registry with the same
+    repository name, another repository, a tag or a look-alike host all differ from it. A stack that
+    creates no repository is image-from-stack-ecr's alone."""
+    own = sorted(str(r.props.get("repositoryUrl")) for r in args.resources if r.resource_type == ECR_REPOSITORY)
+    if not own:
+        return
+    for resource in args.resources:
+        spec = pod_spec(resource.resource_type, resource.props)
+        if spec is None:
+            continue
+        for kind, container in containers(spec):
+            image = str(container.get("image", ""))
+            repository, _, digest = image.partition("@")
+            if repository not in own or not IMAGE_DIGEST.fullmatch(digest):
+                report(f"{kind} {container.get('name')!r} of {resource.name} runs {image!r}, not an image of the "
+                       f"ECR repository this stack creates ({' or '.join(own)}@sha256:<64 hex>).", resource.urn)
+
+
+image_from_own_ecr_repository = StackValidationPolicy(
+    name="image-from-own-ecr-repository",
+    description="Where the stack creates an ECR repository, every container runs an image of exactly that "
+                "repository (same account, Region and name), pinned by digest.",
+    enforcement_level=MANDATORY,
+    validate=_image_from_own_ecr_repository,
+)
+
+
 # ---------------------------------------------------------------------------------------------
 # 4. IAM: no wildcard actions, Bedrock invoke never on *, workload trust scoped to one service account
 # ---------------------------------------------------------------------------------------------
+
+# AWS managed policies choose their own actions (many with wildcards, e.g. AdministratorAccess' "*"):
+# attaching one is granting whatever it holds, so only those reviewed for this program may be
+# attached: the node role's three (EKS User Guide create-node-role), the EBS CSI driver's
+# (ebs-csi.adoc), the CloudWatch agent's (install-CloudWatch-Observability-EKS-addon) and AWS
+# Backup's (security-iam-awsmanpol). Written without partition.
+REVIEWED_MANAGED_POLICIES = [
+    "AmazonEKSWorkerNodePolicy",
+    "AmazonEC2ContainerRegistryReadOnly",
+    "AmazonEKS_CNI_Policy",
+    "service-role/AmazonEBSCSIDriverPolicy",
+    "CloudWatchAgentServerPolicy",
+    "service-role/AWSBackupServiceRolePolicyForBackup",
+]
+AWS_MANAGED_POLICY = re.compile(r"arn:aws[a-z-]*:iam::aws:policy/(.+)")
+POLICY_ATTACHMENTS = (
+    "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
+    "aws:iam/userPolicyAttachment:UserPolicyAttachment",
+    "aws:iam/groupPolicyAttachment:GroupPolicyAttachment",
+    "aws:iam/policyAttachment:PolicyAttachment",
+)
+
+
+def _attached_policies(resource_type: str, props: Mapping) -> list:
+    if resource_type in POLICY_ATTACHMENTS:
+        return [props.get("policyArn")]
+    if resource_type == ROLE:
+        return _as_list(props.get("managedPolicyArns"))
+    return []
+
 
 def _iam_no_wildcard_actions(args: ResourceValidationArgs, report: ReportViolation) -> None:
     allowed = set(_config(args, "allowedActions", []))
@@ -383,11 +502,18 @@ def _iam_no_wildcard_actions(args: ResourceValidationArgs, report: ReportViolati
             for action in _as_list(statement.get("Action")):
                 if ("*" in action or "?" in action) and action not in allowed:
                     report(f"{args.name} allows the wildcard action {action!r}; list the actions it needs.")
+    reviewed = set(_config(args, "allowedManagedPolicies", REVIEWED_MANAGED_POLICIES))
+    for arn in _attached_policies(args.resource_type, args.props):
+        match = AWS_MANAGED_POLICY.fullmatch(str(arn))
+        if match and match.group(1) not in reviewed:
+            report(f"{args.name} attaches the AWS managed policy {arn!r}, whose actions AWS chooses; attach one "
+                   "of the reviewed policies or write the actions it needs.")
 
 
 iam_no_wildcard_actions = ResourceValidationPolicy(
     name="iam-no-wildcard-actions",
-    description="IAM permissions policies name their actions: no `*`, `service:*` or `Describe*`, no NotAction.",
+    description="IAM permissions policies name their actions: no `*`, `service:*` or `Describe*`, no NotAction; "
+                "AWS managed policies (whose actions AWS chooses) only from a reviewed list.",
     enforcement_level=MANDATORY,
     validate=_iam_no_wildcard_actions,
     config_schema=PolicyConfigSchema(properties={
@@ -395,33 +521,106 @@ iam_no_wildcard_actions = ResourceValidationPolicy(
             "type": "array", "items": {"type": "string"}, "default": [],
             "description": "Wildcard actions allowed as reviewed exceptions, e.g. a vendored policy's.",
         },
+        "allowedManagedPolicies": {
+            "type": "array", "items": {"type": "string"}, "default": REVIEWED_MANAGED_POLICIES,
+            "description": "AWS managed policies that may be attached, as the path/name after "
+                           "arn:<partition>:iam::aws:policy/.",
+        },
     }),
 )
 
 
-def _grants_bedrock_invoke(actions: list) -> bool:
-    return any(fnmatch.fnmatchcase(invoke.lower(), str(action).lower())
-               for action in actions for invoke in BEDROCK_INVOKE_ACTIONS)
+# What a Bedrock invoke may name: one foundation model (no account) or one inference profile of an
+# account (Service Authorization Reference, Amazon Bedrock resource types foundation-model,
+# inference-profile, application-inference-profile). No `*`, `?` or ${policy variable} anywhere.
+BEDROCK_MODEL_ARN = re.compile(
+    r"arn:aws[a-z-]*:bedrock:[a-z]{2}(?:-[a-z]+)+-\d:"
+    r"(?:(?P<account>\d{12}):(?:inference-profile|application-inference-profile)|:foundation-model)"
+    r"/[A-Za-z0-9][A-Za-z0-9.:_-]*"
+)
+
+
+def _invoke_matches(patterns: list) -> bool:
+    return any(fnmatch.fnmatchcase(invoke.lower(), str(pattern).lower())
+               for pattern in patterns for invoke in BEDROCK_INVOKE_ACTIONS)
+
+
+def _grants_bedrock_invoke(statement: Mapping) -> bool:
+    """Action patterns are case-insensitive and may be wildcards (bedrock:Invoke*, *); NotAction grants
+    every action it does not list."""
+    if "NotAction" in statement:
+        excluded = _as_list(statement.get("NotAction"))
+        return any(not any(fnmatch.fnmatchcase(invoke.lower(), str(p).lower()) for p in excluded)
+                   for invoke in BEDROCK_INVOKE_ACTIONS)
+    return _invoke_matches(_as_list(statement.get("Action")))
+
+
+def bedrock_invoke_statements(document: Mapping) -> list[Mapping]:
+    return [s for s in filter(_allows, _statements(document)) if _grants_bedrock_invoke(s)]
 
 
 def _bedrock_invoke_scoped(args: ResourceValidationArgs, report: ReportViolation) -> None:
     for document in policy_documents(args.resource_type, args.props):
-        for statement in filter(_allows, _statements(document)):
-            if not _grants_bedrock_invoke(_as_list(statement.get("Action"))):
-                continue
+        for statement in bedrock_invoke_statements(document):
             if "NotResource" in statement:
-                report(f"{args.name} allows Bedrock invoke on NotResource {statement['NotResource']!r}.")
-            for resource in _as_list(statement.get("Resource")):
-                if resource == "*" or str(resource).endswith("/*"):
+                report(f"{args.name} allows Bedrock invoke on NotResource {statement['NotResource']!r}: "
+                       "every other resource.")
+            resources = _as_list(statement.get("Resource"))
+            if not resources and "NotResource" not in statement:
+                report(f"{args.name} allows Bedrock invoke without a Resource.")
+            for resource in resources:
+                if not BEDROCK_MODEL_ARN.fullmatch(str(resource)):
                     report(f"{args.name} allows Bedrock invoke on {resource!r}: grant the configured models "
-                           "and inference profiles by ARN.")
+                           "and inference profiles by their full ARNs, with no wildcard.")
 
 
 bedrock_invoke_scoped = ResourceValidationPolicy(
     name="bedrock-invoke-scoped",
-    description="Bedrock InvokeModel* is granted on named models and inference profiles, never on `*`.",
+    description="Bedrock InvokeModel* (whatever action pattern grants it) is allowed only on named "
+                "foundation-model and inference-profile ARNs: no `*` or `?` anywhere in an ARN, no NotResource.",
     enforcement_level=MANDATORY,
     validate=_bedrock_invoke_scoped,
+)
+
+
+def _arn_account(arn: Any) -> str | None:
+    parts = str(arn or "").split(":")
+    return parts[4] if len(parts) > 5 and re.fullmatch(r"\d{12}", parts[4]) else None
+
+
+def _bedrock_invoke_own_account(args: StackValidationArgs, report: ReportViolation) -> None:
+    """An inference profile routes requests and bills them to its account: a profile ARN of another
+    account would let the workload spend (and send data) there. The stack's account is the one its
+    roles are in; with roles in several accounts, the account of the role holding the policy (a
+    RolePolicy names its role by name, which is the aws.iam.Role id)."""
+    roles = [r for r in args.resources if r.resource_type == ROLE]
+    accounts = {_arn_account(r.props.get("arn")) for r in roles} - {None}
+    by_name = {str(r.props.get("name")): _arn_account(r.props.get("arn")) for r in roles}
+    for resource in args.resources:
+        if resource.resource_type not in (*IAM_POLICY_DOCUMENTS, ROLE):
+            continue
+        if len(accounts) == 1:
+            account = next(iter(accounts))
+        elif resource.resource_type == "aws:iam/rolePolicy:RolePolicy":
+            account = by_name.get(str(resource.props.get("role")))
+        else:
+            account = _arn_account(resource.props.get("arn"))
+        if not account:
+            continue  # a role from outside this stack
+        for document in policy_documents(resource.resource_type, resource.props):
+            for statement in bedrock_invoke_statements(document):
+                for arn in _as_list(statement.get("Resource")):
+                    match = BEDROCK_MODEL_ARN.fullmatch(str(arn))
+                    if match and match.group("account") and match.group("account") != account:
+                        report(f"{resource.name} allows Bedrock invoke on {arn!r}, an inference profile of "
+                               f"account {match.group('account')}; this stack's account is {account}.", resource.urn)
+
+
+bedrock_invoke_own_account = StackValidationPolicy(
+    name="bedrock-invoke-own-account",
+    description="Bedrock inference profiles a role may invoke belong to the role's own account.",
+    enforcement_level=MANDATORY,
+    validate=_bedrock_invoke_own_account,
 )
 
 
@@ -444,6 +643,7 @@ def trust_problems(document: Mapping) -> list[str]:
             if not actions <= POD_IDENTITY_ACTIONS:
                 problems.append(f"lets EKS Pod Identity do {sorted(actions - POD_IDENTITY_ACTIONS)}; "
                                 f"allowed: {sorted(POD_IDENTITY_ACTIONS)}")
+            problems += _pod_identity_tag_problems(statement)
         for provider in _as_list(principal.get("Federated")):
             match = EKS_OIDC_PROVIDER.match(str(provider))
             if match is None:
@@ -459,6 +659,21 @@ def trust_problems(document: Mapping) -> list[str]:
                                 f"system:serviceaccount:<namespace>:<name> (found {subject!r})")
             if actions != {"sts:AssumeRoleWithWebIdentity"}:
                 problems.append(f"IRSA trust allows {sorted(actions)}; only sts:AssumeRoleWithWebIdentity")
+    return problems
+
+
+def _pod_identity_tag_problems(statement: Mapping) -> list[str]:
+    """pods.eks.amazonaws.com alone admits every Pod Identity association in the account. EKS tags each
+    session with the pod's cluster, namespace and service account (EKS User Guide pod-id-abac): the
+    trust must pin each with StringEquals on one literal value. Another operator (StringLike,
+    ForAnyValue:..., ...) or a second value would admit other workloads; extra keys only narrow."""
+    equals = _get(statement, "Condition", "StringEquals") or {}
+    problems = []
+    for tag in POD_IDENTITY_SESSION_TAGS:
+        key = f"aws:RequestTag/{tag}"
+        values = _as_list(equals.get(key))
+        if len(values) != 1 or not isinstance(values[0], str) or not values[0] or any(c in values[0] for c in "*?$"):
+            problems.append(f"Pod Identity trust without StringEquals {key} = <one {tag}> (found {equals.get(key)!r})")
     return problems
 
 
@@ -492,37 +707,72 @@ def _workload_trust_scoped(args: ResourceValidationArgs, report: ReportViolation
 workload_trust_scoped = ResourceValidationPolicy(
     name="workload-trust-scoped",
     description="A role's trust names who may assume it: IRSA on both aud and one service account's sub, "
-                "other OIDC issuers on both aud and sub, Pod Identity only pods.eks.amazonaws.com, never Principal *.",
+                "other OIDC issuers on both aud and sub, Pod Identity only pods.eks.amazonaws.com with "
+                "StringEquals on the cluster, namespace and service account session tags, never Principal *.",
     enforcement_level=MANDATORY,
     validate=_workload_trust_scoped,
 )
 
 
+# The namespace each EKS add-on runs its Pod Identity service accounts in: aws-ebs-csi-driver in
+# kube-system (EKS User Guide ebs-csi.adoc; chart values controller.serviceAccount ebs-csi-controller-sa),
+# amazon-cloudwatch-observability in amazon-cloudwatch (aws-observability/helm-charts
+# charts/amazon-cloudwatch-observability README, `--namespace amazon-cloudwatch`). An add-on not listed
+# here is checked on its service account only.
+ADDON_NAMESPACES = {"aws-ebs-csi-driver": "kube-system", "amazon-cloudwatch-observability": "amazon-cloudwatch"}
+
+
+def _pod_identity_bindings(resource) -> list[tuple[Any, dict[str, Any]]]:
+    """(role ARN, the session tags the bound pods carry) of every Pod Identity binding a resource makes."""
+    props = resource.props
+    if resource.resource_type == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
+        return [(props.get("roleArn"), {"eks-cluster-name": props.get("clusterName"),
+                                        "kubernetes-namespace": props.get("namespace"),
+                                        "kubernetes-service-account": props.get("serviceAccount")})]
+    if resource.resource_type == "aws:eks/addon:Addon":
+        namespace = ADDON_NAMESPACES.get(str(props.get("addonName")))
+        return [(a.get("roleArn"), {"eks-cluster-name": props.get("clusterName"), "kubernetes-namespace": namespace,
+                                    "kubernetes-service-account": a.get("serviceAccount")})
+                for a in _as_list(props.get("podIdentityAssociations")) if isinstance(a, Mapping)]
+    return []
+
+
 def _pod_identity_roles(args: StackValidationArgs, report: ReportViolation) -> None:
     roles = {str(r.props.get("arn")): r for r in args.resources if r.resource_type == ROLE}
     for resource in args.resources:
-        if resource.resource_type == "aws:eks/podIdentityAssociation:PodIdentityAssociation":
-            bound = [resource.props.get("roleArn")]
-        elif resource.resource_type == "aws:eks/addon:Addon":
-            bound = [a.get("roleArn") for a in _as_list(resource.props.get("podIdentityAssociations"))]
-        else:
-            continue
-        for arn in bound:
+        for arn, bound in _pod_identity_bindings(resource):
             role = roles.get(str(arn))
             if role is None:
                 continue  # a role from outside this stack: its trust is not ours to read
-            statements = [s for s in filter(_allows, _statements(_document(role.props.get("assumeRolePolicy"))))]
+            document = _document(role.props.get("assumeRolePolicy"))
+            statements = list(filter(_allows, _statements(document)))
             trusted = {p for s in statements for p in _as_list(_get(s, "Principal", "Service"))}
             only_services = all(isinstance(s.get("Principal"), Mapping) and set(s["Principal"]) == {"Service"}
                                 for s in statements)
             if trusted != {POD_IDENTITY_PRINCIPAL} or not only_services:
                 report(f"Role {role.name} is bound through EKS Pod Identity ({resource.name}) but its trust "
                        f"policy does not trust exactly {POD_IDENTITY_PRINCIPAL}.", resource.urn)
+                continue
+            for problem in trust_problems(document):
+                report(f"Role {role.name}, bound through EKS Pod Identity ({resource.name}), {problem}.", resource.urn)
+            for statement in statements:
+                tags = _get(statement, "Condition", "StringEquals") or {}
+                admitted = {
+                    "eks-cluster-name": str(tags.get("aws:RequestTag/eks-cluster-arn", "")).rpartition(":cluster/")[2],
+                    "kubernetes-namespace": tags.get("aws:RequestTag/kubernetes-namespace"),
+                    "kubernetes-service-account": tags.get("aws:RequestTag/kubernetes-service-account"),
+                }
+                for tag, value in bound.items():
+                    if value is not None and admitted[tag] != value:
+                        report(f"Role {role.name} admits {tag} {admitted[tag]!r} but {resource.name} binds it to "
+                               f"{value!r}: the trust must name the workload the role is bound to.", resource.urn)
 
 
 pod_identity_roles = StackValidationPolicy(
     name="pod-identity-roles-trust-only-eks-pods",
-    description="Every role bound through EKS Pod Identity trusts pods.eks.amazonaws.com and nothing else.",
+    description="Every role bound through EKS Pod Identity trusts pods.eks.amazonaws.com and nothing else, "
+                "and only the cluster, namespace and service account it is bound to (StringEquals on the "
+                "session tags aws:RequestTag/eks-cluster-arn, kubernetes-namespace, kubernetes-service-account).",
     enforcement_level=MANDATORY,
     validate=_pod_identity_roles,
 )
@@ -554,31 +804,224 @@ memory_limits_and_probes = ResourceValidationPolicy(
 )
 
 
-def _no_plain_secret_env(args: ResourceValidationArgs, report: ReportViolation) -> None:
-    spec = pod_spec(args.resource_type, args.props)
+def _strings(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """(path, text) of every string in a manifest, keys included."""
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield f"{path}.{key}" if path else str(key), str(key)
+            yield from _strings(item, f"{path}.{key}" if path else str(key))
+    elif isinstance(value, Sequence):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{path}[{index}]")
+
+
+def _literal_flag_or_annotation(path: str, text: str) -> bool:
+    """An argument, command word or annotation value of one line. A multi-line string there is a script
+    (sh -c, python -c), where `token = ...` is code, not a credential; credentials of a known shape
+    in it are still found by SECRET_VALUE."""
+    return "\n" not in text and ("].args[" in path or "].command[" in path or ".annotations." in path)
+
+
+def _credential_problems(resource_type: str, props: Mapping, allowed_names: set) -> Iterator[str]:
+    # A Secret's data is where credentials belong (the secret-outputs check is below).
+    if resource_type != KUBERNETES_SECRET:
+        for path, text in _strings(props):
+            if SECRET_VALUE.search(text):
+                yield f"{path} holds what looks like a credential"
+            elif _literal_flag_or_annotation(path, text) and CREDENTIAL_ASSIGNMENT.search(text):
+                yield f"{path} passes a credential as a literal ({CREDENTIAL_ASSIGNMENT.search(text).group(1)}=...)"
+    if resource_type == "kubernetes:core/v1:ConfigMap":
+        for field in ("data", "binaryData"):
+            for key, value in (props.get(field) or {}).items():
+                if value and SECRET_ENV_NAME.search(_env_style(key)) and key not in allowed_names:
+                    yield f"{field}.{key} is named like a credential: ConfigMaps are not secret, use a Secret"
+    spec = pod_spec(resource_type, props)
     if spec is None:
         return
-    allowed = set(_config(args, "allowedPlainEnvNames", []))
     for kind, container in containers(spec):
+        where = f"{kind} {container.get('name')!r}"
         for env in _as_list(container.get("env")):
-            if not isinstance(env, Mapping) or "value" not in env or env.get("name") in allowed:
+            if not isinstance(env, Mapping) or env.get("name") in allowed_names:
                 continue
-            name, value = str(env.get("name", "")), str(env.get("value") or "")
-            if (value and SECRET_ENV_NAME.search(name)) or SECRET_VALUE.search(value):
-                report(f"{kind} {container.get('name')!r} of {args.name} sets {name} as a plain value; "
-                       "put it in a Secret and use valueFrom.secretKeyRef.")
+            name = str(env.get("name", ""))
+            if not SECRET_ENV_NAME.search(name):
+                continue
+            if env.get("value"):
+                yield f"{where} sets {name} as a plain value; put it in a Secret and use valueFrom.secretKeyRef"
+            elif _get(env, "valueFrom", "configMapKeyRef"):
+                yield f"{where} takes {name} from a ConfigMap, which is not secret; use valueFrom.secretKeyRef"
 
 
-no_plain_secret_env = ResourceValidationPolicy(
-    name="no-plain-secret-env",
-    description="Credentials reach containers through Secrets (valueFrom), never as plain env values in "
-                "the manifest, where they would sit in the Deployment, its history and the Pulumi state.",
+def _env_style(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "_", key).upper()
+
+
+def _no_plain_credentials(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if not args.resource_type.startswith("kubernetes:"):
+        return
+    allowed = set(_config(args, "allowedPlainEnvNames", []))
+    for problem in _credential_problems(args.resource_type, args.props, allowed):
+        report(f"{args.resource_type} {args.name}: {problem}.")
+    if args.resource_type == KUBERNETES_SECRET:
+        # Pulumi stores inputs and outputs in its state; only secret outputs are encrypted there. The
+        # pulumi-kubernetes SDKs list both fields for every core/v1 Secret (pulumi/pulumi-kubernetes#1194):
+        # this catches a Secret registered some other way.
+        present = {field for field in ("data", "stringData") if args.props.get(field)}
+        missing = sorted(present - set(args.opts.additional_secret_outputs or []))
+        if missing:
+            report(f"Secret {args.name} does not mark {missing} as secret outputs (additional_secret_outputs): "
+                   "its values would sit in plain text in the Pulumi state.")
+
+
+no_plain_credentials = ResourceValidationPolicy(
+    name="no-plain-credentials",
+    description="No credential in plain text anywhere in a Kubernetes manifest: not in env values, "
+                "args, commands, annotations or ConfigMaps (of any container, init containers too), no "
+                "credential-named env var from a ConfigMap, and a Secret's data marked secret in the Pulumi state.",
     enforcement_level=MANDATORY,
-    validate=_no_plain_secret_env,
+    validate=_no_plain_credentials,
     config_schema=PolicyConfigSchema(properties={
         "allowedPlainEnvNames": {
             "type": "array", "items": {"type": "string"}, "default": [],
-            "description": "Env names that look like credentials but are not (reviewed exceptions).",
+            "description": "Env or ConfigMap key names that look like credentials but are not (reviewed exceptions).",
+        },
+    }),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5b. Pod Security baseline, with the Hermes image's documented capabilities
+# ---------------------------------------------------------------------------------------------
+
+# The capabilities each container may add (Kubernetes Pod Security Standards, baseline: a container
+# adds only what it needs). hermes: s6-overlay's init drops to UID 10000 with s6-setuidgid and
+# repairs HERMES_HOME (components/hermes_agent.py S6_CAPABILITIES); volume-owner: gives the volume's
+# files to UID 10000 (VOLUME_OWNER_CAPABILITIES). Keyed by container name.
+DOCUMENTED_CAPABILITIES = {
+    "hermes": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"],
+    "volume-owner": ["CHOWN", "DAC_OVERRIDE"],
+}
+
+
+def pod_security_problems(spec: Mapping, allowed_capabilities: Mapping) -> Iterator[str]:
+    """Where a pod spec breaks the Pod Security baseline (kubernetes.io/docs/concepts/security/
+    pod-security-standards, "Baseline") or lets a process gain privileges (allowPrivilegeEscalation
+    must be false: unset means true). Only pod templates the program registers are read: the pods of a
+    Helm release (the Load Balancer Controller) or an EKS add-on are its chart's and not visible here."""
+    for field in ("hostNetwork", "hostPID", "hostIPC"):
+        if spec.get(field):
+            yield f"the pod sets {field}: true"
+    for volume in _as_list(spec.get("volumes")):
+        if isinstance(volume, Mapping) and "hostPath" in volume:
+            yield f"volume {volume.get('name')!r} is a hostPath"
+    if _get(spec, "securityContext", "seccompProfile", "type") == "Unconfined":
+        yield "the pod's seccompProfile is Unconfined"
+    if _get(spec, "securityContext", "windowsOptions", "hostProcess"):
+        yield "the pod is a Windows HostProcess pod"
+    for kind, container in containers(spec):
+        name = str(container.get("name"))
+        where = f"{kind} {name!r}"
+        context = container.get("securityContext") or {}
+        if context.get("privileged"):
+            yield f"{where} is privileged"
+        if context.get("allowPrivilegeEscalation") is not False:
+            yield f"{where} does not set allowPrivilegeEscalation: false"
+        added = {str(c).upper().removeprefix("CAP_") for c in _as_list(_get(context, "capabilities", "add"))}
+        extra = sorted(added - set(allowed_capabilities.get(name, [])))
+        if extra:
+            yield f"{where} adds capabilities {extra} (allowed for it: {sorted(allowed_capabilities.get(name, []))})"
+        if _get(context, "seccompProfile", "type") == "Unconfined":
+            yield f"{where} has seccompProfile Unconfined"
+        if context.get("procMount") not in (None, "Default"):
+            yield f"{where} sets procMount {context.get('procMount')}"
+        if _get(context, "windowsOptions", "hostProcess"):
+            yield f"{where} is a Windows HostProcess container"
+        for port in _as_list(container.get("ports")):
+            if isinstance(port, Mapping) and port.get("hostPort"):
+                yield f"{where} binds hostPort {port.get('hostPort')}"
+
+
+def _pod_security_baseline(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    spec = pod_spec(args.resource_type, args.props)
+    if spec is None:
+        return
+    for problem in pod_security_problems(spec, _config(args, "allowedCapabilities", DOCUMENTED_CAPABILITIES)):
+        report(f"{args.name}: {problem}.")
+
+
+pod_security_baseline = ResourceValidationPolicy(
+    name="pod-security-baseline",
+    description="Pods meet the Pod Security baseline: no privileged container, no host network, PID or IPC "
+                "namespace, no hostPath volume or hostPort, no Unconfined seccomp or unmasked /proc, no "
+                "capability beyond each container's documented set, and allowPrivilegeEscalation false.",
+    enforcement_level=MANDATORY,
+    validate=_pod_security_baseline,
+    config_schema=PolicyConfigSchema(properties={
+        "allowedCapabilities": {
+            "type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "default": DOCUMENTED_CAPABILITIES,
+            "description": "Container name -> the Linux capabilities it may add (documented exceptions).",
+        },
+    }),
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# 5c. Encryption at rest, as the stack intends it
+# ---------------------------------------------------------------------------------------------
+
+EBS_PROVISIONERS = ("ebs.csi.aws.com", "kubernetes.io/aws-ebs")
+
+
+def encryption_problem(resource_type: str, props: Mapping, log_groups_need_kms: bool) -> str | None:
+    """Each kind's own encryption switch (AWS API references; the EBS CSI driver's `encrypted`
+    StorageClass parameter, docs/parameters.md). CloudWatch Logs encrypts every log group at rest
+    whatever its settings (CloudWatch Logs user guide, encrypt-log-data-kms): a customer key is only
+    required where the stack's policy config asks for one."""
+    if resource_type == "kubernetes:storage.k8s.io/v1:StorageClass":
+        if props.get("provisioner") in EBS_PROVISIONERS:
+            encrypted = str(_get(props, "parameters", "encrypted") or "")
+            if encrypted.lower() != "true":
+                return f"an EBS StorageClass without parameters.encrypted \"true\" (found {encrypted or 'unset'!r})"
+    elif resource_type == "aws:ebs/volume:Volume":
+        if props.get("encrypted") is not True:
+            return "an EBS volume without encrypted: true"
+    elif resource_type == ECR_REPOSITORY:
+        configurations = [c for c in _as_list(props.get("encryptionConfigurations")) if isinstance(c, Mapping)]
+        types = [c.get("encryptionType") for c in configurations]
+        if not set(types) & {"KMS", "KMS_DSSE"}:
+            return f"an ECR repository without a KMS encryptionConfiguration (found {types or 'none'})"
+    elif resource_type == "aws:sns/topic:Topic":
+        if not props.get("kmsMasterKeyId"):
+            return "an SNS topic without kmsMasterKeyId"
+    elif resource_type == "aws:backup/vault:Vault":
+        if not props.get("kmsKeyArn"):
+            return "a backup vault without kmsKeyArn (its own key)"
+    elif resource_type == "aws:cloudwatch/logGroup:LogGroup":
+        if log_groups_need_kms and not props.get("kmsKeyId"):
+            return "a log group without kmsKeyId"
+    return None
+
+
+def _encryption_at_rest(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    problem = encryption_problem(args.resource_type, args.props, _config(args, "requireLogGroupKms", False))
+    if problem:
+        report(f"{args.name} is {problem}.")
+
+
+encryption_at_rest = ResourceValidationPolicy(
+    name="encryption-at-rest",
+    description="Data at rest is encrypted as the stack intends: EBS StorageClasses and volumes encrypted, "
+                "ECR repositories with KMS, SNS topics and backup vaults with a KMS key (log groups with a "
+                "customer key only where the policy config asks; CloudWatch Logs encrypts them anyway).",
+    enforcement_level=MANDATORY,
+    validate=_encryption_at_rest,
+    config_schema=PolicyConfigSchema(properties={
+        "requireLogGroupKms": {
+            "type": "boolean", "default": False,
+            "description": "Also require a customer-managed KMS key (kmsKeyId) on every CloudWatch log group.",
         },
     }),
 )
@@ -607,12 +1050,15 @@ def _stateful_resources_protected(args: ResourceValidationArgs, report: ReportVi
         report(f"ECR repository {args.name} has forceDelete: deleting it would delete every image (ecrForceDelete).")
     if args.resource_type == "eks:index:Cluster" and not args.props.get("deletionProtection"):
         report(f"EKS cluster {args.name} has no deletionProtection.")
+    if args.resource_type == "aws:backup/vault:Vault" and args.props.get("forceDestroy"):
+        report(f"Backup vault {args.name} has forceDestroy: deleting it deletes every recovery point.")
 
 
 stateful_resources_protected = ResourceValidationPolicy(
     name="stateful-resources-protected",
-    description="The Hermes volume, its namespace, the cluster, its VPC and the ECR repository are protected "
-                "(and the repository is not force-deleted, the cluster has deletion protection).",
+    description="The Hermes volume, its namespace, the cluster, its VPC, the ECR repository and the backup "
+                "vaults are protected (and the repository and vaults are not force-deleted, the cluster has "
+                "deletion protection).",
     enforcement_level=MANDATORY,
     validate=_stateful_resources_protected,
     config_schema=PolicyConfigSchema(properties={
@@ -659,17 +1105,64 @@ volume_retained = StackValidationPolicy(
 )
 
 
+BACKUP_VAULT = "aws:backup/vault:Vault"
+KMS_KEY = "aws:kms/key:Key"
+# Days KMS waits before deleting a key scheduled for deletion: 7 to 30 (KMS ScheduleKeyDeletion).
+KMS_MAX_DELETION_WINDOW = 30
+
+
+def _backup_vault_keys_protected(args: StackValidationArgs, report: ReportViolation) -> None:
+    """A deleted key makes every recovery point it encrypts unreadable: the KMS key of each backup vault
+    (found by the vault's kmsKeyArn, so a vault moved to another key is checked on that one) is
+    protected like the vault, with the longest deletion window."""
+    if not _config(args, "requireProtection", True):
+        return
+    keys = {str(r.props.get("arn")): r for r in args.resources if r.resource_type == KMS_KEY}
+    for vault in args.resources:
+        if vault.resource_type != BACKUP_VAULT:
+            continue
+        key = keys.get(str(vault.props.get("kmsKeyArn")))
+        if key is None:
+            continue  # an AWS-managed or another stack's key: not ours to delete
+        if not key.opts.protect:
+            report(f"KMS key {key.name} encrypts backup vault {vault.name} but is not protected.", key.urn)
+        window = key.props.get("deletionWindowInDays") or KMS_MAX_DELETION_WINDOW
+        if window < KMS_MAX_DELETION_WINDOW:
+            report(f"KMS key {key.name} encrypts backup vault {vault.name} with a deletion window of "
+                   f"{window:g} days; use {KMS_MAX_DELETION_WINDOW}.", key.urn)
+
+
+backup_vault_keys_protected = StackValidationPolicy(
+    name="backup-vault-keys-protected",
+    description="The KMS keys that encrypt backup vaults (the copy Region's too) are protected like the "
+                "vaults, with a 30-day deletion window.",
+    enforcement_level=MANDATORY,
+    validate=_backup_vault_keys_protected,
+    config_schema=PolicyConfigSchema(properties={
+        "requireProtection": {
+            "type": "boolean", "default": True,
+            "description": "false only for stacks whose recovery points may be lost (dev, local, review stacks).",
+        },
+    }),
+)
+
+
 POLICIES = [
     dashboard_not_internet_facing,
     tls_modern_policy,
     eks_endpoint_restricted,
     image_from_stack_ecr,
+    image_from_own_ecr_repository,
     iam_no_wildcard_actions,
     bedrock_invoke_scoped,
+    bedrock_invoke_own_account,
     workload_trust_scoped,
     pod_identity_roles,
     memory_limits_and_probes,
-    no_plain_secret_env,
+    no_plain_credentials,
+    pod_security_baseline,
+    encryption_at_rest,
     stateful_resources_protected,
     volume_retained,
+    backup_vault_keys_protected,
 ]

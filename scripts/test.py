@@ -27,13 +27,15 @@ VENVS = ROOT / ".venvs"
 # which Hermes sends Claude models on Bedrock (upstream's Dockerfile installs `--extra anthropic
 # --extra bedrock` and sets HERMES_DISABLE_LAZY_INSTALLS=1, so the image never installs them later).
 HERMES_REQUIREMENT = "hermes-agent[messaging,bedrock,anthropic]==0.19.0"
+# ...with the versions the release image runs: its uv.lock as constraints (scripts/hermes_constraints.py).
+HERMES_CONSTRAINTS = ROOT / "scripts" / "hermes-constraints.txt"
 CHECKOV_REQUIREMENT = "checkov==3.3.30"
 
 WHOLE_SUITE = ["-n", "auto", "--dist", "loadfile", "tests"]
 
 ENVIRONMENTS = {
     "test": ["-r", str(ROOT / "requirements-dev.txt")],
-    "hermes": [HERMES_REQUIREMENT],
+    "hermes": [HERMES_REQUIREMENT, "-c", str(HERMES_CONSTRAINTS)],
     "checkov": [CHECKOV_REQUIREMENT],
 }
 
@@ -43,6 +45,8 @@ def _fingerprint(pip_args: list[str]) -> str:
     text = sys.version + " ".join(pip_args)
     if "-r" in pip_args:
         text += "".join(p.read_text() for p in sorted(ROOT.glob("requirements*.txt")))
+    if "-c" in pip_args:
+        text += Path(pip_args[pip_args.index("-c") + 1]).read_text()
     return hashlib.sha256(text.encode()).hexdigest()
 
 

@@ -492,21 +492,31 @@ def validate_stack_config_value(stack_name: str, key: str, declared: ConfigType,
                                 f"'{infer_full_type_name(declared.type or '', declared.items)}'")
 
 
-def validate_stack_config_values(stack_name: str, project: Project, config: Mapping[str, Value]) -> None:
-    """config.go `validateStackConfigValues`: explicitly typed declarations only, in key order."""
+def stack_config_value_errors(stack_name: str, project: Project,
+                              config: Mapping[str, Value]) -> list[tuple[str, EngineConfigError]]:
+    """Every (key, error) `validateStackConfigValues` meets in key order; the CLI stops at the first."""
+    errors = []
     for key in sorted(project.config):
         declared = project.config[key]
         full = namespaced(project.name, key)
         if declared.type is not None:  # a key missing here validates as the zero Value, as in Go
-            validate_stack_config_value(stack_name, key, declared, config.get(full, Value("")))
+            try:
+                validate_stack_config_value(stack_name, key, declared, config.get(full, Value("")))
+            except EngineConfigError as error:
+                errors.append((key, error))
+    return errors
 
 
-def merge_config(stack_name: str, project: Project, stack_config: Mapping[str, Value],
-                 *, validate: bool = True) -> dict[str, Value]:
-    """config.go `mergeConfig` (no ESC environment): project defaults/values in, then validation.
+def validate_stack_config_values(stack_name: str, project: Project, config: Mapping[str, Value]) -> None:
+    """config.go `validateStackConfigValues`: explicitly typed declarations only, in key order."""
+    errors = stack_config_value_errors(stack_name, project, config)
+    if errors:
+        raise errors[0][1]
 
-    Returns the merged config (the stack's own map is not modified).
-    """
+
+def merge_with_missing(project: Project, stack_config: Mapping[str, Value]) -> tuple[dict[str, Value], list[str]]:
+    """config.go `mergeConfig`'s merge: the stack's config with the project's defaults/values in, and
+    the project's keys that have neither (the stack's own map is not modified)."""
     merged = dict(stack_config)
     missing = []
     for key in sorted(project.config):
@@ -519,12 +529,26 @@ def merge_config(stack_name: str, project: Project, stack_config: Mapping[str, V
             continue
         if declared.has_value or declared.has_default:
             merged[full] = create_config_value(declared.default if declared.has_default else declared.value)
+    return merged, missing
+
+
+def merge_config(stack_name: str, project: Project, stack_config: Mapping[str, Value],
+                 *, validate: bool = True) -> dict[str, Value]:
+    """config.go `mergeConfig` (no ESC environment): project defaults/values in, then validation.
+
+    Returns the merged config (the stack's own map is not modified).
+    """
+    merged, missing = merge_with_missing(project, stack_config)
     if validate and missing:
-        raise EngineConfigError(f"Stack '{stack_name}' is missing configuration value{'s' if len(missing) > 1 else ''} "
-                                f"{_format_missing_keys(missing)}")
+        raise EngineConfigError(missing_keys_message(stack_name, missing))
     if validate:
         validate_stack_config_values(stack_name, project, merged)
     return merged
+
+
+def missing_keys_message(stack_name: str, missing: list[str]) -> str:
+    return (f"Stack '{stack_name}' is missing configuration value{'s' if len(missing) > 1 else ''} "
+            f"{_format_missing_keys(missing)}")
 
 
 def program_config(config: Mapping[str, Value]) -> tuple[dict[str, str], list[str]]:

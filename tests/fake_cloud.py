@@ -42,6 +42,11 @@ EXISTING_VPC_CIDR = "172.31.0.0/16"
 EXISTING_CLUSTER_VERSION = "1.34"  # the Kubernetes version aws.eks.get_cluster reports
 
 
+# Which deployment of the stack this run is: 0, the first; a test that replays a teardown and a new
+# `pulumi up` (FakeAccount) sets it, so values drawn on create (RandomId) differ as they would.
+DEPLOYMENT = 0
+
+
 class InvokeFailure(Exception):
     """A data source's own error (not found, not authorized): the engine hands it to the program as a
     failed invoke, which the program may catch (pulumi SDK runtime/invoke.py), not as a crash."""
@@ -156,7 +161,8 @@ def resource(type_: str, name: str, inputs: dict, ecr: FakeEcr | None = None) ->
             digest = [ecr.push(tag) for tag in tags][0]
         state.update(digest=digest, ref=f"{repository}@{digest}")
     elif type_ == "random:index/randomId:RandomId":
-        state.update(hex=_hex(name, int(inputs["byteLength"])))
+        # A RandomId created afresh (a new deployment after a teardown) draws a new value.
+        state.update(hex=_hex(name if DEPLOYMENT == 0 else f"{name}#{DEPLOYMENT}", int(inputs["byteLength"])))
         if RECORDED_CREATOR is not None and "principal" in (inputs.get("keepers") or {}):
             state["keepers"] = {"principal": RECORDED_CREATOR}  # ignore_changes keeps the first value
     elif type_ == "awsx:ec2:Vpc":
@@ -182,6 +188,12 @@ def resource(type_: str, name: str, inputs: dict, ecr: FakeEcr | None = None) ->
             nodeSecurityGroupId="sg-0node000000000000",
             clusterIngressRuleId="sgr-0ingress",
         )
+    elif type_ == "aws:budgets/budgetAction:BudgetAction":
+        # ActionId is a UUID; the action's ARN is the budget's plus /action/<id> (service authorization
+        # reference, list_awsbudgetservice.html, resource type budgetAction).
+        h = _hex(name, 16)
+        action_id = f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+        state.update(actionId=action_id, arn=f"arn:aws:budgets::{ACCOUNT}:budget/{inputs['budgetName']}/action/{action_id}")
     elif type_ == "aws:ebs/volume:Volume":
         rid = "vol-0restored" + _hex(name, 4)
         state["arn"] = f"arn:aws:ec2:{inputs.get('availabilityZone', 'eu-central-1a')[:-1]}:{ACCOUNT}:volume/{rid}"
@@ -297,3 +309,99 @@ def invoke(token: str, args: dict, ecr: FakeEcr | None = None) -> dict:
         return {"volumeId": volume, "id": volume, "availabilityZone": VOLUME_ZONES[volume], "size": 20,
                 "type": "gp3", "encrypted": True, "arn": f"arn:aws:ec2:eu-central-1:{ACCOUNT}:volume/{volume}"}
     raise NotImplementedError(f"tests/fake_cloud.py has no answer for invoke {token}: add one")
+
+
+class AlreadyExists(Exception):
+    """What AWS answers a create whose name the account already uses in that Region
+    (CreateBackupVault, CreateLogGroup, CreateAlias: AlreadyExistsException / ResourceAlreadyExistsException)."""
+
+
+# Resource types whose name AWS keeps unique per account and Region (or per account: IAM, Budgets), and
+# the input that holds the name. Types left out are named by AWS (ids) or not unique by name.
+UNIQUE_NAMES = {
+    "aws:backup/vault:Vault": "name",  # API_CreateBackupVault.html: AlreadyExistsException
+    "aws:cloudwatch/logGroup:LogGroup": "name",  # CreateLogGroup: ResourceAlreadyExistsException
+    "aws:kms/alias:Alias": "name",  # CreateAlias: AlreadyExistsException
+    "aws:budgets/budget:Budget": "name",
+    "aws:iam/role:Role": "name",
+    "aws:iam/policy:Policy": "name",
+}
+GLOBAL_TYPES = {"aws:budgets/budget:Budget", "aws:iam/role:Role", "aws:iam/policy:Policy"}
+
+
+class FakeAccount:
+    """The named resources of one AWS account across `pulumi up`s and `pulumi destroy`s.
+
+    `up(program)` creates what a first `pulumi up` of the program's registrations would and refuses a
+    name the account already holds in that Region (AlreadyExists), as AWS does; `destroy(program)`
+    deletes what `pulumi destroy` deletes and leaves what is `retain_on_delete` in the account, no
+    longer in any stack's state."""
+
+    def __init__(self, default_region: str = "eu-central-1"):
+        self.default_region = default_region
+        self.names: dict[tuple[str, str, str], str] = {}  # (type, region, name) -> owning stack URN
+
+    def _named(self, program) -> list[tuple[tuple[str, str, str], object]]:
+        regions = {r.urn: r.plain.get("region") for r in program.resources if r.type == "pulumi:providers:aws"}
+        named = []
+        for r in program.resources:
+            field = UNIQUE_NAMES.get(r.type)
+            name = r.plain.get(field) if field else None  # given names only: AWS-generated ones never collide
+            if not name:
+                continue
+            provider = r.provider.rsplit("::", 1)[0] if r.provider else ""
+            region = "" if r.type in GLOBAL_TYPES else (regions.get(provider) or self.default_region)
+            named.append(((r.type, region, name), r))
+        return named
+
+    def up(self, program) -> None:
+        for key, resource in self._named(program):
+            if key in self.names:
+                raise AlreadyExists(f"{key[0]} {key[2]!r} already exists in {key[1] or 'the account'} "
+                                    f"(kept from an earlier deployment); creating {resource.name} fails")
+            self.names[key] = resource.urn
+
+    def destroy(self, program) -> None:
+        """`pulumi destroy` in the engine's waves (tests/delete_order.py), with the CloudWatch add-on's
+        Fluent Bit as AWS runs it: its pods keep writing, and create any missing log group
+        (`auto_create_group true`, helm-charts values.yaml at amazon-cloudwatch-observability-4.10.3),
+        from before the add-on is deleted until they are gone: after a Command waiting for them, or
+        with the nodes (the cluster or its node groups). Resources of one wave are deleted together."""
+        from tests.delete_order import delete_waves  # noqa: PLC0415 - delete_order imports the harness, which imports this
+
+        named = {resource.urn: key for key, resource in self._named(program)}
+        writers = "absent"
+        if any(_is_cloudwatch_addon(r) for r in program.resources):
+            writers = "running"
+        for wave in delete_waves(program.resources):
+            for resource in wave:
+                key = named.get(resource.urn)
+                if key is None or resource.retain_on_delete:
+                    continue
+                recreated = (writers != "absent" and key[0] == "aws:cloudwatch/logGroup:LogGroup"
+                             and key[2].startswith("/aws/containerinsights/"))
+                if recreated:
+                    self.names[key] = "created by Fluent Bit during the destroy"
+                else:
+                    self.names.pop(key, None)
+            if any(_is_cloudwatch_addon(r) for r in wave) and writers == "running":
+                writers = "terminating"
+            if writers == "terminating" and any(_waits_for_cloudwatch_pods(r) for r in wave):
+                writers = "absent"
+            if any(r.type in ("eks:index:Cluster", "eks:index:ManagedNodeGroup") for r in wave):
+                writers = "absent"
+
+    def kept(self, type_: str) -> list[tuple[str, str]]:
+        """(region, name) of every resource of `type_` still in the account."""
+        return sorted((region, name) for (t, region, name) in self.names if t == type_)
+
+
+def _is_cloudwatch_addon(resource) -> bool:
+    return resource.type == "aws:eks/addon:Addon" and resource.plain.get("addonName") == "amazon-cloudwatch-observability"
+
+
+def _waits_for_cloudwatch_pods(resource) -> bool:
+    """A Command whose delete waits until the add-on's namespace has no pods left."""
+    plain = resource.plain
+    return (resource.type == "command:local:Command" and "--for=delete pod" in (plain.get("delete") or "")
+            and (plain.get("environment") or {}).get("NAMESPACE") == "amazon-cloudwatch")

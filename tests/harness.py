@@ -156,10 +156,12 @@ def cli_config(
     secrets: Mapping[str, str] | None = None,
     remove: tuple[str, ...] = (),
     site_values: bool = True,
+    stack_file: Path | None = None,
 ) -> dict[str, cli.Value]:
-    """The stack's config as the CLI holds it before the merge: the stack file, the site values, then
-    `config` as YAML values written into the file and `secrets` as `pulumi config set --secret` stores them."""
-    values = cli.load_stack((ROOT / f"Pulumi.{stack}.yaml").read_text(), PROJECT)
+    """The stack's config as the CLI holds it before the merge: the stack file (the repository's
+    Pulumi.<stack>.yaml unless `stack_file` is given), the site values, then `config` as YAML values
+    written into the file and `secrets` as `pulumi config set --secret` stores them."""
+    values = cli.load_stack((stack_file or ROOT / f"Pulumi.{stack}.yaml").read_text(), PROJECT)
     if site_values:
         values.update(cli.stack_from_values(SITE_VALUES.get(stack, {}), PROJECT))
     values.update(cli.stack_from_values(config or {}, PROJECT))
@@ -263,6 +265,7 @@ def run_program(
     raise_errors: bool = True,
     site_values: bool = True,
     ecr: fake_cloud.FakeEcr | None = None,
+    stack_file: Path | None = None,
 ) -> Program:
     """Run __main__.py for `stack` with its stack file, plus `config` overrides and `secrets`.
 
@@ -271,8 +274,10 @@ def run_program(
     operator's SITE_VALUES, to see what the shipped file does. A config the Pulumi CLI would refuse
     raises cli.EngineConfigError even with raise_errors=False: the program would never have started.
     `ecr`: the registry as earlier runs left it (a sequence of `pulumi up`s); empty when not given.
+    `stack_file`: a stack file outside the repository (scripts/check_config.py) instead of Pulumi.<stack>.yaml.
     """
-    stack_values = cli_config(stack, config, secrets=secrets, remove=remove, site_values=site_values)
+    stack_values = cli_config(stack, config, secrets=secrets, remove=remove, site_values=site_values,
+                              stack_file=stack_file)
     values, secret_keys = program_config(stack, stack_values)
 
     mocks = FakeCloudMocks(ecr)

@@ -53,12 +53,20 @@ IRSA_TRUST = {
     }],
 }
 
+CLUSTER_ARN = f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/hermes-dev"
+# Without the three session-tag conditions any Pod Identity association in the account could assume
+# the role (EKS User Guide pod-id-abac, pod-id-role).
 POD_IDENTITY_TRUST = {
     "Version": "2012-10-17",
     "Statement": [{
         "Effect": "Allow",
         "Principal": {"Service": "pods.eks.amazonaws.com"},
         "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"StringEquals": {
+            "aws:RequestTag/eks-cluster-arn": f"arn:aws:eks:us-east-1:{ACCOUNT}:cluster/hermes-dev",
+            "aws:RequestTag/kubernetes-namespace": "hermes",
+            "aws:RequestTag/kubernetes-service-account": "hermes",
+        }},
     }],
 }
 
@@ -72,8 +80,8 @@ def test_irsa_trust_strips_https_from_the_issuer_because_condition_keys_carry_no
     assert irsa_trust_policy(OIDC_PROVIDER_ARN, issuer, "hermes", "hermes") == IRSA_TRUST
 
 
-def test_pod_identity_trust_admits_the_eks_pods_service_with_session_tags():
-    assert pod_identity_trust_policy() == POD_IDENTITY_TRUST
+def test_pod_identity_trust_admits_only_the_one_service_account_of_the_one_cluster():
+    assert pod_identity_trust_policy(CLUSTER_ARN, "hermes", "hermes") == POD_IDENTITY_TRUST
 
 
 # --- permissions policy, one model kind at a time ----------------------------------------------------
@@ -435,7 +443,7 @@ def register(build: Callable[[], Any]) -> Registration:
 
 
 def bedrock_access(mode: str, models=(f"us.{SONNET_45}",), region="us-east-1") -> Callable[[], BedrockAccess]:
-    cluster = ClusterIdentity(name=fake_cloud.CLUSTER_NAME, oidc_provider_arn=OIDC_PROVIDER_ARN,
+    cluster = ClusterIdentity(name=fake_cloud.CLUSTER_NAME, arn=CLUSTER_ARN, oidc_provider_arn=OIDC_PROVIDER_ARN,
                               oidc_issuer=fake_cloud.OIDC_ISSUER, mode=mode)
     return lambda: BedrockAccess("hermes", BedrockAccessArgs(
         models=models, region=region, namespace="hermes", service_account="hermes", cluster=cluster))
@@ -464,13 +472,27 @@ def test_component_role_trusts_the_service_account_through_irsa(irsa):
     assert irsa.one(ROLE).plain["maxSessionDuration"] == 3600
 
 
-def test_component_attaches_the_policy_for_the_deploying_account_and_partition(irsa):
+def test_component_attaches_the_policy_for_the_deploying_account_and_partition(irsa, monkeypatch):
     policy = irsa.one(ROLE_POLICY).plain
     assert policy["role"] == "hermes-bedrock-id"  # the role's id, as tests/fake_cloud.py answers it
-    assert fake_cloud.ACCOUNT == ACCOUNT
-    assert json.loads(policy["policy"]) == US_PROFILE_POLICY
+    assert json.loads(policy["policy"]) == US_PROFILE_POLICY  # written for account 210987654321 in `aws`
     assert {token for token, _ in irsa.invokes} == {
         "aws:index/getCallerIdentity:getCallerIdentity", "aws:index/getPartition:getPartition"}
+
+    # Deployed by another account in another partition, the same policy names that account and partition.
+    answer = fake_cloud.invoke
+
+    def gov_cloud(token, args, ecr=None):
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws-us-gov", "dnsSuffix": "amazonaws.com", "id": "aws-us-gov"}
+        return answer(token, args, ecr)
+
+    monkeypatch.setattr(fake_cloud, "ACCOUNT", "109876543210")
+    monkeypatch.setattr(fake_cloud, "invoke", gov_cloud)
+    elsewhere = json.loads(register(bedrock_access("irsa")).one(ROLE_POLICY).plain["policy"])
+    assert elsewhere == json.loads(json.dumps(US_PROFILE_POLICY).replace("arn:aws:", "arn:aws-us-gov:")
+                                   .replace(":210987654321:", ":109876543210:"))
+    assert ":109876543210:" in json.dumps(elsewhere) and "arn:aws:" not in json.dumps(elsewhere)
 
 
 def test_under_irsa_the_service_account_carries_the_role_arn_and_there_is_no_association(irsa):

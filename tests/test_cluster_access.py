@@ -16,6 +16,7 @@ from components.hermes_cluster import listed_principal, principal_identity
 from settings import ConfigError
 from tests import fake_cloud
 from tests.harness import ROOT, run_program
+from tests.harness import stack_file_config as stack_file_config_of
 
 CLUSTER, RECORD = "eks:index:Cluster", "random:index/randomId:RandomId"
 ADMINS = "arn:aws:iam::210987654321:role/platform-admins"  # listed in Pulumi.prod.yaml
@@ -57,7 +58,7 @@ def test_an_unlisted_creator_gets_no_entry_and_is_recorded_for_later_runs(accoun
     account(caller=CI_SESSION)
     program = run_program("prod")
     assert list(program.one(CLUSTER).plain["accessEntries"]) == ["210987654321-role-platform-admins"]
-    record = program.one(RECORD)
+    record = program.one(RECORD, "hermes-creator")
     assert record.plain["keepers"] == {"principal": CI_SESSION}
     # Until the cluster exists the record follows whoever runs (a failed first `up` may be retried by
     # someone else)...
@@ -66,7 +67,7 @@ def test_an_unlisted_creator_gets_no_entry_and_is_recorded_for_later_runs(accoun
 
 def test_once_the_cluster_exists_the_recorded_creator_is_never_rewritten(account):
     account(caller=ADMIN_SESSION, existing=("hermes-prod",), recorded=CI_SESSION)
-    record = run_program("prod", {"clusterAdminPrincipalArns": []}).one(RECORD)
+    record = run_program("prod", {"clusterAdminPrincipalArns": []}).one(RECORD, "hermes-creator")
     assert record.ignore_changes == ["keepers"]
     assert record.outputs["keepers"] == {"principal": CI_SESSION}
 
@@ -104,4 +105,46 @@ def test_listing_the_recorded_creator_later_stops_before_the_cluster_is_updated(
 def test_a_cluster_older_than_the_record_records_no_creator(account):
     account(caller=ADMIN_SESSION, existing=("hermes-prod",))
     program = run_program("prod")
-    assert program.one(RECORD).plain["keepers"] == {"principal": "unknown"}
+    assert program.one(RECORD, "hermes-creator").plain["keepers"] == {"principal": "unknown"}
+
+
+PREVIEW_ROLE = "arn:aws:iam::210987654321:role/hermes-eks-deploy-github-preview-prod"
+
+
+def test_a_listed_viewer_gets_a_view_only_entry_that_cannot_write(account):
+    """The pull-request preview roles: AmazonEKSViewPolicy only (reads, no Secrets, no writes), so a
+    preview's server-side dry runs get 403 and pulumi-kubernetes previews client-side instead."""
+    account(caller=CI_SESSION)
+    program = run_program("prod", {"clusterViewerPrincipalArns": [PREVIEW_ROLE]})
+    entries = program.one(CLUSTER).plain["accessEntries"]
+    assert entries["210987654321-role-hermes-eks-deploy-github-preview-prod"] == {
+        "principalArn": PREVIEW_ROLE,
+        "type": "STANDARD",
+        "accessPolicies": {"view": {
+            "policyArn": "arn:aws:eks::aws:cluster-access-policy/AmazonEKSViewPolicy",
+            "accessScope": {"type": "cluster"},
+        }},
+    }
+    assert entries["210987654321-role-platform-admins"]["accessPolicies"]["cluster-admin"]["policyArn"] == (
+        "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy")
+
+
+def test_a_principal_cannot_be_both_admin_and_viewer(account):
+    account(caller=CI_SESSION)
+    program = run_program("prod", {"clusterViewerPrincipalArns": [ADMINS]}, raise_errors=False)
+    assert isinstance(program.error, ConfigError) and program.resources == []
+    assert "hermes-eks:clusterViewerPrincipalArns in Pulumi.prod.yaml" in str(program.error)
+    assert "one access entry" in str(program.error)
+
+
+def test_no_stack_file_makes_a_preview_role_a_cluster_admin():
+    for stack in ("dev", "prod", "pr", "local"):
+        admins = stack_file_config_of(stack).get("hermes-eks:clusterAdminPrincipalArns") or []
+        assert not [arn for arn in admins if "github-preview" in arn], stack
+
+
+def test_a_creator_listed_as_viewer_is_refused_before_anything_is_registered(account):
+    account(caller="arn:aws:sts::210987654321:assumed-role/hermes-eks-deploy-github-preview-prod/x")
+    program = run_program("prod", {"clusterViewerPrincipalArns": [PREVIEW_ROLE]}, raise_errors=False)
+    assert isinstance(program.error, ConfigError) and program.resources == []
+    assert f"hermes-eks:clusterViewerPrincipalArns in Pulumi.prod.yaml lists {PREVIEW_ROLE}" in str(program.error)

@@ -41,8 +41,13 @@ VARIANTS = {
     "adopted-with-every-add-on": ("dev", {"clusterSource": "existing", "existingClusterName": "platform",
                                           "existingClusterAddons": ["ebs-csi-driver", "gp3-storage-class",
                                                                     "load-balancer-controller", "pod-identity-agent"],
-                                          "podIdentityMode": "pod-identity"}),
+                                          "podIdentityMode": "pod-identity",
+                                          # An Ingress, so the controller installed here has one to outlive.
+                                          "dashboardHost": "hermes.platform.corp-internal.net",
+                                          "ingressCertificateArn": "arn:aws:acm:eu-central-1:210987654321:certificate/"
+                                                                   "0a1b2c3d-4e5f-6789-abcd-ef0123456789"}),
 }
+WITHOUT_INGRESS = {"dev"}  # Pulumi.dev.yaml sets no dashboardHost or apiHost
 
 
 def program(variant: str) -> Program:
@@ -75,10 +80,12 @@ def aws_program(request) -> Program:
 
 # --- the controllers, their credentials and their nodes outlive what they reconcile ----------------
 
-def test_the_load_balancer_controller_and_everything_it_needs_outlive_the_ingress(aws_program):
+def test_the_load_balancer_controller_and_everything_it_needs_outlive_the_ingress(aws_program, request):
+    variant = request.node.callspec.params["aws_program"]
     ingresses = aws_program.of_type(INGRESS)
+    assert bool(ingresses) == (variant not in WITHOUT_INGRESS), variant
     if not ingresses:
-        pytest.skip("this stack has no Ingress")
+        pytest.skip(f"{variant} has no Ingress")
     controller = [r for r in children_of(aws_program, "hermes-eks:index:ClusterAddons") if "load-balancer-controller" in r.name]
     assert {r.type for r in controller} >= {RELEASE, "aws:iam/role:Role", "aws:iam/policy:Policy",
                                             "aws:iam/rolePolicyAttachment:RolePolicyAttachment"}

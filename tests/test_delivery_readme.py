@@ -91,6 +91,7 @@ def test_every_file_mentioned_exists():
 
 def test_the_outputs_and_role_names_mentioned_are_the_programs():
     outputs = run_deployments(config={"githubActions": True}).outputs
+    sandbox_outputs = run_deployments("sandbox").outputs
     roles = {access.deploy_role_name(p.stack) for p in plan_module.PLANS}
     roles |= {github.role_name(kind, stack) for kind in ("preview", "deploy") for stack in github.STACKS}
     for where, text in TEXTS.items():
@@ -102,13 +103,167 @@ def test_the_outputs_and_role_names_mentioned_are_the_programs():
                 assert output in outputs, (where, output)
         for output in re.findall(r"`(github_(?:preview|deploy)_role_arn_[a-z_]*)", text):  # also `..._<stack>`
             assert any(name.startswith(output) for name in outputs), (where, output)
-    assert set(outputs["deploy_role_arns"]) == {p.stack for p in plan_module.PLANS}
+    # prod's account and the review stacks' account, between them, hold every stack's deploy role.
+    assert set(outputs["deploy_role_arns"]) | set(sandbox_outputs["deploy_role_arns"]) == {p.stack for p in plan_module.PLANS}
 
 
 def test_the_configuration_table_lists_every_setting_with_its_default():
     rows = dict(re.findall(r"^\| `((?:hermes-eks-deployments|aws):[A-Za-z]+)` \| ([^|]+) \|", OWN_README, flags=re.M))
     assert set(rows) == {delivery.config_key(a) for a in delivery.DeliverySettings.model_fields}
+    # What the table shows for a default the code cannot spell as a value.
+    described = {"program_dir": "_(root)_", "github_subject_repository": "_(`repository`)_",
+                 "webhook_url": "_(none)_", "agent_pool_id": "_(hosted runners)_"}
     for attribute, field in delivery.DeliverySettings.model_fields.items():
         default = field.default
-        if isinstance(default, str) and default:
-            assert rows[delivery.config_key(attribute)].strip() == f"`{default}`", attribute
+        if field.is_required():
+            expected = "_(required)_"
+        elif attribute in described:
+            assert default in ("", None), attribute
+            expected = described[attribute]
+        elif isinstance(default, bool):
+            expected = f"`{str(default).lower()}`"
+        elif isinstance(default, tuple):  # a YAML list, as the stack file spells it
+            expected = f"`[{', '.join(default)}]`"
+        else:
+            assert isinstance(default, str) and default, attribute
+            expected = f"`{default}`"
+        assert rows[delivery.config_key(attribute)].strip() == expected, attribute
+
+
+# --- "GitHub Actions": who can change what -------------------------------------------------------------
+
+ACTIONS = README[README.index("\n## GitHub Actions\n"):]
+ACTIONS = ACTIONS[:ACTIONS.index("\n## ", 1)]
+
+
+def who_can_change_what() -> dict[str, tuple[str, str]]:
+    table = ACTIONS[ACTIONS.index("| Actor | Credential | Can change |"):]
+    rows = [line for line in table.splitlines()[2:] if line.startswith("|")]
+    parsed = {}
+    for line in rows:
+        actor, credential, change = (cell.strip() for cell in line.strip("|").split(" | "))
+        parsed[actor] = (credential, change)
+    return parsed
+
+
+def _named(pattern: str, text: str) -> set[str]:
+    return set(re.findall(pattern, text))
+
+
+def test_no_pull_request_row_can_change_anything_but_its_review_stack():
+    rows = who_can_change_what()
+    pull_request_rows = {a: r for a, r in rows.items() if "pull request" in a.split("(")[0]}
+    assert len(pull_request_rows) == 4
+    for actor, (credential, change) in pull_request_rows.items():
+        if "review stack" in actor:
+            assert change.startswith("its review stack") and "`hermes-eks-deploy-pr`" in credential
+            assert "`pr-*`" in credential and plan_module.PLANS[2].pull_request_template
+        else:
+            assert change.startswith("nothing"), actor
+
+
+def test_the_review_stack_row_never_reaches_prod_because_no_delivery_stack_holds_both():
+    credential, change = next(r for a, r in who_can_change_what().items() if "review stack" in a)
+    assert "made only by the `sandbox` stack of `deployments/` in an account without `prod`" in credential
+    assert "never `prod`" in change
+    assert stack_config("sandbox")["stacks"] == ["pr"] and stack_config("delivery")["stacks"] == ["dev", "prod"]
+    refused = run_deployments(config={"stacks": ["dev", "prod", "pr"]}, raise_errors=False)
+    assert refused.resources == [] and "separate AWS account" in str(refused.error)
+
+
+def test_the_merge_to_main_row_says_dev_reaches_prod_when_they_share_the_default_account():
+    credential, change = next(r for a, r in who_can_change_what().items() if a.startswith("Whoever merges to `main`"))
+    assert change.startswith("`dev`") and "`prod`'s resources too when both share one (the default)" in change
+    assert run_deployments(remove=("stacks",)).outputs["deploy_role_arns"].keys() == {"dev", "prod"}
+
+
+def test_the_preview_dev_row_says_it_reads_prods_account_because_its_role_is_made_there():
+    _, change = next(r for a, r in who_can_change_what().items() if a.startswith("Author of a pull request (`Preview dev`)"))
+    assert change.startswith("nothing") and "`prod`'s resources, logs and S3 objects too" in change
+    roles = {r.plain["name"] for r in run_deployments(config={"githubActions": True}).of_type("aws:iam/role:Role")}
+    assert {"hermes-eks-deploy-github-preview-dev", "hermes-eks-deploy-prod"} <= roles  # one stack, one account
+
+
+def stack_config(stack: str) -> dict:
+    from tests.deployments_harness import stack_file_config
+
+    return {k.split(":", 1)[1]: v for k, v in stack_file_config(stack).items()}
+
+
+def test_the_two_accounts_table_lists_only_accepted_stacks_and_each_stack_file_is_its_first_choice():
+    section = OWN_README[OWN_README.index("## Two AWS accounts"):OWN_README.index("\n## ", OWN_README.index("## Two AWS accounts") + 1)]
+    rows = re.findall(r"^\| `([a-z]+)` \(`Pulumi\.([a-z]+)\.yaml`\) \| [^|]+ \| ([^|]+) \|", section, flags=re.M)
+    assert [(stack, file) for stack, file, _ in rows] == [("delivery", "delivery"), ("sandbox", "sandbox")]
+    base = {"aws:region": "eu-central-1", "hermes-eks-deployments:organization": "acme",
+            "hermes-eks-deployments:repository": "acme/hermes-eks"}
+    for stack, _, column in rows:
+        choices = [[s.strip() for s in choice.split(",")] for choice in re.findall(r"`\[([a-z, ]+)\]`", column)]
+        assert choices and choices[0] == stack_config(stack)["stacks"]
+        for choice in choices:
+            delivery.parse_settings({**base, "hermes-eks-deployments:stacks": choice}, stack=stack)
+    with pytest.raises(delivery.DeliveryConfigError):
+        delivery.parse_settings({**base, "hermes-eks-deployments:stacks": ["prod", "pr"]}, stack="delivery")
+
+
+def test_every_team_in_the_table_has_exactly_the_stack_permissions_the_row_says():
+    words = {"read": "Stack Read", "edit": "Stack Write"}
+    for actor, (credential, _) in who_can_change_what().items():
+        for team in _named(r"team `(hermes-eks-[a-z-]+)`", credential):
+            grants = github.team_stacks(team, "hermes-eks", "hermes-eks-deployments")
+            for (_, stack), permission in grants.items():
+                said = re.search(rf"`{team}` \(([^)]*)\)", credential).group(1)
+                assert said.startswith(words[permission]) and f"`{stack}`" in said, (actor, team, stack)
+            # The subject the row names is the one Pulumi Cloud's issuer policy binds to this team.
+            subjects = {r.subject for r in github.ROLES if r.team == team}
+            assert any(s in credential for s in subjects), (actor, team)
+
+
+def test_every_role_in_the_table_is_a_role_the_programs_make_with_those_permissions():
+    preview_roles = {github.role_name(r.kind, r.stack) for r in github.ROLES if r.kind == "preview"}
+    for actor, (credential, _) in who_can_change_what().items():
+        for role in _named(r"`(hermes-eks-deploy-[a-z-]+[a-z])`", credential):
+            if role.startswith("hermes-eks-deploy-github-preview"):
+                assert role in preview_roles and "(ReadOnlyAccess)" in credential, actor
+            elif "ReadOnlyAccess" in credential and "-delivery" in credential:
+                continue
+            else:
+                assert role in {access.deploy_role_name(p.stack) for p in plan_module.PLANS} | {
+                    github.role_name("deploy", s) for s in github.STACKS}, actor
+        if "-preview-" in credential:
+            assert "`AmazonEKSViewPolicy`" in credential  # clusterViewerPrincipalArns, never the admin list
+
+
+def test_the_prod_deployments_row_is_never_reached_by_a_pull_request():
+    credential, change = next(r for a, r in who_can_change_what().items() if a.startswith("Whoever starts a Deployments update"))
+    assert "never for a pull request" in credential and change.startswith("`prod`")
+    # A run may override its source: the row says so rather than promise that only main's code runs.
+    assert "a run request may name another branch, commit or pre-run command" in credential
+    prod = next(p for p in plan_module.PLANS if p.stack == "prod")
+    assert not prod.preview_pull_requests and not prod.pull_request_template
+    assert {"detect-drift", "remediate-drift"} <= set(prod.operations)
+
+
+def test_the_readme_claims_s3_state_only_where_the_workflows_do_not_go():
+    assert "use Pulumi Cloud only" in " ".join(ACTIONS.split())
+    assert "they do not work with S3 state" in " ".join(DELIVERY.split())
+    # The workflows really are wired to Pulumi Cloud.
+    workflows = (ROOT / ".github" / "workflows" / "pull-request.yml").read_text()
+    assert "pulumi/auth-actions" in workflows and "s3://" not in workflows
+
+
+def test_the_readme_says_stack_rules_run_at_preview_too():
+    flat = " ".join(README.split())
+    assert "only after an update" not in flat
+    assert "its stack rules run once every resource is registered, in a preview as in an update" in " ".join(DELIVERY.split())
+    policy_section = flat[flat.index("## Policy as code"):]
+    assert 'The stack rules (marked "stack" above) run once all resources are registered, in a preview as in an update.' in policy_section
+
+
+def test_the_advisory_table_names_only_rules_of_the_pack():
+    from tests.test_policy_pack import BY_NAME
+
+    policy_section = README[README.index("\n## Policy as code\n"):README.index("\n## GitHub Actions\n")]
+    table = policy_section[policy_section.index("| Rule | Reads, unknown at such a preview |"):]
+    table = table[:table.index("\n\n")]
+    named = set(re.findall(r"`([a-z0-9-]+)`", table))
+    assert named and named <= set(BY_NAME)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.deployments_harness import WEBHOOK, import_program_module, run_deployments
@@ -25,6 +27,8 @@ def test_the_stack_file_is_valid_and_its_defaults_are_the_documented_ones():
     assert (settings.branch, settings.program_dir, settings.policy_pack_dir, settings.project) == ("main", "", "policy", "hermes-eks")
     assert (settings.oidc_provider, settings.review_stack_pattern, settings.drift_schedule) == ("create", "pr-*", "0 6 * * *")
     assert settings.webhook_url is None and settings.github_actions is False
+    # prod's account by default: never the review stacks, whose role runs unreviewed code (delivery_plan.py).
+    assert settings.stacks == ("dev", "prod")
 
 
 def test_required_keys_name_the_key_the_file_and_what_they_are():
@@ -45,11 +49,20 @@ def test_required_keys_name_the_key_the_file_and_what_they_are():
     ("driftSchedule", "0 6 * *", "a five-field cron expression"),
     ("webhookFormat", "discord", "one of slack, ms_teams, raw or pulumi_deployments"),
     ("reviewStackPattern", "*", "a stack name, or a prefix ending in '*' such as pr-*"),
+    # IAM StringLike's `*` would admit prod's (or dev's, or the template's) tokens to the review-stack role.
+    ("reviewStackPattern", "pr*", "a pattern that matches none of the main program's stacks (local, dev, prod, pr); this one matches prod, pr"),
+    ("reviewStackPattern", "prod", "this one matches prod"),
+    ("reviewStackPattern", "d*", "this one matches dev"),
+    ("stacks", "dev", "a YAML list of the main program's stacks, e.g. [dev, prod]"),
+    ("stacks", [], "a list of distinct stacks out of dev, prod, pr, e.g. [dev, prod]"),
+    ("stacks", ["local"], "a list of distinct stacks out of dev, prod, pr"),
+    ("stacks", ["dev", "dev"], "a list of distinct stacks out of dev, prod, pr"),
+    ("stacks", ["dev", "prod", "pr"], "run review stacks from a delivery stack in a separate AWS account"),
     ("organization", "acme corp", "a Pulumi organization or project name"),
 ])
 def test_a_bad_value_names_key_file_value_and_what_is_allowed(key, value, allowed):
     [problem] = problems({key: value})
-    assert problem.startswith(f'hermes-eks-deployments:{key} in Pulumi.delivery.yaml is "{value}"; allowed: ')
+    assert problem.startswith(f'hermes-eks-deployments:{key} in Pulumi.delivery.yaml is {json.dumps(value)}; allowed: ')
     assert allowed in problem
 
 

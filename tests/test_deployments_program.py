@@ -24,19 +24,26 @@ plan_module = import_program_module("delivery_plan")
 
 @functools.cache
 def program() -> Program:
+    """The delivery stack of prod's account (Pulumi.delivery.yaml): dev and prod."""
     return run_deployments(secrets={"webhookUrl": WEBHOOK})
 
 
+@functools.cache
+def sandbox() -> Program:
+    """The delivery stack of the review stacks' account (Pulumi.sandbox.yaml): pr."""
+    return run_deployments("sandbox", secrets={"webhookUrl": WEBHOOK})
+
+
 def settings_of(stack: str, run: Program | None = None) -> dict:
-    run = run or program()
+    run = run or (sandbox() if stack == "pr" else program())
     [found] = [r for r in run.of_type(SETTINGS) if r.inputs["stack"] == stack]
     return found.plain
 
 
 # --- the program and the main program share only names ----------------------------------------------
 
-def test_the_program_has_one_stack_file_and_its_own_project():
-    assert STACKS == ["delivery"]
+def test_the_program_has_a_stack_file_per_aws_account_and_its_own_project():
+    assert STACKS == ["delivery", "sandbox"]
     assert yaml.safe_load((PROGRAM / "Pulumi.yaml").read_text())["name"] == "hermes-eks-deployments"
 
 
@@ -71,14 +78,76 @@ def test_requirements_pin_the_sdk_and_aws_like_the_main_program_and_pulumiservic
 
 # --- triggers -----------------------------------------------------------------------------------------
 
-def test_dev_deploys_on_push_and_previews_pull_requests():
+def test_dev_deploys_on_push_and_never_previews_a_pull_request_with_its_deploy_role():
     vcs = settings_of("dev")["vcs"]
-    assert (vcs["deployCommits"], vcs["previewPullRequests"], vcs["pullRequestTemplate"]) == (True, True, False)
+    assert (vcs["deployCommits"], vcs["previewPullRequests"], vcs["pullRequestTemplate"]) == (True, False, False)
 
 
-def test_prod_previews_pull_requests_but_never_deploys_on_push():
+def test_prod_never_runs_a_pull_requests_code_and_never_deploys_on_push():
+    """A Deployments PR preview runs the branch's code with the stack's one OIDC role and an admin stack
+    token (pulumi/docs deployments/operations/permissions): prod is previewed by pull-request.yml instead."""
     vcs = settings_of("prod")["vcs"]
-    assert (vcs["deployCommits"], vcs["previewPullRequests"], vcs["pullRequestTemplate"]) == (False, True, False)
+    assert (vcs["deployCommits"], vcs["previewPullRequests"], vcs["pullRequestTemplate"]) == (False, False, False)
+
+
+def test_only_review_stacks_run_a_pull_requests_code_in_deployments():
+    runs_pr_code = {s for s in ("dev", "prod", "pr")
+                    if settings_of(s)["vcs"]["previewPullRequests"] or settings_of(s)["vcs"]["pullRequestTemplate"]}
+    assert runs_pr_code == {"pr"}
+    roles = {r.plain["name"]: r.outputs["arn"] for r in sandbox().of_type(ROLE)}
+    assert roles == {"hermes-eks-deploy-pr": settings_of("pr")["operationContext"]["oidc"]["aws"]["roleARN"]}
+
+
+# --- one delivery stack per AWS account: prod's roles never beside the review stacks' ---------------
+
+def deployed_stacks(run: Program) -> dict[str, set[str]]:
+    return {
+        "deploy roles": {r.plain["tags"]["stack"] for r in run.of_type(ROLE)},
+        "deployment settings": {r.plain["stack"] for r in run.of_type(SETTINGS)},
+        "policy groups": {r.plain["stacks"][0]["name"] for r in run.of_type("pulumiservice:index:PolicyGroup")},
+        "outputs": set(run.outputs["deploy_role_arns"]),
+    }
+
+
+def test_a_delivery_stack_manages_dev_and_prod_by_default_and_never_the_review_stacks():
+    run = run_deployments(remove=("stacks",))
+    assert deployed_stacks(run) == {"deploy roles": {"dev", "prod"}, "deployment settings": {"dev", "prod"},
+                                    "policy groups": {"dev", "prod"}, "outputs": {"dev", "prod"}}
+    assert deployed_stacks(program()) == deployed_stacks(run)
+
+
+def test_the_sandbox_delivery_stack_manages_only_the_review_stack_template():
+    assert deployed_stacks(sandbox()) == {"deploy roles": {"pr"}, "deployment settings": {"pr"},
+                                          "policy groups": set(), "outputs": {"pr"}}
+    assert not sandbox().of_type(DRIFT)  # prod's drift schedule stays with prod
+
+
+@pytest.mark.parametrize("stacks", [["dev", "prod", "pr"], ["prod", "pr"]])
+def test_prod_and_the_review_stacks_in_one_delivery_stack_are_refused_before_anything_is_registered(stacks):
+    run = run_deployments(config={"stacks": stacks}, raise_errors=False)
+    assert run.resources == []
+    assert run.error.problems == [
+        f"hermes-eks-deployments:stacks in Pulumi.delivery.yaml is {json.dumps(stacks)}; allowed: `prod` and `pr` "
+        "never in one delivery stack, because review stacks run a pull request's unreviewed code with "
+        "PowerUserAccess on the delivery stack's whole AWS account: run review stacks from a delivery stack in "
+        "a separate AWS account ([pr], as Pulumi.sandbox.yaml), and keep [dev, prod] or [prod] here"]
+
+
+@pytest.mark.parametrize("stacks", [["pr"], ["dev", "pr"], ["prod"]])
+def test_github_actions_roles_are_made_only_beside_both_dev_and_prod(stacks):
+    """Else prod's GitHub Actions deploy role would sit in the review stacks' account, or dev's be missing."""
+    run = run_deployments(config={"stacks": stacks, "githubActions": True}, raise_errors=False)
+    assert run.resources == []
+    assert run.error.problems == [
+        f"hermes-eks-deployments:githubActions in Pulumi.delivery.yaml is true and hermes-eks-deployments:stacks "
+        f"is {json.dumps(stacks)}; allowed: hermes-eks-deployments:githubActions only on the delivery stack "
+        "whose stacks are [dev, prod], or false"]
+
+
+def test_dev_and_the_review_stacks_may_share_an_account_prod_may_stand_alone():
+    """dev runs only reviewed code merged to main; its account may hold review stacks, or prod."""
+    assert deployed_stacks(run_deployments(config={"stacks": ["dev", "pr"]}))["deploy roles"] == {"dev", "pr"}
+    assert deployed_stacks(run_deployments(config={"stacks": ["prod"]}))["deploy roles"] == {"prod"}
 
 
 def test_pr_is_only_the_review_stack_template():
@@ -92,11 +161,24 @@ def test_only_dev_deploys_on_push_and_only_pr_is_a_template():
     assert [s for s, v in vcs.items() if v["pullRequestTemplate"]] == ["pr"]
 
 
-def test_every_trigger_is_set_explicitly_because_the_package_defaults_deploy_commits_to_true():
+def test_every_trigger_is_set_explicitly_because_the_package_defaults_deploy_commits_to_true(monkeypatch):
     ps = pytest.importorskip("pulumi_pulumiservice")
     assert ps.DeploymentSettingsVcsArgs(provider="github").deploy_commits is True
-    for plan in plan_module.PLANS:
-        assert isinstance(plan.deploy_commits, bool) and isinstance(plan.preview_pull_requests, bool)
+    # Under mocks an omitted trigger registers as the package's default, so the program's own call is
+    # what is checked: each trigger passed as a bool, never left to (or set to None for) the default.
+    passed, construct = [], ps.DeploymentSettingsVcsArgs.__init__
+
+    def recording(self, *args, **kwargs):
+        passed.append(kwargs)
+        construct(self, *args, **kwargs)
+
+    monkeypatch.setattr(ps.DeploymentSettingsVcsArgs, "__init__", recording)
+    # Both delivery stacks: prod's account (dev, prod) and the sandbox account (the pr template).
+    runs = [run_deployments(secrets={"webhookUrl": WEBHOOK}), run_deployments("sandbox", secrets={"webhookUrl": WEBHOOK})]
+    assert len(passed) == sum(len(run.of_type(SETTINGS)) for run in runs) == 3
+    for kwargs in passed:
+        triggers = {k: kwargs.get(k) for k in ("deploy_commits", "preview_pull_requests", "pull_request_template")}
+        assert all(type(value) is bool for value in triggers.values()), triggers
 
 
 def test_settings_use_the_vcs_block_for_github_never_the_deprecated_github_block():
@@ -113,7 +195,8 @@ def test_git_source_is_the_branch_with_the_repository_named_in_vcs():
 
 
 def test_a_program_in_a_folder_sets_repo_dir_and_includes_only_that_folder_and_the_policy_pack():
-    run = run_deployments(config={"programDir": "infra/hermes", "branch": "release"})
+    # This checkout has the program at its root, so the pack is not under infra/: no policy groups here.
+    run = run_deployments(config={"programDir": "infra/hermes", "branch": "release", "enforcePolicyPack": False})
     settings = settings_of("dev", run)
     assert settings["sourceContext"]["git"] == {"branch": "refs/heads/release", "repoDir": "infra/hermes"}
     assert settings["vcs"]["paths"][:2] == ["infra/hermes/**", "policy/**"]
@@ -218,11 +301,12 @@ def test_the_webhook_url_never_appears_in_plain_text():
 # --- OIDC, policy pack, runners -------------------------------------------------------------------
 
 def test_each_stack_assumes_its_own_deploy_role_for_no_longer_than_the_role_allows():
-    roles = {r.plain["name"]: r for r in program().of_type(ROLE)}
     for stack in ("dev", "prod", "pr"):
+        run = sandbox() if stack == "pr" else program()
+        roles = {r.plain["name"]: r for r in run.of_type(ROLE)}
         aws = settings_of(stack)["operationContext"]["oidc"]["aws"]
         role = roles[f"hermes-eks-deploy-{stack}"]
-        assert aws["roleARN"] == role.outputs["arn"] == program().outputs["deploy_role_arns"][stack]
+        assert aws["roleARN"] == role.outputs["arn"] == run.outputs["deploy_role_arns"][stack]
         hours, minutes, seconds = map(int, re.fullmatch(r"(\d+)h(\d+)m(\d+)s", aws["duration"]).groups())
         assert hours * 3600 + minutes * 60 + seconds == role.plain["maxSessionDuration"] == 7200
         assert len(aws["sessionName"]) <= 64
@@ -300,3 +384,83 @@ def test_an_existing_oidc_provider_without_the_org_audience_stops_before_anythin
         "https://api.pulumi.com/oidc does not accept the audience 'example-org' (it accepts aws:example-org). "
         "Add it: aws iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn "
         "arn:aws:iam::210987654321:oidc-provider/api.pulumi.com/oidc --client-id example-org")
+
+
+# --- the policy pack, enforced by Pulumi Cloud on every update of dev and prod ------------------------
+
+POLICY_GROUP = "pulumiservice:index:PolicyGroup"
+
+
+def test_every_update_of_dev_and_prod_is_checked_by_the_pack_with_the_stacks_own_config():
+    """A Deployments `pulumi up` cannot take --policy-pack: a preventative policy group makes Pulumi Cloud
+    hand the pack to every update of the stack, where values are known and mandatory rules block."""
+    groups = {r.plain["name"]: r.plain for r in program().of_type(POLICY_GROUP)}
+    version = yaml.safe_load((ROOT / "policy" / "PulumiPolicy.yaml").read_text())["version"]
+    assert groups == {
+        f"hermes-eks-{stack}": {
+            "name": f"hermes-eks-{stack}",
+            "organizationName": "example-org",
+            "entityType": "stacks",
+            "mode": "preventative",
+            "policyPacks": [{"name": "hermes-eks", "versionTag": version,
+                             "config": json.loads((ROOT / "policy" / "config" / f"{stack}.json").read_text())}],
+            "stacks": [{"name": stack, "routingProject": "hermes-eks"}],
+        }
+        for stack in ("dev", "prod")
+    }
+    assert groups["hermes-eks-prod"]["policyPacks"][0]["config"] == {
+        "image-from-stack-ecr": {"ecrRepository": "hermes-eks/prod/hermes-agent"}}
+
+
+def test_the_groups_name_the_pack_as_the_pack_names_itself():
+    source = (ROOT / "policy" / "__main__.py").read_text()
+    assert 'name="hermes-eks",' in source
+    assert {r.plain["policyPacks"][0]["name"] for r in program().of_type(POLICY_GROUP)} == {"hermes-eks"}
+
+
+def test_without_a_paid_edition_the_groups_can_be_turned_off():
+    assert not run_deployments(config={"enforcePolicyPack": False}).of_type(POLICY_GROUP)
+
+
+def test_a_policy_pack_folder_that_does_not_exist_is_a_config_error():
+    run = run_deployments(config={"policyPackDir": "policies"}, raise_errors=False)
+    assert run.resources == []
+    [problem] = run.error.problems
+    assert problem.startswith("hermes-eks-deployments:policyPackDir is 'policies' and hermes-eks-deployments:programDir is ''")
+    assert problem.endswith("allowed: the policy pack's folder relative to the repository root, "
+                            "or hermes-eks-deployments:enforcePolicyPack: false")
+
+
+def test_a_program_in_a_folder_finds_the_pack_from_the_repository_root(tmp_path):
+    policy_enforcement = import_program_module("policy_enforcement")
+    pack = tmp_path / "policy"
+    (pack / "config").mkdir(parents=True)
+    (pack / "PulumiPolicy.yaml").write_text("runtime: python\nversion: 2.3.4\n")
+    (pack / "config" / "dev.json").write_text('{"a": {"b": true}}')
+    assert policy_enforcement.policy_pack_version(pack) == "2.3.4"
+    assert policy_enforcement.stack_policy_config(pack, "dev") == {"a": {"b": True}}
+    assert policy_enforcement.stack_policy_config(pack, "prod") == {}  # the pack's strictest defaults
+
+
+# --- deployments/README.md: the example a reader checks the setup with ---------------------------------
+
+def test_the_readmes_end_to_end_example_triggers_what_it_says():
+    text = " ".join((PROGRAM / "README.md").read_text().split())
+    changed = re.search(r"open a pull request that changes `([^`]+)`\. Expect a review stack", text).group(1)
+    assert triggers(settings_of("pr")["vcs"]["paths"], changed)  # a review stack
+    assert triggers(settings_of("dev")["vcs"]["paths"], changed)  # dev's update once merged
+    assert not any(triggers(settings_of(s)["vcs"]["paths"], "README.md") for s in ("dev", "prod", "pr"))
+    assert "would make no review stack" in text and not triggers(settings_of("pr")["vcs"]["paths"], "Pulumi.dev.yaml")
+
+
+def test_the_readme_creates_the_main_stacks_before_running_this_program():
+    text = (PROGRAM / "README.md").read_text()
+    run_it = text[text.index("## Run it"):]
+    block = re.search(r"```sh\n(.*?)```", run_it, flags=re.S).group(1)
+    lines = block.splitlines()
+    first_main = min(i for i, l in enumerate(lines) if l.startswith('pulumi stack init "$ORG/hermes-eks/'))
+    publish = next(i for i, l in enumerate(lines) if "pulumi policy publish" in l)
+    assert first_main < publish < lines.index("cd deployments") < lines.index("pulumi up")
+    assert {l.rsplit("/", 1)[1].rstrip('"') for l in lines if l.startswith('pulumi stack init "$ORG/hermes-eks/')} == {
+        p.stack for p in plan_module.PLANS}
+    assert "main program's stacks come first" in run_it

@@ -35,8 +35,11 @@ def test_the_github_oidc_provider_has_the_sts_audience(run):
 
 
 @pytest.mark.parametrize("kind, stack, sub", [
+    # A pull request's own subject reaches dev's read-only role only.
     ("preview", "dev", "repo:example-org/hermes-eks:pull_request"),
-    ("preview", "prod", "repo:example-org/hermes-eks:pull_request"),
+    # prod and this program's stack: only a job in the `prod-preview` environment, after its reviewers approve.
+    ("preview", "prod", "repo:example-org/hermes-eks:environment:prod-preview"),
+    ("preview", "delivery", "repo:example-org/hermes-eks:environment:prod-preview"),
     ("deploy", "dev", "repo:example-org/hermes-eks:environment:dev"),
     ("deploy", "prod", "repo:example-org/hermes-eks:environment:prod"),
 ])
@@ -53,14 +56,81 @@ def test_each_role_trusts_exactly_the_subject_its_workflow_job_presents(run, kin
     assert run.outputs[f"github_{kind}_role_arn_{stack}"] == role.outputs["arn"]
 
 
+def test_no_pull_request_subject_reaches_a_role_that_can_write(run):
+    """The subjects a pull_request job can present: its own, and the approved `prod-preview` environment's
+    (dev and prod admit only main, README "GitHub Actions" setup). None of them may assume a deploy role."""
+    pull_request_subjects = {"repo:example-org/hermes-eks:pull_request",
+                             "repo:example-org/hermes-eks:environment:prod-preview"}
+    attachments = {r.plain["role"]: r.plain["policyArn"] for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    inline = {r.plain["role"] for r in run.of_type("aws:iam/rolePolicy:RolePolicy")}
+    reached = [r for r in run.of_type(ROLE) if json.loads(r.plain["assumeRolePolicy"])["Statement"][0]["Condition"]
+               ["StringEquals"].get("token.actions.githubusercontent.com:sub") in pull_request_subjects]
+    assert {r.plain["name"] for r in reached} == {"hermes-eks-deploy-github-preview-dev",
+                                                  "hermes-eks-deploy-github-preview-prod",
+                                                  "hermes-eks-deploy-github-preview-delivery"}
+    for role in reached:
+        assert attachments[role.plain["name"]] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        assert role.plain["name"] not in inline
+
+
 def test_previews_read_and_deploys_get_the_deploy_roles_permissions(run):
     attachments = {r.name: r.plain["policyArn"] for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
-    for stack in ("dev", "prod"):
+    for stack in ("dev", "prod", "delivery"):
         assert attachments[f"github-actions-preview-{stack}-read-only"] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+        assert not [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.startswith(f"github-actions-preview-{stack}")]
+    for stack in ("dev", "prod"):
         assert attachments[f"github-actions-deploy-{stack}-power-user"] == "arn:aws:iam::aws:policy/PowerUserAccess"
         inline = run.one("aws:iam/rolePolicy:RolePolicy", f"github-actions-deploy-{stack}-iam")
         assert json.loads(inline.plain["policy"]) == access.iam_policy("aws", ACCOUNT)
-        assert not [r for r in run.of_type("aws:iam/rolePolicy:RolePolicy") if r.name.startswith(f"github-actions-preview-{stack}")]
+
+
+# --- Pulumi Cloud: which team's token each job gets, and what the team may do ----------------------
+
+TEAM = "pulumiservice:index:Team"
+STACK_PERMISSION = "pulumiservice:index:TeamStackPermission"
+READ, EDIT = 101, 102  # pulumi_pulumiservice TeamStackPermissionScope: READ, EDIT (ADMIN is 103)
+
+
+def test_each_team_may_read_or_edit_exactly_these_stacks(run):
+    grants = {(r.plain["team"], r.plain["project"], r.plain["stack"]): r.plain["permission"]
+              for r in run.of_type(STACK_PERMISSION)}
+    assert grants == {
+        ("hermes-eks-preview-dev", "hermes-eks", "dev"): READ,
+        ("hermes-eks-preview-prod", "hermes-eks", "prod"): READ,
+        ("hermes-eks-preview-prod", "hermes-eks-deployments", "delivery"): READ,
+        ("hermes-eks-deploy-dev", "hermes-eks", "dev"): EDIT,
+        ("hermes-eks-deploy-prod", "hermes-eks", "prod"): EDIT,
+    }
+    assert {r.plain["organization"] for r in run.of_type(STACK_PERMISSION)} == {"example-org"}
+    assert {r.plain["name"] for r in run.of_type(TEAM)} == {
+        "hermes-eks-preview-dev", "hermes-eks-preview-prod", "hermes-eks-deploy-dev", "hermes-eks-deploy-prod"}
+    assert {r.plain["teamType"] for r in run.of_type(TEAM)} == {"pulumi"}
+
+
+def test_pulumi_cloud_gives_each_subject_exactly_its_teams_token(run):
+    issuer = run.one("pulumiservice:index:OidcIssuer")
+    assert (issuer.plain["url"], issuer.plain["organization"]) == ("https://token.actions.githubusercontent.com", "example-org")
+    repo = "repo:example-org/hermes-eks"
+    assert issuer.plain["policies"] == [
+        {"decision": "allow", "tokenType": "team", "teamName": "hermes-eks-preview-dev",
+         "rules": {"sub": f"{repo}:pull_request"}},
+        {"decision": "allow", "tokenType": "team", "teamName": "hermes-eks-preview-prod",
+         "rules": {"sub": f"{repo}:environment:prod-preview"}},
+        {"decision": "allow", "tokenType": "team", "teamName": "hermes-eks-deploy-dev",
+         "rules": {"sub": f"{repo}:environment:dev", "ref": "refs/heads/main"}},
+        {"decision": "allow", "tokenType": "team", "teamName": "hermes-eks-deploy-prod",
+         "rules": {"sub": f"{repo}:environment:prod", "ref": "refs/heads/main"}},
+    ]
+
+
+def test_a_pull_requests_pulumi_identity_cannot_update_prod(run):
+    """What a pull_request job can present (its own subject, or prod-preview's after approval) gets a team
+    that may at most read prod: Stack Read runs previews, `pulumi up` needs write (Pulumi Cloud RBAC)."""
+    issuer = run.one("pulumiservice:index:OidcIssuer")
+    teams = {p["teamName"] for p in issuer.plain["policies"]
+             if p["rules"]["sub"].endswith((":pull_request", ":environment:prod-preview"))}
+    prod = {r.plain["team"]: r.plain["permission"] for r in run.of_type(STACK_PERMISSION) if r.plain["stack"] == "prod"}
+    assert teams and all(prod.get(team, 0) <= READ for team in teams)
 
 
 def test_the_deny_protects_the_github_roles_and_provider_too():
@@ -89,3 +159,12 @@ def test_a_bad_subject_repository_is_a_config_error():
     [problem] = result.error.problems
     assert problem.startswith('hermes-eks-deployments:githubSubjectRepository in Pulumi.delivery.yaml is "hermes-eks"; allowed: ')
     assert result.resources == []
+
+
+def test_jobs_presenting_one_subject_must_share_one_team(monkeypatch):
+    """A token carries one team, so an issuer policy per subject: two teams for a subject is refused."""
+    assert len(github.subject_teams()) == 4
+    extra = github.GithubRole("preview", "dev", "pull_request", "hermes-eks-deploy-dev")
+    monkeypatch.setattr(github, "ROLES", (*github.ROLES, extra))
+    with pytest.raises(ValueError, match="subject pull_request is given two teams"):
+        github.subject_teams()

@@ -238,6 +238,14 @@ def test_security_context_is_root_start_with_minimal_capabilities(local):
     assert context["readOnlyRootFilesystem"] is False
 
 
+def test_s6_gives_the_gateway_the_pods_grace_period_minus_a_margin_before_killing_it(local):
+    # s6-overlay 3.2.3.0 (the image's) SIGKILLs services 3000 ms after TERM unless told otherwise.
+    assert pod(local)["terminationGracePeriodSeconds"] == 60
+    variables = env(container(local, "hermes"))
+    assert variables["S6_KILL_GRACETIME"] == "50000"
+    assert variables["S6_SERVICES_GRACETIME"] == "50000"
+
+
 def test_read_only_root_is_opt_in_with_s6_state_in_memory():
     p = program(readOnlyRootFilesystem=True)
     hermes = container(p, "hermes")
@@ -429,16 +437,19 @@ def test_credentials_are_exported_only_as_secrets(local):
     assert local.outputs["api_service_name"] == "hermes-api"
 
 
-# --- the configure script's .env rewrite (run here with this Python; the contract tests run it in the pod) ---
+# --- the configure script's .env rewrite (run here with Hermes' Python, whose own loaders it asks; the
+# contract tests run it in the pod) ---
 
 def _pin(tmp_path, env_text: str | None, values: dict, names: list[str]):
     import subprocess
-    import sys
+
+    from tests.contract.pod import hermes_python
 
     if env_text is not None:
         (tmp_path / ".env").write_text(env_text)
-    result = subprocess.run([sys.executable, "-c", CONFIGURE_SCRIPT, "--", *names], capture_output=True, text=True,
-                            env={"HERMES_HOME": str(tmp_path), "HERMES": "/nonexistent", **values})
+    result = subprocess.run([str(hermes_python()), "-c", CONFIGURE_SCRIPT, "--", *names], capture_output=True,
+                            text=True, env={"HERMES_HOME": str(tmp_path), "HERMES": "/nonexistent",
+                                            "CONFIG_EXAMPLE": "/nonexistent", "ENV_EXAMPLE": "/nonexistent", **values})
     return result, (tmp_path / ".env").read_text() if (tmp_path / ".env").exists() else None
 
 
@@ -462,7 +473,9 @@ def test_pinning_creates_env_on_an_empty_volume_and_leaves_unset_keys_alone(tmp_
 
 
 def test_pinning_refuses_a_value_env_cannot_hold_and_names_only_the_variable(tmp_path):
-    for bad in ("it's", "back\\slash", "two\nlines"):
+    # python-dotenv expands ${...} even in single quotes; Hermes strips non-ASCII from credentials; Hermes'
+    # own .env clean-up splits a line at a second known NAME= (hermes_cli/config.py _sanitize_env_lines).
+    for bad in ("it's", "back\\slash", "two\nlines", "pa${HOME}ss", "pa${X:-y}ss", "kéy", "sk-OPENAI_API_KEY=x"):
         result, after = _pin(tmp_path, "KEEP=1\n", {"OPENROUTER_API_KEY": bad}, ["OPENROUTER_API_KEY"])
         assert result.returncode != 0 and "OPENROUTER_API_KEY" in result.stderr and bad not in result.stderr
         assert after == "KEEP=1\n"

@@ -181,8 +181,15 @@ def test_prod_uses_pod_identity_for_the_ebs_csi_driver_and_installs_the_agent():
     role = role_for(program, "hermes-addons-ebs-csi")
     assert found["aws-ebs-csi-driver"]["podIdentityAssociations"] == [
         {"roleArn": role.outputs["arn"], "serviceAccount": "ebs-csi-controller-sa"}]
-    assert trust(role)["Statement"] == [{"Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
-                                         "Action": ["sts:AssumeRole", "sts:TagSession"]}]
+    assert trust(role)["Statement"] == [{
+        "Effect": "Allow", "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Condition": {"StringEquals": {
+            "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:eu-central-1:210987654321:cluster/hermes-prod",
+            "aws:RequestTag/kubernetes-namespace": "kube-system",
+            "aws:RequestTag/kubernetes-service-account": "ebs-csi-controller-sa",
+        }},
+    }]
 
 
 @pytest.mark.parametrize(("name", "reclaim", "zones"), [
@@ -246,6 +253,12 @@ def test_prod_binds_the_controller_with_pod_identity():
     association = program.one(ASSOCIATION, "hermes-addons-load-balancer-controller").plain
     assert (association["namespace"], association["serviceAccount"]) == ("kube-system", "aws-load-balancer-controller")
     assert program.one(RELEASE).plain["values"]["serviceAccount"]["annotations"] == {}
+    assert trust(role_for(program, "hermes-addons-load-balancer-controller"))["Statement"][0]["Condition"] == {
+        "StringEquals": {
+            "aws:RequestTag/eks-cluster-arn": "arn:aws:eks:eu-central-1:210987654321:cluster/hermes-prod",
+            "aws:RequestTag/kubernetes-namespace": "kube-system",
+            "aws:RequestTag/kubernetes-service-account": "aws-load-balancer-controller",
+        }}
 
 
 def test_kubernetes_objects_use_the_clusters_kubeconfig():
@@ -296,6 +309,9 @@ def test_adopting_a_pod_identity_cluster_needs_no_iam_oidc_provider():
     assert "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider" not in tokens
     role = role_for(program, "hermes-addons-ebs-csi")
     assert trust(role)["Statement"][0]["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    # The adopted cluster's ARN is the one EKS reports (aws.eks.get_cluster), not one spelled here.
+    assert trust(role)["Statement"][0]["Condition"]["StringEquals"]["aws:RequestTag/eks-cluster-arn"] == \
+        "arn:aws:eks:eu-central-1:210987654321:cluster/platform-dev"
 
 
 def test_adopting_an_irsa_cluster_looks_up_its_oidc_provider():
@@ -314,3 +330,37 @@ def test_kubeconfig_is_a_secret_output_and_cluster_name_is_exported():
         f"aws eks update-kubeconfig --region eu-central-1 --name {fake_cloud.CLUSTER_NAME} --kubeconfig hermes-eks-dev.kubeconfig")
     assert program.outputs["open_dashboard"] == (
         "kubectl --kubeconfig hermes-eks-dev.kubeconfig -n hermes port-forward svc/hermes-dashboard 9119:9119")
+
+
+# --- a first `up`: the add-ons install alongside the node groups ------------------------------------
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_eks_add_ons_wait_neither_for_the_nodes_nor_for_each_other(name):
+    """EKS accepts an add-on once the cluster is ACTIVE and pulumi-aws waits through CREATING/DEGRADED
+    until ACTIVE (terraform-provider-aws internal/service/eks/addon.go, waitAddonCreated): waiting for the
+    nodes first, or for another add-on, only lengthens a first `up` (scripts/critical_path.py)."""
+    from tests.delete_order import forced_before  # noqa: PLC0415 - a transitive dependency
+
+    program = stack(name)
+    nodes = program.of_type("eks:index:ManagedNodeGroup")
+    installed = [a for a in program.of_type(ADDON) if a.name.startswith("hermes-addons-")]
+    assert len(installed) == (2 if name == "prod" else 1)
+    for addon in installed:
+        assert not [n.name for n in nodes if forced_before(program.resources, addon, n)], addon.name
+        assert not [o.name for o in installed if o is not addon and forced_before(program.resources, addon, o)], addon.name
+    release = program.one(RELEASE)
+    assert not [a.name for a in installed if forced_before(program.resources, release, a)]
+    assert all(forced_before(program.resources, release, n) for n in nodes)  # an atomic install waits for pods
+
+
+@pytest.mark.parametrize("mode", ["irsa", "pod-identity"])
+def test_on_destroy_the_volume_wait_still_precedes_the_driver_the_agent_and_the_nodes(mode):
+    """The driver deletes the released volumes (dev: reclaim policy Delete) on its nodes, with the agent's
+    credentials under Pod Identity."""
+    from tests.delete_order import forced_before  # noqa: PLC0415
+
+    program = stack("dev", podIdentityMode=mode)
+    wait = program.one("command:local:Command", "hermes-addons-released-volumes")
+    must_outlive = [*program.of_type("eks:index:ManagedNodeGroup"), *[a for a in program.of_type(ADDON)
+                                                                       if a.name.startswith("hermes-addons-")]]
+    assert all(forced_before(program.resources, wait, r) for r in must_outlive)

@@ -23,11 +23,9 @@ import pytest
 
 from components.bedrock_access import INVOKE_ACTIONS, invoke_policy
 from components.cost_guardrails import budgets_trust_policy, scheduler_trust_policy
-from components.volume_backups import backup_role_trust_policy
 from components.volume_metrics import put_metric_policy
 from components.workload_identity import irsa_trust_policy, pod_identity_trust_policy
 
-from tests import fake_cloud
 from tests.conftest import stack_program
 
 ACCOUNT = "123456789012"
@@ -298,7 +296,7 @@ TRUST_POLICIES = {
     "irsa load balancer controller": irsa_trust_policy(
         OIDC_PROVIDER_ARN, "https://" + OIDC_ISSUER, "kube-system", "aws-load-balancer-controller"),
     "irsa cloudwatch agent": irsa_trust_policy(OIDC_PROVIDER_ARN, OIDC_ISSUER, "amazon-cloudwatch", "cloudwatch-agent"),
-    "pod identity": pod_identity_trust_policy(),
+    "pod identity": pod_identity_trust_policy(f"arn:aws:eks:eu-central-1:{ACCOUNT}:cluster/hermes-prod", "hermes", "hermes"),
 }
 
 
@@ -328,10 +326,16 @@ def test_pod_identity_trust_admits_only_the_eks_pods_service_with_only_its_two_a
     document = TRUST_POLICIES["pod identity"]
     [statement] = document["Statement"]
     assert document["Version"] == "2012-10-17"
-    assert set(statement) == {"Effect", "Principal", "Action"}
+    assert set(statement) == {"Effect", "Principal", "Action", "Condition"}
     assert statement["Effect"] == "Allow"
     assert statement["Principal"] == {"Service": "pods.eks.amazonaws.com"}
     assert sorted(statement["Action"]) == ["sts:AssumeRole", "sts:TagSession"]
+    # The session tags EKS sets name the pod's cluster, namespace and service account (pod-id-abac).
+    assert statement["Condition"] == {"StringEquals": {
+        "aws:RequestTag/eks-cluster-arn": f"arn:aws:eks:eu-central-1:{ACCOUNT}:cluster/hermes-prod",
+        "aws:RequestTag/kubernetes-namespace": "hermes",
+        "aws:RequestTag/kubernetes-service-account": "hermes",
+    }}
 
 
 # --- every role the program registers --------------------------------------------------------------
@@ -343,17 +347,40 @@ SERVICE_TRUST = {
         "Version": "2012-10-17",
         "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}],
     },
-    "backup.amazonaws.com": backup_role_trust_policy,  # components/volume_backups.py
-    "budgets.amazonaws.com": lambda: budgets_trust_policy(fake_cloud.ACCOUNT),  # components/cost_guardrails.py
-    "scheduler.amazonaws.com": lambda: scheduler_trust_policy(fake_cloud.ACCOUNT),  # components/cost_guardrails.py
+    "backup.amazonaws.com": lambda: {  # components/volume_backups.py
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "backup.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    },
+    # components/cost_guardrails.py; aws:SourceAccount is the confused-deputy guard (IAM user guide,
+    # confused-deputy.html): the service may assume the role only on behalf of this account.
+    "budgets.amazonaws.com": lambda: {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "budgets.amazonaws.com"}, "Action": "sts:AssumeRole",
+                       "Condition": {"StringEquals": {"aws:SourceAccount": "210987654321"}}}],
+    },
+    "scheduler.amazonaws.com": lambda: {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole",
+                       "Condition": {"StringEquals": {"aws:SourceAccount": "210987654321"}}}],
+    },
 }
+
+
+@pytest.mark.parametrize("service", ["budgets.amazonaws.com", "scheduler.amazonaws.com"])
+def test_the_budgets_and_scheduler_roles_trust_their_service_only_for_this_account(service):
+    build = {"budgets.amazonaws.com": budgets_trust_policy, "scheduler.amazonaws.com": scheduler_trust_policy}[service]
+    assert build("210987654321") == SERVICE_TRUST[service]()
 
 
 def _trust_kind(document: dict) -> str:
     [statement] = document["Statement"]
     principal = statement["Principal"]
     if principal == {"Service": "pods.eks.amazonaws.com"}:
-        assert document == pod_identity_trust_policy()
+        tags = statement["Condition"]["StringEquals"]
+        assert tags["aws:RequestTag/eks-cluster-arn"] == f"arn:aws:eks:eu-central-1:{fake_cloud.ACCOUNT}:cluster/hermes-prod"
+        assert document == pod_identity_trust_policy(tags["aws:RequestTag/eks-cluster-arn"],
+                                                     tags["aws:RequestTag/kubernetes-namespace"],
+                                                     tags["aws:RequestTag/kubernetes-service-account"])
         return "pod identity"
     if "Federated" in principal:
         issuer = next(iter(statement["Condition"]["StringEquals"])).rsplit(":", 1)[0]

@@ -460,3 +460,12 @@ def test_no_value_configure_could_not_write_into_env_is_accepted(bad):
         for key, item in spec.fields.items():
             value = [bad] if item.kind in ("ids", "phone_ids") else bad
             assert parse_messaging({name: {key: value}}).problems, (name, key)
+
+
+def test_a_token_python_dotenv_would_expand_is_refused_at_preview():
+    """configure pins it into .env, where python-dotenv expands ${...} even inside quotes
+    (components/hermes_agent.py env_file_problem)."""
+    problems = refused("dev", {"messaging": {"discord": {"botToken": {"secure": "abc${HOME}def0123456789"}}}})
+    assert problems == ["hermes-eks:messaging.discord.botToken in Pulumi.dev.yaml is <secret value hidden>; allowed: a "
+                        "value without `${`, which python-dotenv expands even inside quotes: Hermes would read it "
+                        "from its .env changed"]

@@ -10,10 +10,12 @@ stack does not allow; CPU over a limit the stack does not set), fails.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from components.observability import ADDON, ADDON_VERSION, RETENTION_DAYS, Watched, alarm_specs, dashboard_body
+from components.addon_versions import ADDON_VERSION_PATTERN
+from components.observability import ADDON, RETENTION_DAYS, Watched, alarm_specs, dashboard_body
 from components.workload_identity import irsa_trust_policy, pod_identity_trust_policy
 from tests import fake_cloud
 from tests.conftest import stack_program
@@ -332,7 +334,9 @@ def addon(program: Program):
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_add_on_is_pinned_and_never_resolved_at_run_time(stack):
     program = stack_program(stack)
-    assert addon(program).plain["addonVersion"] == ADDON_VERSION
+    # A concrete eksbuild release (never "latest" or empty, which EKS would resolve itself).
+    assert re.fullmatch(ADDON_VERSION_PATTERN, addon(program).plain["addonVersion"])
+    assert addon(program).plain["addonVersion"] == "v4.10.3-eksbuild.1"
     assert not [args for token, args in program.invokes
                 if token == "aws:eks/getAddonVersion:getAddonVersion" and args["addonName"] == ADDON]
 
@@ -353,7 +357,21 @@ def test_dev_binds_the_agent_by_irsa_to_exactly_its_service_account():
 def test_prod_binds_the_agent_by_pod_identity_through_the_add_on():
     program = stack_program("prod")
     role = role_for(program, "hermes-cloudwatch-agent")
-    assert json.loads(role.plain["assumeRolePolicy"]) == pod_identity_trust_policy()
+    assert json.loads(role.plain["assumeRolePolicy"]) == {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"Service": "pods.eks.amazonaws.com"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"],
+            # The add-on's agent and Fluent Bit run as amazon-cloudwatch/cloudwatch-agent
+            # (aws-observability/helm-charts, templates/_helpers.tpl cloudwatch-agent.serviceAccountName).
+            "Condition": {"StringEquals": {
+                "aws:RequestTag/eks-cluster-arn": f"arn:aws:eks:eu-central-1:{fake_cloud.ACCOUNT}:cluster/hermes-prod",
+                "aws:RequestTag/kubernetes-namespace": "amazon-cloudwatch",
+                "aws:RequestTag/kubernetes-service-account": "cloudwatch-agent",
+            }},
+        }],
+    }
     assert addon(program).plain["podIdentityAssociations"] == [
         {"roleArn": role.outputs["arn"], "serviceAccount": "cloudwatch-agent"}]
     pod_identity_agent = next(r for r in program.of_type(ADDON_TYPE) if r.plain["addonName"] == "eks-pod-identity-agent")
@@ -442,4 +460,61 @@ def test_observability_off_leaves_the_cluster_without_add_on_alarms_or_dashboard
 
 
 def test_retention_days_are_cloudwatchs_own_list():
-    assert 30 in RETENTION_DAYS and 0 not in RETENTION_DAYS and len(RETENTION_DAYS) == 22
+    # pulumi_aws cloudwatch/log_group.py, retention_in_days: "Possible values are: 1, 3, ... 3653, and 0"
+    # (0: never expire, which this stack does not offer).
+    assert RETENTION_DAYS == (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
+                              2557, 2922, 3288, 3653)
+
+
+# --- teardown: Fluent Bit must not outlive its log groups ---------------------------------------------
+
+def test_destroy_deletes_the_add_on_then_waits_for_its_pods_then_deletes_its_log_groups():
+    """Fluent Bit creates a missing log group itself (auto_create_group), and EKS reports the add-on
+    deleted while its pods may still flush for up to 10 s."""
+    from tests.delete_order import forced_before  # noqa: PLC0415 - the engine's delete rule, ported
+
+    program = stack_program("prod")
+    addon = next(r for r in program.of_type(ADDON_TYPE) if r.plain["addonName"] == ADDON)
+    wait = program.one("command:local:Command", "hermes-cloudwatch-agents-gone")
+    assert "create" not in wait.plain  # nothing runs on `pulumi up`
+    assert ('kubectl --kubeconfig "$config" -n "$NAMESPACE" wait --for=delete pod --all --timeout="${TIMEOUT_SECONDS}s"'
+            in wait.plain["delete"])
+    assert {k: v for k, v in wait.plain["environment"].items() if k != "KUBECONFIG_JSON"} == {
+        "NAMESPACE": "amazon-cloudwatch", "TIMEOUT_SECONDS": "300"}
+    assert forced_before(program.resources, addon, wait)
+    groups = [g for g in program.of_type(LOG_GROUP) if g.plain["name"].startswith("/aws/containerinsights/")]
+    assert len(groups) == 4
+    assert all(forced_before(program.resources, wait, group) for group in groups)
+
+
+ADOPTED_WITH_CLOUDWATCH = {"clusterSource": "existing", "existingClusterName": "platform",
+                           "existingClusterAddons": ["ebs-csi-driver", "gp3-storage-class", "cloudwatch-observability"]}
+TEARDOWN_VARIANTS = {"dev": ("dev", {}), "prod": ("prod", {}), "adopted": ("dev", ADOPTED_WITH_CLOUDWATCH)}
+
+
+def containerinsights_groups(account: fake_cloud.FakeAccount) -> list[str]:
+    return [n for _, n in account.kept(LOG_GROUP) if n.startswith("/aws/containerinsights/")]
+
+
+@pytest.mark.parametrize("variant", sorted(TEARDOWN_VARIANTS))
+def test_a_teardown_leaves_no_log_group_behind_for_the_next_up_to_meet(variant, monkeypatch):
+    """On an adopted cluster the nodes outlive the stack, so only the wait stops Fluent Bit in time."""
+    name, config = TEARDOWN_VARIANTS[variant]
+    account = fake_cloud.FakeAccount()
+    first = run_program(name, config)
+    account.up(first)
+    account.destroy(first)
+    assert containerinsights_groups(account) == []
+    monkeypatch.setattr(fake_cloud, "DEPLOYMENT", 1)
+    account.up(run_program(name, config))  # no ResourceAlreadyExistsException
+
+
+def test_the_fake_fluent_bit_recreates_a_group_deleted_while_it_still_runs():
+    """The fake account's model, checked on the adopted stack without the wait."""
+    program = run_program("dev", ADOPTED_WITH_CLOUDWATCH)
+    without_wait = Program(program.stack, [r for r in program.resources if r.name != "hermes-cloudwatch-agents-gone"],
+                           program.outputs, program.invokes)
+    account = fake_cloud.FakeAccount()
+    account.up(without_wait)
+    account.destroy(without_wait)
+    assert len(containerinsights_groups(account)) == 4

@@ -223,6 +223,17 @@ def test_prod_passes_while_it_runs_on_a_restored_volume():
         assert resource_violations(policy, program, "prod") == [], policy.name
 
 
+def test_an_adopted_pod_identity_cluster_passes_the_trust_rules():
+    """The adopted cluster's ARN (aws.eks.get_cluster) is what the Pod Identity trusts name."""
+    program = run_program("dev", {"clusterSource": "existing", "existingClusterName": "platform-dev",
+                                  "podIdentityMode": "pod-identity",
+                                  "existingClusterAddons": ["ebs-csi-driver", "pod-identity-agent", "load-balancer-controller"]})
+    assert program.error is None
+    assert len(program.of_type("aws:iam/role:Role")) >= 3
+    for name in ("workload-trust-scoped", "pod-identity-roles-trust-only-eks-pods"):
+        assert resource_violations(BY_NAME[name], program, "dev") == [], name
+
+
 def test_only_a_claim_marked_as_restored_escapes_protection():
     program = run_program("prod", {"restoreFromSnapshot": "snap-0123456789abcdef0"})
     claim = program.one("kubernetes:core/v1:PersistentVolumeClaim", "hermes-data-snap-0123456789abcdef0")
@@ -253,12 +264,16 @@ def test_unknown_values_during_preview_skip_the_rule_instead_of_passing_it():
     from pulumi_policy.proxy import UNKNOWN_STRING_VALUE
     from pulumi_policy.proxy import UnknownValueError
 
-    deployment = stack_program("prod").one("kubernetes:apps/v1:Deployment")
-    props = deployment.plain
+    program = stack_program("prod")
+    deployment = program.one("kubernetes:apps/v1:Deployment")
+    props = copy.deepcopy(reveal(deployment.outputs))
     props["spec"]["template"]["spec"]["containers"][0]["image"] = UNKNOWN_STRING_VALUE
     policy = BY_NAME["image-from-stack-ecr"]
     with pytest.raises(UnknownValueError):
         run_policy(policy, resource_args(deployment, engine_config(policy, "prod"), props=props))
+    policy = BY_NAME["image-from-own-ecr-repository"]
+    with pytest.raises(UnknownValueError):
+        run_policy(policy, stack_args(program.resources, engine_config(policy, "prod"), {deployment.urn: props}))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -367,6 +382,97 @@ def m_not_action(prefix):
     return mutate
 
 
+def m_not_resource(prefix):
+    def mutate(p):
+        document = _doc(p, "policy")
+        statement = _statement_with(document, prefix)
+        statement["NotResource"] = statement.pop("Resource")
+        _set_doc(p, "policy", document)
+    return mutate
+
+
+def m_policy_action_resource(prefix, actions, resources):
+    def mutate(p):
+        document = _doc(p, "policy")
+        statement = _statement_with(document, prefix)
+        statement["Action"], statement["Resource"] = actions, resources
+        statement.pop("Condition", None)
+        _set_doc(p, "policy", document)
+    return mutate
+
+
+def m_not_action_resource(prefix, not_actions, resources):
+    def mutate(p):
+        document = _doc(p, "policy")
+        statement = _statement_with(document, prefix)
+        del statement["Action"]
+        statement["NotAction"], statement["Resource"] = not_actions, resources
+        _set_doc(p, "policy", document)
+    return mutate
+
+
+def m_env_from_config_map(name):
+    def mutate(p):
+        _container(p)["env"].append({"name": name, "valueFrom": {"configMapKeyRef": {"name": "settings", "key": "k"}}})
+    return mutate
+
+
+def m_container_field(container, field, value):
+    def mutate(p):
+        _container(p, container)[field] = value
+    return mutate
+
+
+def m_pod_annotation(key, value):
+    def mutate(p):
+        p["spec"]["template"]["metadata"].setdefault("annotations", {})[key] = value
+    return mutate
+
+
+def m_pod(field, value):
+    def mutate(p):
+        _pod(p)[field] = value
+    return mutate
+
+
+def m_security(container, field, value):
+    def mutate(p):
+        context = _container(p, container)["securityContext"]
+        if value is None:
+            context.pop(field)
+        else:
+            context[field] = value
+    return mutate
+
+
+def m_add_capabilities(container, *capabilities):
+    def mutate(p):
+        _container(p, container)["securityContext"]["capabilities"].setdefault("add", []).extend(capabilities)
+    return mutate
+
+
+def m_host_port(container, port):
+    def mutate(p):
+        _container(p, container).setdefault("ports", []).append({"containerPort": port, "hostPort": port})
+    return mutate
+
+
+def m_host_path(p):
+    _pod(p)["volumes"].append({"name": "host", "hostPath": {"path": "/var/run"}})
+
+
+def m_path(value, *path):
+    def mutate(p):
+        target = p
+        for key in path[:-1]:
+            target = target[key]
+        if value is None:
+            target.pop(path[-1])
+        else:
+            target[path[-1]] = value
+    return mutate
+
+
 def m_trust(change):
     def mutate(p):
         document = _doc(p, "assumeRolePolicy")
@@ -387,6 +493,28 @@ def _wildcard_subject(statement):
     key = next(k for k in equals if k.endswith(":sub"))
     statement["Condition"]["StringLike"] = {key: "system:serviceaccount:*:*"}
     del equals[key]
+
+
+def _drop_tag(tag):
+    def change(statement):
+        del statement["Condition"]["StringEquals"][f"aws:RequestTag/{tag}"]
+    return change
+
+
+def _tag_as_pattern(tag, operator, value):
+    def change(statement):
+        key = f"aws:RequestTag/{tag}"
+        del statement["Condition"]["StringEquals"][key]
+        statement["Condition"].setdefault(operator, {})[key] = value
+    return change
+
+
+def _second_tag_value(tag, value):
+    def change(statement):
+        key = f"aws:RequestTag/{tag}"
+        equals = statement["Condition"]["StringEquals"]
+        equals[key] = [equals[key], value]
+    return change
 
 
 def _add_service(statement):
@@ -437,29 +565,72 @@ NEGATIVE = [
     ("tls-modern-policy", "prod", "kubernetes:helm.sh/v3:Release", None, m_helm_default_ssl("ELBSecurityPolicy-TLS-1-1-2017-01"), None, {}, "TLS-1-1"),
     ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["0.0.0.0/0"]), None, {}, "0.0.0.0/0"),
     ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["203.0.113.0/24", "::/0"]), None, {}, "::/0"),
-    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(None), None, {}, "default"),
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(None), None, {}, "no CIDRs"),
+    # The internet in pieces, and ranges wider than any egress range.
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["0.0.0.0/1", "128.0.0.0/1"]), None, {}, "100.0% of the space"),
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["1.2.3.4/0"]), None, {}, "100.0% of the space"),
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["10.0.0.0/7"]), None, {}, "more than one /8"),
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["10.0.0.0/8", "11.0.0.0/9", "12.0.0.0/9"]), None, {}, "more than one /8"),
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["2001:db8::/31"]), None, {}, "more than one /32"),
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["203.0.113.0/24", "internet"]), None, {}, "not a CIDR"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("docker.io/nousresearch/hermes-agent:v2026.7.20@sha256:" + "ab" * 32), None, {}, "not an ECR image"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/prod/hermes-agent:latest"), None, {}, "not an ECR image"),
+    ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/prod/hermes-agent:v1@sha256:" + "ab" * 32), None, {}, "not an ECR image"),
+    ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com.evil.example/hermes-eks/prod/hermes-agent@sha256:" + "ab" * 32), None, {}, "not an ECR image"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/dev/hermes-agent@sha256:" + "ab" * 32), None, {}, "'hermes-eks/dev/hermes-agent'"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("busybox:1.37", container="configure"), None, {}, "initContainer 'configure'"),
     ("iam-no-wildcard-actions", "dev", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_action("bedrock:Invoke", ["bedrock:*"]), None, {}, "'bedrock:*'"),
     ("iam-no-wildcard-actions", "prod", "aws:iam/policy:Policy", None, m_policy_action("ec2:Describe", ["ec2:Describe*"]), None, {}, "'ec2:Describe*'"),
     ("iam-no-wildcard-actions", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_not_action("bedrock:Invoke"), None, {}, "NotAction"),
+    ("iam-no-wildcard-actions", "prod", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "hermes-addons-ebs-csi", m_set("policyArn", "arn:aws:iam::aws:policy/AdministratorAccess"), None, {}, "AdministratorAccess"),
+    ("iam-no-wildcard-actions", "dev", "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "hermes-cloudwatch-agent", m_set("policyArn", "arn:aws-cn:iam::aws:policy/PowerUserAccess"), None, {}, "PowerUserAccess"),
+    ("iam-no-wildcard-actions", "prod", ROLE, "hermes-bedrock", m_set("managedPolicyArns", ["arn:aws:iam::aws:policy/AmazonBedrockFullAccess"]), None, {}, "AmazonBedrockFullAccess"),
+    ("iam-no-wildcard-actions", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_action("bedrock:Invoke", ["bedrock:InvokeModel?"]), None, {}, "'bedrock:InvokeModel?'"),
     ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", "*"), None, {}, "'*'"),
     ("bedrock-invoke-scoped", "dev", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", ["arn:aws:bedrock:eu-central-1::foundation-model/*"]), None, {}, "foundation-model/*"),
+    # A wildcard anywhere inside an ARN, not only at its end.
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", ["arn:aws:bedrock:*::foundation-model/anthropic.claude-sonnet-4-6"]), None, {}, "bedrock:*::"),
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", ["arn:aws:bedrock:eu-central-1::foundation-model/anthropic.*"]), None, {}, "anthropic.*"),
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", ["arn:aws:bedrock:eu-central-1:*:inference-profile/eu.anthropic.claude-sonnet-4-6"]), None, {}, ":*:inference-profile"),
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", ["arn:aws:bedrock:eu-central-1:210987654321:inference-profile/eu.anthropic.claude-sonnet-4-?"]), None, {}, "4-?"),
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", ["arn:aws:bedrock:eu-central-1:210987654321:*"]), None, {}, "210987654321:*"),
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", ["arn:aws:bedrock:eu-central-1::foundation-model/${aws:PrincipalTag/model}"]), None, {}, "PrincipalTag"),
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", ["arn:aws:s3:::bucket"]), None, {}, "arn:aws:s3:::bucket"),
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-bedrock-invoke", m_not_resource("bedrock:Invoke"), None, {}, "NotResource"),
+    # Action patterns that grant invoke without naming it.
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-volume-metrics", m_policy_action_resource("cloudwatch:", ["bedrock:Invoke*"], "*"), None, {}, "'*'"),
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-volume-metrics", m_policy_action_resource("cloudwatch:", ["BEDROCK:invokemodel"], "*"), None, {}, "'*'"),
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-volume-metrics", m_policy_action_resource("cloudwatch:", ["*"], "*"), None, {}, "'*'"),
+    ("bedrock-invoke-scoped", "prod", ROLE_POLICY, "hermes-volume-metrics", m_not_action_resource("cloudwatch:", ["s3:*"], "*"), None, {}, "'*'"),
     ("workload-trust-scoped", "dev", ROLE, "hermes-bedrock", m_trust(_drop_condition(":aud")), None, {}, ":aud"),
     ("workload-trust-scoped", "dev", ROLE, "hermes-bedrock", m_trust(_drop_condition(":sub")), None, {}, ":sub"),
     ("workload-trust-scoped", "dev", ROLE, "hermes-addons-ebs-csi", m_trust(_wildcard_subject), None, {}, ":sub"),
     ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_add_service), None, {}, "ec2.amazonaws.com"),
     ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_extra_action), None, {}, "sts:SetSourceIdentity"),
     ("workload-trust-scoped", "prod", ROLE, "hermes-nodes", m_trust(_any_principal), None, {}, "Principal *"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_drop_tag("kubernetes-namespace")), None, {}, "aws:RequestTag/kubernetes-namespace"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_drop_tag("kubernetes-service-account")), None, {}, "aws:RequestTag/kubernetes-service-account"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-addons-ebs-csi", m_trust(_drop_tag("eks-cluster-arn")), None, {}, "aws:RequestTag/eks-cluster-arn"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-cloudwatch-agent", m_trust(lambda s: s.pop("Condition")), None, {}, "aws:RequestTag/kubernetes-namespace"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_tag_as_pattern("kubernetes-service-account", "StringLike", "*")), None, {}, "aws:RequestTag/kubernetes-service-account"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-bedrock", m_trust(_tag_as_pattern("kubernetes-namespace", "StringEquals", "herm*")), None, {}, "'herm*'"),
+    ("workload-trust-scoped", "prod", ROLE, "hermes-addons-load-balancer-controller", m_trust(_second_tag_value("kubernetes-namespace", "default")), None, {}, "'default'"),
     ("containers-have-memory-limits-and-probes", "local", DEPLOYMENT, None, m_limit_removed(), None, {}, "no memory limit"),
     ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_limit_removed("configure"), None, {}, "initContainer 'configure'"),
     ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_probe_removed("readinessProbe"), None, {}, "readinessProbe"),
     ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_probe_removed("livenessProbe"), None, {}, "livenessProbe"),
-    ("no-plain-secret-env", "prod", DEPLOYMENT, None, m_env("OPENROUTER_API_KEY", "sk-or-v1-0123456789abcdef0123"), None, {}, "OPENROUTER_API_KEY"),
-    ("no-plain-secret-env", "local", DEPLOYMENT, None, m_env("HERMES_DASHBOARD_BASIC_AUTH_PASSWORD", "hunter2"), None, {}, "PASSWORD"),
-    ("no-plain-secret-env", "prod", DEPLOYMENT, None, m_env("EXTRA", "AKIAIOSFODNN7EXAMPLE", container="configure"), None, {}, "EXTRA"),
+    ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_limit_removed("volume-metrics"), None, {}, "container 'volume-metrics'"),
+    ("containers-have-memory-limits-and-probes", "prod", DEPLOYMENT, None, m_limit_removed("volume-owner"), None, {}, "initContainer 'volume-owner'"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("OPENROUTER_API_KEY", "sk-or-v1-0123456789abcdef0123"), None, {}, "OPENROUTER_API_KEY"),
+    ("no-plain-credentials", "local", DEPLOYMENT, None, m_env("HERMES_DASHBOARD_BASIC_AUTH_PASSWORD", "hunter2"), None, {}, "PASSWORD"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("EXTRA", "AKIAIOSFODNN7EXAMPLE", container="configure"), None, {}, "initContainers[1].env"),
+    # Credentials outside env values.
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env_from_config_map("OPENAI_API_KEY"), None, {}, "from a ConfigMap"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_container_field("hermes", "args", ["--api-key=0123456789abcdef"]), None, {}, "api-key=..."),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_container_field("volume-owner", "command", ["/bin/sh", "-c", "curl -H 'token: abcdef0123456789' x"]), None, {}, "token=..."),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_container_field("configure", "args", ["ghp_" + "a" * 36]), None, {}, "initContainers[1].args[0]"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_pod_annotation("example.com/db", "password=correct-horse"), None, {}, "password=..."),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_pod_annotation("example.com/key", "-----BEGIN RSA PRIVATE KEY-----"), None, {}, "annotations"),
     ("stateful-resources-protected", "prod", "kubernetes:core/v1:PersistentVolumeClaim", None, None, False, {}, "not protected"),
     ("stateful-resources-protected", "prod", "kubernetes:core/v1:Namespace", None, None, False, {}, "not protected"),
     ("stateful-resources-protected", "prod", "eks:index:Cluster", None, None, False, {}, "not protected"),
@@ -467,6 +638,33 @@ NEGATIVE = [
     ("stateful-resources-protected", "prod", "aws:ecr/repository:Repository", None, None, False, {}, "not protected"),
     ("stateful-resources-protected", "prod", "aws:ecr/repository:Repository", None, m_set("forceDelete", True), None, {}, "forceDelete"),
     ("stateful-resources-protected", "prod", "eks:index:Cluster", None, m_set("deletionProtection", False), None, {}, "deletionProtection"),
+    ("stateful-resources-protected", "prod", "aws:backup/vault:Vault", "hermes-backups", None, False, {}, "not protected"),
+    ("stateful-resources-protected", "prod", "aws:backup/vault:Vault", "hermes-backups-copy", None, False, {}, "not protected"),
+    ("stateful-resources-protected", "prod", "aws:backup/vault:Vault", "hermes-backups", m_set("forceDestroy", True), None, {}, "forceDestroy"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("hermes", "privileged", True), None, {}, "'hermes' is privileged"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("configure", "allowPrivilegeEscalation", True), None, {}, "'configure' does not set allowPrivilegeEscalation"),
+    ("pod-security-baseline", "local", DEPLOYMENT, None, m_security("volume-owner", "allowPrivilegeEscalation", None), None, {}, "'volume-owner' does not set allowPrivilegeEscalation"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_pod("hostNetwork", True), None, {}, "hostNetwork"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_pod("hostPID", True), None, {}, "hostPID"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_pod("hostIPC", True), None, {}, "hostIPC"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_host_path, None, {}, "hostPath"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_host_port("hermes", 8642), None, {}, "hostPort 8642"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_add_capabilities("hermes", "SYS_ADMIN"), None, {}, "['SYS_ADMIN']"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_add_capabilities("hermes", "CAP_NET_RAW"), None, {}, "['NET_RAW']"),
+    # Each container's exception is its own: volume-owner may not add what only hermes may.
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_add_capabilities("volume-owner", "SETUID"), None, {}, "'volume-owner' adds capabilities ['SETUID']"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_add_capabilities("configure", "CHOWN"), None, {}, "'configure' adds capabilities ['CHOWN']"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_add_capabilities("volume-metrics", "KILL"), None, {}, "'volume-metrics' adds"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("hermes", "seccompProfile", {"type": "Unconfined"}), None, {}, "Unconfined"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("hermes", "procMount", "Unmasked"), None, {}, "procMount Unmasked"),
+    ("encryption-at-rest", "prod", "kubernetes:storage.k8s.io/v1:StorageClass", None, m_path(None, "parameters", "encrypted"), None, {}, "encrypted"),
+    ("encryption-at-rest", "dev", "kubernetes:storage.k8s.io/v1:StorageClass", None, m_path("false", "parameters", "encrypted"), None, {}, "'false'"),
+    ("encryption-at-rest", "prod", "aws:ecr/repository:Repository", None, m_set("encryptionConfigurations", []), None, {}, "KMS encryptionConfiguration"),
+    ("encryption-at-rest", "prod", "aws:ecr/repository:Repository", None, m_set("encryptionConfigurations", [{"encryptionType": "AES256"}]), None, {}, "['AES256']"),
+    ("encryption-at-rest", "prod", "aws:sns/topic:Topic", None, m_path(None, "kmsMasterKeyId"), None, {}, "kmsMasterKeyId"),
+    ("encryption-at-rest", "prod", "aws:backup/vault:Vault", "hermes-backups-copy", m_path(None, "kmsKeyArn"), None, {}, "kmsKeyArn"),
+    ("encryption-at-rest", "prod", "aws:cloudwatch/logGroup:LogGroup", "hermes-application", None, None, {"requireLogGroupKms": True}, "kmsKeyId"),
+    ("dashboard-not-internet-facing", "prod", SERVICE, "hermes-dashboard", m_path(["198.51.100.7"], "spec", "externalIPs"), None, {}, "externalIPs"),
 ]
 
 
@@ -498,7 +696,14 @@ def _synthetic(type_: str, name: str, props: dict) -> Registered:
 SYNTHETIC = [
     # Resources the program does not register today, so a later change cannot slip past the rule.
     ("dashboard-not-internet-facing", _synthetic("aws:lb/loadBalancer:LoadBalancer", "public", {"internal": False, "loadBalancerType": "application"}), "internet-facing"),
+    ("dashboard-not-internet-facing", _synthetic("kubernetes:elbv2.k8s.aws/v1beta1:IngressClassParams", "alb", {"spec": {"scheme": "internet-facing"}}), "internet-facing"),
+    ("eks-endpoint-restricted", _synthetic("aws:eks/cluster:Cluster", "hermes-eks-eksCluster", {"vpcConfig": {"publicAccessCidrs": ["0.0.0.0/1", "128.0.0.0/1"]}}), "more than one /8"),
+    ("pod-security-baseline", _synthetic("kubernetes:batch/v1:CronJob", "debug", {"spec": {"jobTemplate": {"spec": {"template": {"spec": {
+        "hostPID": True, "containers": [{"name": "debug", "securityContext": {"allowPrivilegeEscalation": False}}]}}}}}}), "hostPID"),
+    ("encryption-at-rest", _synthetic("aws:ebs/volume:Volume", "restored", {"availabilityZone": "eu-central-1a", "encrypted": False}), "encrypted: true"),
     ("tls-modern-policy", _synthetic("aws:lb/listener:Listener", "https", {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08"}), "ELBSecurityPolicy-2016-08"),
+    ("tls-modern-policy", _synthetic("aws:alb/listener:Listener", "tls", {"protocol": "TLS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-Ext1-2021-06"}), "Ext1"),
+    ("tls-modern-policy", _synthetic("kubernetes:helm.sh/v4:Chart", "lbc", {"chart": "aws-load-balancer-controller", "values": {}}), "defaultSSLPolicy"),
     ("eks-endpoint-restricted", _synthetic("aws:eks/cluster:Cluster", "hermes-eks-eksCluster", {"vpcConfig": {"endpointPublicAccess": True, "publicAccessCidrs": ["0.0.0.0/0"]}}), "0.0.0.0/0"),
     ("workload-trust-scoped", _synthetic(ROLE, "github-deploy", {"assumeRolePolicy": json.dumps({"Statement": [{
         "Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
@@ -536,7 +741,7 @@ def test_exceptions_in_policy_config_silence_exactly_their_rule():
     deployment = _find("prod", DEPLOYMENT)
     props = copy.deepcopy(deployment.plain)
     m_env("SIGNING_KEY_ID", "kid-2026")(props)
-    policy = BY_NAME["no-plain-secret-env"]
+    policy = BY_NAME["no-plain-credentials"]
     assert run_policy(policy, resource_args(deployment, engine_config(policy), props=props))
     assert run_policy(policy, resource_args(deployment, engine_config(policy, allowedPlainEnvNames=["SIGNING_KEY_ID"]), props=props)) == []
 
@@ -566,6 +771,132 @@ def test_a_pod_identity_role_trusting_more_than_eks_pods_is_reported_at_its_bind
     assert any("hermes-addons-ebs-csi" in v for v in violations), violations
 
 
+@pytest.mark.parametrize(("role", "tag", "value"), [
+    ("hermes-bedrock", "kubernetes-namespace", "default"),
+    ("hermes-bedrock", "kubernetes-service-account", "default"),
+    ("hermes-bedrock", "eks-cluster-arn", "arn:aws:eks:eu-central-1:210987654321:cluster/hermes-dev"),
+    ("hermes-addons-ebs-csi", "kubernetes-namespace", "hermes"),
+    ("hermes-addons-ebs-csi", "kubernetes-service-account", "ebs-csi-node-sa"),
+    ("hermes-cloudwatch-agent", "kubernetes-namespace", "kube-system"),
+    ("hermes-addons-load-balancer-controller", "kubernetes-service-account", "hermes"),
+])
+def test_a_pod_identity_role_admitting_another_workload_than_its_binding_is_reported(role, tag, value):
+    """The trust names one workload, but not the one its association or add-on binds it to."""
+    def admit_other(props):
+        m_trust(lambda s: s["Condition"]["StringEquals"].update({f"aws:RequestTag/{tag}": value}))(props)
+
+    resources, outputs, _ = _stack_with("prod", ROLE, admit_other, role)
+    policy = BY_NAME["pod-identity-roles-trust-only-eks-pods"]
+    violations = run_policy(policy, stack_args(resources, engine_config(policy, "prod"), outputs))
+    assert any(role in v and repr(value.rpartition("/")[2]) in v for v in violations), violations
+
+
+def stack_violations(policy_name: str, stack: str, type_: str, name: str | None = None, mutate=None,
+                     protect: bool | None = None, **overrides) -> list[str]:
+    """A stack policy's findings when one resource's outputs (or its `protect`) are changed."""
+    program = stack_program(stack)
+    target = program.one(type_, name)
+    outputs = copy.deepcopy(reveal(target.outputs))
+    if mutate is not None:
+        mutate(outputs)
+    policy = BY_NAME[policy_name]
+    args = stack_args(program.resources, engine_config(policy, stack, **overrides), {target.urn: outputs})
+    if protect is not None:
+        for resource in args.resources:
+            if resource.urn == target.urn:
+                resource.opts = _opts(target, protect)
+    return run_policy(policy, args)
+
+
+def _ecr(account="210987654321", region="eu-central-1", repository="hermes-eks/prod/hermes-agent",
+         host="dkr.ecr.{region}.amazonaws.com"):
+    return f"{account}.{host.format(region=region)}/{repository}"
+
+
+DIGEST = "@sha256:" + "ab" * 32
+# (stack, type, name, mutation of its outputs, protect, config overrides, expected text)
+STACK_NEGATIVE = {
+    "image-from-own-ecr-repository": [
+        ("prod", DEPLOYMENT, None, m_image("docker.io/nousresearch/hermes-agent:v2026.7.20" + DIGEST), None, {}, "container 'hermes'"),
+        ("prod", DEPLOYMENT, None, m_image(_ecr(account="123456789012") + DIGEST), None, {}, "123456789012.dkr"),
+        ("prod", DEPLOYMENT, None, m_image(_ecr(region="us-east-1") + DIGEST), None, {}, "us-east-1"),
+        ("prod", DEPLOYMENT, None, m_image(_ecr(repository="hermes-eks/dev/hermes-agent") + DIGEST), None, {}, "hermes-eks/dev/hermes-agent@"),
+        ("prod", DEPLOYMENT, None, m_image(_ecr(repository="hermes-eks/prod/hermes-agent-debug") + DIGEST), None, {}, "hermes-agent-debug"),
+        ("prod", DEPLOYMENT, None, m_image(_ecr() + ":latest"), None, {}, ":latest"),
+        ("prod", DEPLOYMENT, None, m_image(_ecr() + "@sha256:abc"), None, {}, "@sha256:abc'"),
+        ("prod", DEPLOYMENT, None, m_image(_ecr() + ":v1" + DIGEST), None, {}, ":v1@"),
+        ("prod", DEPLOYMENT, None, m_image(_ecr(host="dkr.ecr.{region}.amazonaws.com.evil.example") + DIGEST), None, {}, "evil.example"),
+        ("prod", DEPLOYMENT, None, m_image("evil.example/" + _ecr() + DIGEST), None, {}, "evil.example/"),
+        ("prod", DEPLOYMENT, None, m_image("busybox:1.37", container="configure"), None, {}, "initContainer 'configure'"),
+        ("prod", DEPLOYMENT, None, m_image("busybox:1.37", container="volume-metrics"), None, {}, "container 'volume-metrics'"),
+        # The repository the stack creates, wherever the image claims to be from.
+        ("prod", "aws:ecr/repository:Repository", None, m_path("210987654321.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/prod/other", "repositoryUrl"), None, {}, "hermes-eks/prod/other@sha256"),
+        # pr names no repository: its own, whatever it is called, and nothing else.
+        ("pr", DEPLOYMENT, None, m_image(_ecr(repository="hermes-eks/prod/hermes-agent") + DIGEST), None, {}, "hermes-eks/prod/hermes-agent@"),
+    ],
+    "bedrock-invoke-own-account": [
+        ("prod", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", [
+            "arn:aws:bedrock:eu-central-1:999999999999:inference-profile/eu.anthropic.claude-sonnet-4-6"]), None, {}, "account 999999999999"),
+        ("dev", ROLE_POLICY, "hermes-bedrock-invoke", m_policy_resource("bedrock:Invoke", [
+            "arn:aws:bedrock:eu-central-1:999999999999:application-inference-profile/abc123"]), None, {}, "account 999999999999"),
+    ],
+    "backup-vault-keys-protected": [
+        ("prod", "aws:kms/key:Key", "hermes-backups", None, False, {}, "KMS key hermes-backups encrypts"),
+        ("prod", "aws:kms/key:Key", "hermes-backups-copy", None, False, {}, "KMS key hermes-backups-copy encrypts"),
+        ("prod", "aws:kms/key:Key", "hermes-backups", m_set("deletionWindowInDays", 7), None, {}, "deletion window of 7 days"),
+        # A vault moved to an unprotected key of the stack is checked on that key.
+        ("prod", "aws:backup/vault:Vault", "hermes-backups", m_set("kmsKeyArn", "arn:aws:kms:eu-central-1:210987654321:hermes-alerts"), None, {}, "KMS key hermes-alerts"),
+    ],
+}
+
+
+@pytest.mark.parametrize(("policy_name", "case"), [(p, c) for p, cases in STACK_NEGATIVE.items() for c in cases],
+                         ids=lambda v: v if isinstance(v, str) else f"{v[0]}-{v[2] or v[1].rsplit(':', 1)[-1]}-{v[-1]}")
+def test_a_mutated_stack_is_reported(policy_name, case):
+    stack, type_, name, mutate, protect, overrides, expected = case
+    violations = stack_violations(policy_name, stack, type_, name, mutate, protect, **overrides)
+    assert any(expected in v for v in violations), violations
+    assert stack_violations(policy_name, stack, type_, name) == []
+
+
+def test_a_secret_whose_data_is_not_a_secret_output_is_reported():
+    secret = _find("prod", "kubernetes:core/v1:Secret")
+    policy = BY_NAME["no-plain-credentials"]
+    config = engine_config(policy, "prod")
+    assert run_policy(policy, resource_args(secret, config)) == []
+    exposed = copy.deepcopy(secret)
+    exposed.additional_secret_outputs = ["data"]
+    assert run_policy(policy, resource_args(exposed, config)) == [
+        "Secret hermes-credentials does not mark ['stringData'] as secret outputs (additional_secret_outputs): "
+        "its values would sit in plain text in the Pulumi state."]
+
+
+def test_a_configmap_holding_a_credential_is_reported():
+    policy = BY_NAME["no-plain-credentials"]
+    for data, expected in (({"OPENAI_API_KEY": "not-a-real-one"}, "data.OPENAI_API_KEY is named like a credential"),
+                           ({"config.yaml": "api_key: sk-" + "a" * 24}, "data.config.yaml holds what looks like a credential")):
+        config_map = _synthetic("kubernetes:core/v1:ConfigMap", "settings", {"metadata": {"name": "settings"}, "data": data})
+        violations = run_policy(policy, resource_args(config_map, engine_config(policy, "prod")))
+        assert any(expected in v for v in violations), violations
+
+
+def test_the_pod_security_exceptions_are_the_capabilities_the_pod_adds():
+    """The pack shares nothing with the program: its documented exceptions are written literally, and
+    must be exactly what components/hermes_agent.py adds, per container."""
+    from components.hermes_agent import S6_CAPABILITIES, VOLUME_OWNER_CAPABILITIES  # noqa: PLC0415
+    assert hp.DOCUMENTED_CAPABILITIES == {"hermes": list(S6_CAPABILITIES), "volume-owner": list(VOLUME_OWNER_CAPABILITIES)}
+    assert hp.DOCUMENTED_CAPABILITIES == {
+        "hermes": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"],
+        "volume-owner": ["CHOWN", "DAC_OVERRIDE"],
+    }
+
+
+@pytest.mark.parametrize("cidrs", [["203.0.113.0/24"], ["10.0.0.0/8"], ["10.0.0.0/9", "11.0.0.0/9"],
+                                   ["198.51.100.0/24", "2001:db8::/32"]])
+def test_endpoint_ranges_up_to_one_slash_8_pass(cidrs):
+    assert hp.endpoint_reach_problem(cidrs) is None
+
+
 def test_a_volume_whose_disk_is_deleted_with_its_claim_is_reported_in_prod():
     def delete(props):
         props["reclaimPolicy"] = "Delete"
@@ -574,13 +905,17 @@ def test_a_volume_whose_disk_is_deleted_with_its_claim_is_reported_in_prod():
     policy = BY_NAME["hermes-volume-retained"]
     violations = run_policy(policy, stack_args(resources, engine_config(policy, "prod"), outputs))
     assert any("hermes-data" in v and "Delete" in v for v in violations), violations
+    # No reclaimPolicy is Kubernetes' default, Delete.
+    resources, outputs, _ = _stack_with("prod", "kubernetes:storage.k8s.io/v1:StorageClass", lambda p: p.pop("reclaimPolicy"))
+    violations = run_policy(policy, stack_args(resources, engine_config(policy, "prod"), outputs))
+    assert any("hermes-data" in v and "Delete" in v for v in violations), violations
     # dev's policy config accepts it (its volume may be lost), and says so explicitly.
     assert run_policy(policy, stack_args(resources, engine_config(policy, "dev"), outputs)) == []
 
 
 def test_every_rule_has_a_negative_case():
     covered = {case[0] for case in NEGATIVE} | {case[0] for case in SYNTHETIC}
-    covered |= {"pod-identity-roles-trust-only-eks-pods", "hermes-volume-retained"}  # the two stack tests above
+    covered |= set(STACK_NEGATIVE) | {"pod-identity-roles-trust-only-eks-pods", "hermes-volume-retained"}
     assert covered == set(BY_NAME)
     assert {p.name for p in hp.POLICIES if isinstance(p, ResourceValidationPolicy)} <= {case[0] for case in NEGATIVE}
 

@@ -52,8 +52,10 @@ def test_hermes_mounts_a_claim_bound_to_the_restored_volume_pinned_to_its_zone()
     program = render("dev", SNAPSHOT)
     volume = program.one(VOLUME)
     persistent_volume, claim = program.one(PV).plain, program.one(PVC, f"hermes-data-{SNAPSHOT}").plain
-    assert persistent_volume["spec"]["csi"] == {"driver": "ebs.csi.aws.com", "volumeHandle": volume.outputs["id"] if "id" in volume.outputs else persistent_volume["spec"]["csi"]["volumeHandle"], "fsType": "ext4"}
-    assert persistent_volume["spec"]["csi"]["volumeHandle"].startswith("vol-0restored")
+    # The id EC2 gave the volume, as its ARN ends (tests/fake_cloud.py answers vol-0restored<hex>).
+    volume_id = volume.outputs["arn"].rsplit(":volume/", 1)[1]
+    assert volume_id.startswith("vol-0restored")
+    assert persistent_volume["spec"]["csi"] == {"driver": "ebs.csi.aws.com", "volumeHandle": volume_id, "fsType": "ext4"}
     assert persistent_volume["spec"]["persistentVolumeReclaimPolicy"] == "Retain"
     (term,) = persistent_volume["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
     assert term == {"matchExpressions": [{"key": "topology.kubernetes.io/zone", "operator": "In", "values": ["eu-central-1b"]}]}
@@ -124,6 +126,10 @@ def test_the_original_volume_is_kept_protected_during_a_restore():
 
 @pytest.mark.parametrize(("stack", "config", "message"), [
     ("dev", {"restoreFromSnapshot": "snap-xyz"}, "hermes-eks:restoreFromSnapshot in Pulumi.dev.yaml is \"snap-xyz\"; allowed: empty or an EBS snapshot id"),
+    ("dev", {"restoreFromSnapshot": "arn:aws:ec2:eu-west-1::snapshot/snap-0123456789abcdef0"},
+     "hermes-eks:restoreFromSnapshot in Pulumi.dev.yaml is \"arn:aws:ec2:eu-west-1::snapshot/snap-0123456789abcdef0\"; "
+     "allowed: a snapshot id or a recovery point ARN of aws:region eu-central-1 (this one is in eu-west-1; copy it to "
+     "eu-central-1 first with `aws backup start-copy-job`)"),
     ("dev", {"restoreAvailabilityZone": "eu-central-1a"}, "hermes-eks:restoreAvailabilityZone in Pulumi.dev.yaml is \"eu-central-1a\"; allowed: empty unless restoreFromSnapshot is set"),
     ("dev", {"restoreFromSnapshot": SNAPSHOT, "restoreAvailabilityZone": "us-east-1a"}, "allowed: a zone of aws:region eu-central-1"),
     ("local", {"restoreFromSnapshot": SNAPSHOT}, "hermes-eks:restoreFromSnapshot in Pulumi.local.yaml is \"snap-0123456789abcdef0\"; allowed: empty when clusterSource is 'kubeconfig'"),

@@ -159,3 +159,27 @@ def test_every_key_is_documented():
 def test_every_secret_typed_key_is_treated_as_a_secret():
     assert settings.SECRET_KEYS == {"api_server_key", "openrouter_api_key", "custom_model_api_key",
                                    "dashboard_oidc_client_secret"}
+
+
+@pytest.mark.parametrize("key, value", [
+    ("openrouterApiKey", "sk-or-${HOME}"),
+    ("customModelApiKey", "sk-it's"),
+    ("dashboardOidcClientSecret", "s\u00e9cret"),
+])
+def test_a_credential_hermes_would_read_back_changed_from_its_env_file_is_refused_at_preview(key, value):
+    config = {"modelProvider": "openrouter", "modelDefault": "vendor/model"} if key == "openrouterApiKey" else (
+        {"modelProvider": "custom", "modelDefault": "m", "modelBaseUrl": "http://vllm:8000/v1"}
+        if key == "customModelApiKey" else
+        {"dashboardOidcIssuer": "https://login.example.com", "dashboardOidcClientId": "hermes",
+         "dashboardHost": "hermes.example.com"})
+    message = next(p for p in problems({**config, key: value}, secret_keys={f"hermes-eks:{key}"})
+                   if p.startswith(f"hermes-eks:{key} "))
+    assert "<secret value hidden>" in message and value not in message
+    assert "Hermes would read it from its .env changed" in message
+
+
+def test_a_credential_with_plain_dollars_is_accepted():
+    s = parse_settings({"hermes-eks:modelProvider": "openrouter", "hermes-eks:modelDefault": "vendor/model",
+                        "hermes-eks:openrouterApiKey": "sk-or-$HOME-pa$$"}, stack="dev",
+                       secret_keys=frozenset({"hermes-eks:openrouterApiKey"}))
+    assert s.openrouter_api_key.get_secret_value() == "sk-or-$HOME-pa$$"

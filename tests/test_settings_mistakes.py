@@ -156,3 +156,35 @@ def test_an_unquoted_version_in_yaml_is_refused_with_the_reason():
     problems = refused("dev", {"kubernetesVersion": 1.30})
     assert problems == ['hermes-eks:kubernetesVersion in Pulumi.dev.yaml is "1.3"; allowed: one of 1.30, 1.31, 1.32, '
                         "1.33, 1.34, 1.35, 1.36, 1.37 (quoted in YAML: an unquoted 1.30 is the number 1.3)"]
+
+
+# --- one mistake, one problem (issue 14 item 5) --------------------------------------------------------
+
+@pytest.mark.parametrize("stack, config, key", [
+    ("dev", {"modelProvider": "bedrok"}, "hermes-eks:modelProvider"),
+    ("local", {"modelProvider": "openroutr", "modelDefault": "anthropic/claude-sonnet-4.5"}, "hermes-eks:modelProvider"),
+    ("dev", {"clusterSource": "creat"}, "hermes-eks:clusterSource"),
+    ("local", {"dashboardOidcIssuer": "http://login.corp-internal.net", "dashboardOidcClientId": "hermes",
+               "dashboardHost": "hermes.corp-internal.net"}, "hermes-eks:dashboardOidcIssuer"),
+])
+def test_an_invalid_key_is_not_followed_by_problems_that_depend_on_its_value(stack, config, key):
+    """Rules reading a key that failed are judged for every value it may have meant: dev's Bedrock model
+    list is no mistake because 'bedrok' is not 'bedrock'."""
+    [problem] = refused(stack, config)
+    assert problem.startswith(f"{key} in Pulumi.{stack}.yaml is "), problem
+
+
+def test_problems_that_hold_whatever_the_invalid_key_meant_are_still_reported():
+    problems = refused("dev", {"modelProvider": "bedrok", "nodeDesiredSize": 5, "backupCopyRegion": "eu-central-1"})
+    assert [p.split(" ", 1)[0] for p in problems] == [
+        "hermes-eks:modelProvider", "hermes-eks:nodeDesiredSize", "hermes-eks:backupCopyRegion"], problems
+
+
+@pytest.mark.parametrize("config, suggestion", [
+    ({"modelProvider": "bedrok"}, "did you mean bedrock?"),
+    ({"controlPlaneLogTypes": ["api", "audti"]}, "did you mean audit?"),
+    ({"natGateways": "two"}, None),
+])
+def test_a_mistyped_choice_suggests_the_closest_one(config, suggestion):
+    [problem] = refused("dev", config)
+    assert problem.endswith(suggestion) if suggestion else "did you mean" not in problem, problem

@@ -15,6 +15,7 @@ from components.volume_backups import (
     validate,
 )
 from settings import ConfigError
+from tests import fake_cloud
 from tests.harness import Program, run_program
 
 KEY, VAULT, PLAN = "aws:kms/key:Key", "aws:backup/vault:Vault", "aws:backup/plan:Plan"
@@ -26,6 +27,9 @@ STORAGE_CLASS = "kubernetes:storage.k8s.io/v1:StorageClass"
 @functools.cache
 def stack(name: str, **config) -> Program:
     return run_program(name, config)
+
+
+PROD_SUFFIX = "09b4a14e"  # tests/fake_cloud.py's RandomId hex for hermes-backups-vault, first deployment
 
 
 def backup_resources(program: Program) -> list:
@@ -54,7 +58,7 @@ def test_the_vault_is_encrypted_with_a_rotated_key_the_stack_owns(name):
     program = stack(name)
     vault = program.one(VAULT, "hermes-backups")
     key = program.one(KEY, "hermes-backups")
-    assert vault.plain["name"] == f"hermes-eks-{name}"
+    assert vault.plain["name"] == {"dev": "hermes-eks-dev", "prod": f"hermes-eks-prod-{PROD_SUFFIX}"}[name]
     assert vault.plain["kmsKeyArn"] == key.outputs["arn"]
     assert key.plain["enableKeyRotation"] is True
 
@@ -160,3 +164,38 @@ def test_the_component_refuses_args_aws_backup_would(field, value):
     args = {"vault_name": "hermes-eks-dev", "schedule": "cron(0 3 * * ? *)", "retention_days": 14, field: value}
     with pytest.raises(ValueError, match=f"VolumeBackupsArgs.{field}"):
         validate(VolumeBackupsArgs(**args))
+
+
+# --- teardown, then `pulumi up` again -------------------------------------------------------------
+
+def test_the_fake_account_refuses_a_name_a_kept_resource_still_holds():
+    """The check below is only worth something if the fake refuses what AWS refuses."""
+    program = stack("prod")
+    account = fake_cloud.FakeAccount()
+    account.up(program)
+    account.destroy(program)
+    with pytest.raises(fake_cloud.AlreadyExists, match="aws:backup/vault:Vault 'hermes-eks-prod-"):
+        account.up(program)  # the same names again: what a fixed vault name meets
+
+
+def test_a_prod_teardown_keeps_its_vaults_and_does_not_block_the_next_up(monkeypatch):
+    """Vault names are unique per account and Region (CreateBackupVault: AlreadyExistsException)."""
+    account = fake_cloud.FakeAccount()
+    first = stack("prod")
+    account.up(first)
+    account.destroy(first)
+    kept = account.kept(VAULT)
+    assert [region for region, _ in kept] == ["eu-central-1", "eu-west-1"]  # recovery points outlive the stack
+    monkeypatch.setattr(fake_cloud, "DEPLOYMENT", 1)  # a new state: the RandomId is drawn again
+    second = run_program("prod", {})
+    account.up(second)  # no AlreadyExists, in either Region
+    assert len(account.kept(VAULT)) == 4
+    assert {name for _, name in account.kept(VAULT)} >= {name for _, name in kept}
+    names = [v.plain["name"] for v in second.of_type(VAULT)]
+    assert len(set(names)) == 1 and names[0].startswith("hermes-eks-prod-") and len(names[0]) == len("hermes-eks-prod-") + 8
+
+
+def test_a_kept_vaults_name_leaves_room_for_its_suffix():
+    with pytest.raises(ValueError, match="allowed: 2-41 letters"):
+        validate(VolumeBackupsArgs(vault_name="v" * 42, schedule="cron(0 3 * * ? *)", retention_days=1, keep_on_destroy=True))
+    validate(VolumeBackupsArgs(vault_name="v" * 50, schedule="cron(0 3 * * ? *)", retention_days=1))

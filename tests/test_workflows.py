@@ -15,7 +15,12 @@ import sys
 import pytest
 import yaml
 
+from tests.deployments_harness import PROGRAM as DELIVERY_PROGRAM
+from tests.deployments_harness import import_program_module
+from tests.deployments_harness import stack_file_config as delivery_stack_file_config
 from tests.harness import ROOT, STACKS, stack_file_config
+
+github_access = import_program_module("github_actions_access")
 
 WORKFLOWS = ROOT / ".github" / "workflows"
 PULL_REQUEST = WORKFLOWS / "pull-request.yml"
@@ -139,8 +144,73 @@ def test_checkouts_keep_no_token_and_every_job_has_a_timeout(path):
 def test_pull_requests_never_run_with_the_base_repository_token():
     workflow = load(PULL_REQUEST)
     assert set(workflow["on"]) == {"pull_request"}  # not pull_request_target: a PR's code never sees write tokens
-    preview = workflow["jobs"]["preview"]
-    assert preview["if"] == "github.event.pull_request.head.repo.full_name == github.repository"
+    for name, job in workflow["jobs"].items():
+        if name != "test":
+            assert job["if"] == "github.event.pull_request.head.repo.full_name == github.repository", name
+
+
+# ---------------------------------------------------------------------------------------------
+# Who each job is: the OIDC subject it presents decides its Pulumi Cloud team and its AWS role
+# ---------------------------------------------------------------------------------------------
+
+def presented_subject(path, job: dict) -> str:
+    """GitHub OIDC docs: a job with an environment presents `environment:<name>`, else its event's subject."""
+    if "environment" in job:
+        return f"environment:{job['environment']}"
+    assert set(load(path)["on"]) == {"pull_request"}, "only pull-request.yml has jobs without an environment"
+    return "pull_request"
+
+
+def identities(path) -> dict[str, tuple[str, str, str]]:
+    """job -> (subject it presents, Pulumi team it asks for, AWS role variable it assumes)."""
+    found = {}
+    for name, job in load(path)["jobs"].items():
+        if steps(job, "pulumi/auth-actions"):
+            pulumi, = (s["with"] for s in steps(job, "pulumi/auth-actions"))
+            aws, = (s["with"] for s in steps(job, "aws-actions/configure-aws-credentials"))
+            team = pulumi["scope"].removeprefix("team:")
+            variable = re.fullmatch(r"\$\{\{ vars\.([A-Z_]+) \}\}", aws["role-to-assume"]).group(1)
+            found[name] = (presented_subject(path, job), team, variable)
+    return found
+
+
+def test_each_job_asks_for_exactly_the_identities_its_subject_is_given():
+    """The team and role a job names must be the ones deployments/ binds to the subject it presents,
+    or Pulumi Cloud and AWS refuse it."""
+    by_subject = {}
+    for role in github_access.ROLES:
+        by_subject.setdefault(role.subject, set()).add(
+            (role.team, f"AWS_{role.kind.upper()}_ROLE_ARN" + ("" if role.kind == "deploy" else f"_{role.stack.upper()}")))
+    for path in (PULL_REQUEST, DEPLOY):
+        for name, (subject, team, variable) in identities(path).items():
+            assert (team, variable) in by_subject[subject], (path.name, name)
+
+
+def test_no_pull_request_job_can_obtain_an_identity_that_writes():
+    """Every identity a pull_request job can ask for is read-only: the Pulumi team reads its stacks
+    (Stack Read runs previews, never `pulumi up`) and the AWS role is a preview role (ReadOnlyAccess)."""
+    jobs = identities(PULL_REQUEST)
+    assert set(jobs) == {"preview-dev", "preview-prod", "preview-delivery"}
+    for name, (subject, team, variable) in jobs.items():
+        assert subject in ("pull_request", "environment:prod-preview"), name
+        grants = github_access.team_stacks(team, "hermes-eks", "hermes-eks-deployments")
+        assert grants and set(grants.values()) == {"read"}, name
+        assert variable.startswith("AWS_PREVIEW_ROLE_ARN_"), name
+        assert {r.kind for r in github_access.ROLES if r.subject == subject} == {"preview"}
+
+
+def test_prod_and_the_delivery_stack_are_previewed_only_after_a_reviewer_approves():
+    jobs = load(PULL_REQUEST)["jobs"]
+    assert jobs["preview-prod"]["environment"] == jobs["preview-delivery"]["environment"] == "prod-preview"
+    assert "environment" not in jobs["preview-dev"]
+    # A pull request's job never names an environment that deploys (those admit only main).
+    for job in jobs.values():
+        assert job.get("environment") not in ("dev", "prod")
+
+
+def test_deploy_jobs_get_the_write_identities_of_their_own_environment():
+    for stack, job in _deploy_jobs().items():
+        assert identities(DEPLOY)[stack] == (f"environment:{stack}", f"hermes-eks-deploy-{stack}", "AWS_DEPLOY_ROLE_ARN")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -158,25 +228,50 @@ def test_the_test_suite_gates_everything_else(path):
             assert job["needs"] == "test", name
 
 
+def _preview_jobs() -> dict[str, dict]:
+    """stack -> the job that previews it."""
+    jobs = {}
+    for job in load(PULL_REQUEST)["jobs"].values():
+        for pulumi in pulumi_steps(job):
+            assert pulumi["command"] == "preview"
+            jobs[pulumi["stack-name"].rsplit("/", 1)[1]] = job
+    return jobs
+
+
 def test_every_aws_stack_is_previewed_with_the_policy_pack_and_commented():
-    preview = load(PULL_REQUEST)["jobs"]["preview"]
-    matrix = preview["strategy"]["matrix"]["include"]
-    assert {entry["stack"] for entry in matrix} == aws_stacks()
-    assert preview["strategy"]["fail-fast"] is False
-    for entry in matrix:
-        assert entry["aws-region"] == stack_file_config(entry["stack"])["aws:region"]
-        assert entry["role"] == f"AWS_PREVIEW_ROLE_ARN_{entry['stack'].upper()}"
-    aws, = (s["with"] for s in steps(preview, "aws-actions/configure-aws-credentials"))
-    assert aws["role-to-assume"] == "${{ vars[matrix.role] }}"
-    assert aws["aws-region"] == "${{ matrix.aws-region }}"
+    jobs = _preview_jobs()
+    assert set(jobs) - {"delivery"} == aws_stacks()
+    for stack, preview in jobs.items():
+        region = (delivery_stack_file_config if stack == "delivery" else stack_file_config)(stack)["aws:region"]
+        aws, = (s["with"] for s in steps(preview, "aws-actions/configure-aws-credentials"))
+        assert aws["aws-region"] == region
+        assert aws["role-to-assume"] == f"${{{{ vars.AWS_PREVIEW_ROLE_ARN_{stack.upper()} }}}}"
+        pulumi, = pulumi_steps(preview)
+        assert pulumi["comment-on-pr"] is True and pulumi["edit-pr-comment"] is True
+        failed, = [s for s in preview["steps"] if s.get("if") == "failure()"]
+        assert failed["run"].startswith("gh pr comment") and "${{" not in failed["run"], "values reach the shell as env"
+        if stack == "delivery":
+            continue
+        assert pulumi["stack-name"] == f"${{{{ vars.PULUMI_ORGANIZATION }}}}/hermes-eks/{stack}"
+        assert pulumi["policyPacks"] == "policy"
+        assert pulumi["policyPackConfigs"] == f"policy/config/{stack}.json"
+
+
+def test_a_change_under_deployments_is_tested_and_its_stack_previewed():
+    """The suite the test job runs (scripts/test.py: all of tests/) holds the deployments/ program's tests,
+    and the delivery stack is previewed from deployments/ with its own virtualenv."""
+    for module in ("test_deployments_program.py", "test_deploy_access.py", "test_github_actions_access.py",
+                   "test_delivery_settings.py", "test_pre_run.py"):
+        assert (ROOT / "tests" / module).is_file()
+    preview = _preview_jobs()["delivery"]
     pulumi, = pulumi_steps(preview)
-    assert pulumi["command"] == "preview"
-    assert pulumi["stack-name"] == "${{ vars.PULUMI_ORGANIZATION }}/hermes-eks/${{ matrix.stack }}"
-    assert pulumi["policyPacks"] == "policy"
-    assert pulumi["policyPackConfigs"] == "policy/config/${{ matrix.stack }}.json"
-    assert pulumi["comment-on-pr"] is True and pulumi["edit-pr-comment"] is True
-    failed, = [s for s in preview["steps"] if s.get("if") == "failure()"]
-    assert failed["run"].startswith("gh pr comment") and "${{" not in failed["run"], "values reach the shell as env"
+    project = yaml.safe_load((DELIVERY_PROGRAM / "Pulumi.yaml").read_text())["name"]
+    assert pulumi["work-dir"] == "deployments"
+    assert pulumi["stack-name"] == f"${{{{ vars.PULUMI_ORGANIZATION }}}}/{project}/delivery"
+    assert "policyPacks" not in pulumi  # the pack's rules are the main program's
+    install = next(s["run"] for s in preview["steps"] if "pip install" in s.get("run", ""))
+    assert "python3 -m venv deployments/.venv" in install and "-r deployments/requirements.txt" in install
+    assert yaml.safe_load((DELIVERY_PROGRAM / "Pulumi.yaml").read_text())["runtime"]["options"]["virtualenv"] == ".venv"
 
 
 def _deploy_jobs() -> dict[str, dict]:
@@ -230,6 +325,8 @@ def test_pulumi_jobs_install_the_pinned_cli_and_both_virtualenvs_first(path):
     for name, job in load(path)["jobs"].items():
         for pulumi in pulumi_steps(job):
             assert pulumi["pulumi-version"] == cli, name
+            if pulumi.get("work-dir") == "deployments":
+                continue  # test_a_change_under_deployments_is_tested_and_its_stack_previewed
             install = next(s["run"] for s in job["steps"] if "pip install" in s.get("run", ""))
             assert "-r requirements.txt" in install and ".venv/bin/pip" in install
             assert "python3 -m venv policy/venv" in install and "-r policy/requirements.txt" in install
@@ -239,7 +336,7 @@ def test_prod_runs_where_its_restricted_endpoint_is_reachable():
     """prod's EKS endpoint admits only endpointPublicAccessCidrs: its jobs may run on the team's own runner."""
     assert "0.0.0.0/0" not in stack_file_config("prod")["hermes-eks:endpointPublicAccessCidrs"]
     assert _deploy_jobs()["prod"]["runs-on"] == "${{ vars.PROD_RUNNER || 'ubuntu-24.04' }}"
-    assert load(PULL_REQUEST)["jobs"]["preview"]["runs-on"] == "${{ matrix.stack == 'prod' && vars.PROD_RUNNER || 'ubuntu-24.04' }}"
+    assert _preview_jobs()["prod"]["runs-on"] == "${{ vars.PROD_RUNNER || 'ubuntu-24.04' }}"
 
 
 def test_policy_exceptions_and_workflows_need_code_owner_review():
@@ -248,4 +345,7 @@ def test_policy_exceptions_and_workflows_need_code_owner_review():
         if line.strip() and not line.startswith("#"):
             path, *teams = line.split()
             owners[path] = teams
-    assert owners["/policy/"] and owners["/.github/"]
+    for path in ("/policy/", "/policy/config/", "/.github/", "/deployments/"):
+        assert owners[path] == ["@your-org/platform-team"], path
+    # GitHub: the last matching pattern wins; nothing after these may take a path away from the team.
+    assert list(owners)[-4:] == ["/policy/", "/policy/config/", "/.github/", "/deployments/"]

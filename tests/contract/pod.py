@@ -8,18 +8,23 @@ probes. Every process runs under the identity Kubernetes or the image would give
 the pod has its own user and network namespaces, each container its own PID namespace.
 
 What the image supplies is modelled here, from the 0.19.0 release's own code (hermes_cli/container_boot.py,
-service_manager.py, gateway.py `_maybe_redirect_run_to_s6_supervision`) and the image's files upstream
-(Dockerfile, docker/main-wrapper.sh, docker/stage2-hook.sh, docker/s6-rc.d/dashboard/run; read on
-NousResearch/hermes-agent main, whose boot is a superset of 0.19.0's: hermes-upstream.md "Corrections"):
+service_manager.py, gateway.py `_maybe_redirect_run_to_s6_supervision`) and the image's boot as released
+(tag v2026.7.20, commit 3ef6bbd2: Dockerfile, docker/main-wrapper.sh, docker/stage2-hook.sh,
+docker/cont-init.d/02-reconcile-profiles, docker/s6-rc.d/dashboard/run; hermes-upstream.md "Review of
+2026-12"). The image's files the PyPI package lacks are copied from that commit into image/ beside this
+module (IMAGE_FILES: the example config and .env, SOUL.md, the config migration script):
   - the image ENV (IMAGE_ENV below) under every process; HERMES_HOME=/opt/data;
   - a container with no `command` runs the ENTRYPOINT: s6-overlay's /init, as the container's user
     (root) with the container's capabilities, runs the cont-init hooks, then the services as the image's
     `hermes` user (UID/GID 10000, groups [10000]: s6-setuidgid's initgroups, no capabilities):
-      1. stage2 hook (`boot` below, as root): the ownership repair (HERMES_HOME itself, its top-level
-         files with u+rw, hermes' subdirectories recursively), then first-boot seeding of `.env` and
-         `SOUL.md` as hermes (0.19.0's CLI ships the SOUL.md text; `.env` gets a comment only, the
-         template's keys are all commented out) and `.env` 0600;
-      2. 02-reconcile-profiles (`boot`, as root): Hermes' own container_boot code seeds
+      1. stage2 hook (`boot` below, as root, `as_hermes` where the hook uses s6-setuidgid): when
+         HERMES_HOME is not hermes', HERMES_HOME itself and hermes' subdirectories recursively; on every
+         boot profiles/, cron/ and the pairing folders recursively and a fixed list of top-level files
+         (never other files); config.yaml 0640; as hermes, the seed directories (backups/, logs/, ...);
+         as hermes, `.env`, `config.yaml` and `SOUL.md` copied from the image's examples when absent;
+         `.env` 0600; as hermes, the config schema migration (scripts/docker_config_migrate.py) when
+         config.yaml exists; a symlinked path is never followed;
+      2. 02-reconcile-profiles (`boot`, as hermes): Hermes' own container_boot code seeds
          gateway_state.json "running" for a `gateway run` CMD on a volume without one, and deletes the
          stale gateway.pid / processes.json of the previous container;
       3. main-wrapper.sh runs `hermes gateway run` as hermes, which inside the image hands the gateway to
@@ -30,21 +35,22 @@ NousResearch/hermes-agent main, whose boot is a superset of 0.19.0's: hermes-ups
   - init containers (and exec probes) run as their securityContext says, with the pod's fsGroup as a
     supplementary group; before them the kubelet's fsGroupChangePolicy OnRootMismatch gives the volume
     to the fsGroup (pod_runner.apply_fs_group);
-  - image paths map to this machine: /opt/hermes/.venv to the Hermes virtualenv, /opt/hermes/* to its
-    site-packages, /opt/data to the pod's volume directory, /tmp to a per-container emptyDir.
+  - image paths map to this machine: /opt/hermes/.venv to the Hermes virtualenv, the IMAGE_FILES to
+    copies of image/, other /opt/hermes/* to its site-packages, /opt/data to the pod's volume directory,
+    /tmp to a per-container emptyDir.
 
 What it still does not model (each a way the real pod can differ):
   - s6 itself: a supervised service that exits stays down here (s6 restarts it after a second unless
     it was brought down with `s6-svc -d`), and `hermes gateway stop` takes Hermes' non-s6 path (SIGTERM
     through gateway.pid), which leaves the gateway down exactly as `s6-svc -d` does; the s6 service
     directories, 015-supervise-perms and the finish scripts are not run;
-  - the stage2 hook's config migration (docker_config_migrate.py), skills sync (tools/skills_sync.py),
-    HERMES_UID/PUID remap (usermod), docker socket group, seeding config.yaml from
-    cli-config.yaml.example (not in the PyPI package), AGENT_BROWSER_EXECUTABLE_PATH (no Chromium
-    here, so the hook would leave it unset too), HERMES_AUTH_JSON_BOOTSTRAP; a failing boot step is
-    logged and ignored, as s6 does with S6_BEHAVIOUR_IF_STAGE2_FAILS=0;
-  - later images' boot hook appending a random API_SERVER_KEY to a .env without one: the contract
-    tests put a foreign key into .env themselves, which is the same situation for the gateway;
+  - the stage2 hook's skills sync (tools/skills_sync.py), HERMES_UID/PUID remap (usermod), docker
+    socket group, .install_method clean-up, AGENT_BROWSER_EXECUTABLE_PATH (no Chromium here, so the
+    hook would leave it unset too), HERMES_AUTH_JSON_(RE)BOOTSTRAP and HERMES_GATEWAY_BOOTSTRAP_STATE
+    (the pod sets none of them); a failing boot step is logged and ignored, as s6 does with
+    S6_BEHAVIOUR_IF_STAGE2_FAILS=0;
+  - later images' boot hook appending a random API_SERVER_KEY to a .env without one (not at this tag):
+    the contract tests put a foreign key into .env themselves, the same situation for the gateway;
   - the image's /opt/hermes/bin/hermes exec shim, the root filesystem (read-only or not), memory and
     CPU limits, seccomp, the real kubelet probes and restart back-off, and a container runtime's user
     namespace: the pod's own user namespace maps UIDs/GIDs 0-65535 onto themselves (writing that map
@@ -73,11 +79,17 @@ RUNNER = Path(__file__).with_name("pod_runner.py")
 USER_NAMESPACE_IDS = 65536  # the pod's user namespace maps UIDs/GIDs 0-65535 onto themselves
 IMAGE_ROOT = "/opt/hermes"
 IMAGE_VENV = "/opt/hermes/.venv"
-# Dockerfile ENV (upstream main; the 0.19.0 image sets the same names, hermes-upstream.md "Corrections").
+# Files of the image the PyPI package lacks, copied from the tag's tree (commit 3ef6bbd2) at their
+# paths under /opt/hermes; refresh them with the release (`git show <commit>:<path>`).
+IMAGE_FILES_DIR = Path(__file__).with_name("image")
+IMAGE_FILES = (".env.example", "cli-config.yaml.example", "docker/SOUL.md", "scripts/docker_config_migrate.py")
+# The runtime ENV of the tag's Dockerfile.
 IMAGE_ENV = {
     "HERMES_HOME": "/opt/data",
     "HERMES_WRITE_SAFE_ROOT": "/opt/data",
     "HERMES_DISABLE_LAZY_INSTALLS": "1",
+    "HERMES_LAZY_INSTALL_TARGET": "/opt/data/lazy-packages",
+    "HERMES_TUI_DIR": "/opt/hermes/ui-tui",
     "HERMES_WEB_DIST": "/opt/hermes/hermes_cli/web_dist",
     "PYTHONDONTWRITEBYTECODE": "1",
     "PYTHONUNBUFFERED": "1",
@@ -146,6 +158,11 @@ class RenderedPod:
                 (self.root / "opt-data" / "lost+found").mkdir(mode=0o700)
             link.symlink_to(self.root / "opt-data")
         self.home = self.root / "opt-data"
+        # The image's own files, readable by every user as in the image (root's, 0644).
+        self.image_files = self.root / "opt-hermes"
+        for name in IMAGE_FILES:
+            (self.image_files / name).parent.mkdir(mode=0o755, parents=True, exist_ok=True)
+            shutil.copyfile(IMAGE_FILES_DIR / name, self.image_files / name)
         self.hermes = hermes_python().parent / "hermes"
         self.site_packages = Path(subprocess.run(
             [str(hermes_python()), "-c", "import hermes_cli, os; print(os.path.dirname(os.path.dirname(hermes_cli.__file__)))"],
@@ -162,6 +179,8 @@ class RenderedPod:
         host_roots = (str(self.hermes.parent.parent), str(self.site_packages), str(self.home), str(self.root))
         if any(value == root or value.startswith(root + "/") for root in host_roots):
             return value
+        if value.startswith(IMAGE_ROOT + "/") and value[len(IMAGE_ROOT) + 1:] in IMAGE_FILES:
+            return str(self.image_files / value[len(IMAGE_ROOT) + 1:])
         if value == IMAGE_VENV or value.startswith(IMAGE_VENV + "/"):
             return str(self.hermes.parent.parent) + value[len(IMAGE_VENV):]
         if value.startswith(IMAGE_ROOT + "/"):
@@ -233,7 +252,7 @@ class RenderedPod:
         return [
             {"name": "stage2-and-reconcile", "env": env,
              "argv": [*self.container_identity(container), *model, "boot", str(self.home),
-                      json.dumps(container.get("args", []))]},
+                      json.dumps(container.get("args", [])), str(self.image_files)]},
             {"name": "start-intent", "env": {**env, "HOME": str(self.home)},
              "argv": [*self.hermes_identity(container), *model, "start-intent", str(self.home)]},
         ]
@@ -393,51 +412,94 @@ class Pod:
 
 
 # --- inside the pod: the image's boot, run by Hermes' own Python ---------------------------------
+# The tag's docker/stage2-hook.sh, step by step.
 
-# docker/stage2-hook.sh: the subdirectories hermes owns, repaired recursively when any entry is not hermes'.
+# Repaired recursively when HERMES_HOME itself is not hermes' (`needs_chown`).
 HERMES_SUBDIRS = ("cron", "sessions", "logs", "hooks", "memories", "skills", "skins", "plans", "workspace",
                   "home", "profiles", "pairing", "platforms/pairing", "lazy-packages")
-ENV_SEED = "# Hermes Agent environment (seeded on first boot; the image's .env.example keys are all commented out)\n"
+# Repaired recursively on every boot.
+ALWAYS_REPAIRED = ("profiles", "cron", "platforms/pairing", "pairing")
+# The top-level files given back to hermes on every boot; no other file is touched.
+HERMES_FILES = ("auth.json", "auth.lock", ".env", "state.db", "state.db-shm", "state.db-wal", "hermes_state.db",
+                "response_store.db", "response_store.db-shm", "response_store.db-wal", "gateway.pid",
+                "gateway.lock", "gateway_state.json", "processes.json", "active_profile")
+# Created as hermes on every boot (`as_hermes mkdir -p`).
+SEEDED_DIRS = ("backups", "cron", "sessions", "logs", "logs/gateways", "hooks", "memories", "skills", "skins",
+               "plans", "workspace", "home", "pairing", "platforms/pairing", "lazy-packages")
+# `seed_one`: HERMES_HOME file <- image file, copied as hermes when absent.
+SEEDS = ((".env", ".env.example"), ("config.yaml", "cli-config.yaml.example"), ("SOUL.md", "docker/SOUL.md"))
 
 
-def _boot(home: Path, container_args: list[str]) -> None:
-    """stage2-hook.sh's ownership repair and seeding, then 02-reconcile-profiles, as root."""
+def _as_hermes(argv: list[str], **options) -> subprocess.CompletedProcess:
+    """`s6-setuidgid hermes`: uid, gid and hermes' groups (initgroups), the environment kept."""
+    uid, gid, groups = HERMES_USER
+    return subprocess.run(argv, user=uid, group=gid, extra_groups=groups, **options)
+
+
+def _boot(home: Path, container_args: list[str], image: Path) -> None:
+    """stage2-hook.sh's ownership repair, seeding and migration as root, then 02-reconcile-profiles as hermes."""
     uid, gid, _ = HERMES_USER
+
+    def symlinked(path: Path) -> bool:  # path_has_symlink_component / refuse_symlinked_path
+        while path != home.parent:
+            if path.is_symlink():
+                print(f"boot: refusing to follow the symlinked path {path}")
+                return True
+            path = path.parent
+        return False
 
     def give(path: Path) -> None:
         os.chown(path, uid, gid, follow_symlinks=False)
 
-    if home.stat().st_uid != uid:
-        give(home)
-        for sub in HERMES_SUBDIRS:
-            tree = home / sub
-            if tree.is_dir() and not tree.is_symlink():
-                for root, dirs, files in os.walk(tree):
-                    for name in [*dirs, *files]:
-                        give(Path(root) / name)
-                give(tree)
-    for entry in home.iterdir():
-        if entry.is_file() and not entry.is_symlink():
-            give(entry)
-            entry.chmod(entry.stat().st_mode | 0o600)
-    for name, text in ((".env", ENV_SEED), ("SOUL.md", _default_soul())):
-        if not (home / name).exists():
-            (home / name).write_text(text)
-            give(home / name)
-    (home / ".env").chmod(0o600)
+    def give_tree(tree: Path) -> None:  # chown -R: never follows a link inside the tree
+        if symlinked(tree):
+            return
+        for root, dirs, files in os.walk(tree):
+            for name in [*dirs, *files]:
+                give(Path(root) / name)
+        give(tree)
 
+    home.mkdir(parents=True, exist_ok=True)
+    if home.stat().st_uid != uid:
+        if not symlinked(home):
+            give(home)
+        for sub in HERMES_SUBDIRS:
+            if (home / sub).exists():
+                give_tree(home / sub)
+    for sub in ALWAYS_REPAIRED:
+        if (home / sub).is_dir():
+            give_tree(home / sub)
+    for name in HERMES_FILES:
+        if (home / name).exists() and not symlinked(home / name):
+            give(home / name)
+    config = home / "config.yaml"
+    if config.is_file() and not symlinked(config):
+        give(config)
+        config.chmod(0o640)
+    _as_hermes(["mkdir", "-p", *(str(home / d) for d in SEEDED_DIRS)], check=True)
+    for name, source in SEEDS:
+        if not (home / name).is_file() and (image / source).is_file() and not symlinked(home / name):
+            _as_hermes(["cp", str(image / source), str(home / name)], check=True)
+    env_file = home / ".env"
+    if env_file.is_file() and not symlinked(env_file):
+        give(env_file)
+        env_file.chmod(0o600)
+    if config.is_file():
+        migrated = _as_hermes([sys.executable, str(image / "scripts" / "docker_config_migrate.py")])
+        if migrated.returncode != 0:
+            print("[stage2] Warning: docker_config_migrate.py failed; continuing")
+    # 02-reconcile-profiles: `s6-setuidgid hermes python -m hermes_cli.container_boot`.
+    _as_hermes([sys.executable, __file__, "reconcile", str(home), json.dumps(container_args)], check=True)
+
+
+def _reconcile(home: Path, container_args: list[str]) -> None:
+    """The parts of hermes_cli.container_boot.main that do not need s6's scandir."""
     from hermes_cli import container_boot
 
     argv = ["/init", "/opt/hermes/docker/main-wrapper.sh", *container_args]
     container_boot._maybe_migrate_legacy_gateway_run_state(home, container_argv=argv, dry_run=False)
     container_boot._cleanup_stale_runtime_files(home)
     print(f"boot: gateway desired state {container_boot._read_desired_state(home)!r}")
-
-
-def _default_soul() -> str:
-    from hermes_cli.default_soul import DEFAULT_SOUL_MD  # the text `hermes` itself seeds
-
-    return DEFAULT_SOUL_MD
 
 
 def _start_intent(home: Path) -> None:
@@ -450,6 +512,8 @@ def _start_intent(home: Path) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1] == "boot":
-        _boot(Path(sys.argv[2]), json.loads(sys.argv[3]))
+        _boot(Path(sys.argv[2]), json.loads(sys.argv[3]), Path(sys.argv[4]))
+    elif sys.argv[1] == "reconcile":
+        _reconcile(Path(sys.argv[2]), json.loads(sys.argv[3]))
     elif sys.argv[1] == "start-intent":
         _start_intent(Path(sys.argv[2]))

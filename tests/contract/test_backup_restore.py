@@ -6,8 +6,11 @@ and under the identity the model gives it in the cluster: into the Hermes contai
 user (root with the container's capabilities), whose `s6-setuidgid hermes` becomes the image's hermes
 user (RenderedPod.hermes_identity); into the helper pod as its runAsUser/runAsGroup with its fsGroup.
 The other kubectl lines act on the test's pod: scale to 0 stops it, scale to 1 starts it again on the
-restored volume (init containers, the image's boot, the services). A README line the test does not know
-fails the test, so the README cannot drift from what was run.
+restored volume (init containers, the image's boot, the services); `a && b` runs b only when a succeeded
+and `mv` runs on the operator's machine, as the shell does. A README line the test does not know fails
+the test, so the README cannot drift from what was run. A backup that Hermes reports incomplete (it
+still exits 0) must make the README's command fail, and the backup must never write to the container's
+/tmp (Hermes stages database copies beside the zip; README "Backups and restore").
 
 The helper pod is not the Deployment, so the runner does not start it: what the kubelet does for it
 (its fsGroup on the volume, fsGroupChangePolicy unset: Always) is pod_runner.apply_fs_group, as for the
@@ -67,12 +70,21 @@ def restore_commands() -> list[str]:
 def test_readme_has_exactly_the_blocks_this_test_runs():
     backup, snapshot, restore = readme_blocks()  # backup, EBS snapshot (needs AWS: not run here), restore
     assert len(backup) == 1 and "hermes backup" in backup[0]
+    # Hermes stages its database copies beside the zip: on the volume, in the folder backups leave out.
+    tokens = shlex.split(backup[0])
+    script = tokens[tokens.index("sh") + 2]  # sh -c '<script>'
+    assert tokens[tokens.index("sh") + 1] == "-c"
+    assert "cd /opt/data/backups && " in script and " -o hermes-backup.zip " in script and "/tmp" not in script
     assert any(line.startswith("aws ec2 create-snapshot") for line in snapshot)
     assert restore[0].endswith("--replicas=0") and restore[-1].startswith("kubectl -n hermes rollout status")
     assert not any(re.search(r"\btar\b|\bcp\b", line) for block in (backup, restore) for line in block)
 
 
 # --- running README lines ------------------------------------------------------------------------
+
+class CommandFailed(AssertionError):
+    """A README command exited non-zero, as the operator's shell would see it; args: argv, stderr."""
+
 
 class Cluster:
     """What the README's kubectl lines act on: the pod, its volume and the helper pod."""
@@ -106,7 +118,8 @@ class Cluster:
     def run(self, argv: list[str], env: dict, stdin=None, stdout=None) -> None:
         result = subprocess.run(argv, env=env, cwd=self.cwd, stdin=stdin, stdout=stdout or subprocess.PIPE,
                                 stderr=subprocess.PIPE, timeout=120)
-        assert result.returncode == 0, (argv, result.stderr.decode()[-3000:])
+        if result.returncode != 0:
+            raise CommandFailed(argv, result.stderr.decode()[-3000:])
 
     def exec_hermes_container(self, argv: list[str], stdout_path: str | None) -> None:
         """`kubectl exec deploy/hermes -c hermes -- s6-setuidgid hermes ...`: the container's user and env,
@@ -156,7 +169,17 @@ def redirect(tokens: list[str], symbol: str) -> tuple[list[str], str | None]:
 
 
 def run_readme_line(cluster: Cluster, line: str, restored_workdir: Path | None = None) -> None:
+    """One README line; `a && b` runs b only when a succeeded, as the shell does (CommandFailed stops it)."""
     tokens = shlex.split(line)
+    if "&&" in tokens:
+        at = tokens.index("&&")
+        run_readme_line(cluster, shlex.join(tokens[:at]), restored_workdir)
+        run_readme_line(cluster, shlex.join(tokens[at + 1:]), restored_workdir)
+        return
+    if tokens[0] == "mv":  # on the operator's machine
+        [source, target] = tokens[1:]
+        (cluster.cwd / source).replace(cluster.cwd / target)
+        return
     if line.startswith("IMAGE=$("):
         return  # reads the Deployment's image: the helper pod runs the same Hermes here
     assert tokens[:3] == ["kubectl", "-n", "hermes"], line
@@ -265,3 +288,37 @@ def test_restored_memory_reaches_the_model(round_trip):
     assert answer(chat(cluster.pod, program, "what do you know?")) == fake_models.REPLY
     prompts = [json.dumps(c["body"]["messages"]) for c in cluster.rendered.calls("/chat/completions")]
     assert prompts and all(FACT in p for p in prompts)
+
+
+# --- a backup never lies ---------------------------------------------------------------------------
+
+def test_a_backup_hermes_reports_incomplete_makes_the_readme_command_fail(round_trip):
+    """`hermes backup` exits 0 after "Backup incomplete"; the README's command must not."""
+    cluster = round_trip["cluster"]
+    good = (cluster.cwd / "hermes-backup.zip").read_bytes()
+    unreadable = cluster.rendered.home / "broken.db"  # SQLite's backup API cannot copy it
+    unreadable.write_text("not a database")
+    os.chown(unreadable, HERMES_UID, HERMES_UID)
+    try:
+        with pytest.raises(CommandFailed) as failed:
+            for line in backup_commands():
+                run_readme_line(cluster, line)
+    finally:
+        unreadable.unlink()
+    assert "Backup incomplete" in failed.value.args[1] and "broken.db" in failed.value.args[1]
+    assert (cluster.cwd / "hermes-backup.zip").read_bytes() == good  # the last complete backup stays
+    assert list((cluster.rendered.home / "backups").iterdir()) == []
+
+
+def test_a_backup_writes_its_database_copies_on_the_volume_never_in_tmp(round_trip, monkeypatch):
+    cluster = round_trip["cluster"]
+    read_only_tmp = cluster.tmp / "read-only-tmp"  # the container's /tmp, full or sealed
+    read_only_tmp.mkdir(mode=0o555)
+    monkeypatch.setattr(cluster.rendered, "tmp", lambda container: read_only_tmp)
+    (cluster.cwd / "hermes-backup.zip").unlink()
+    for line in backup_commands():
+        run_readme_line(cluster, line)
+    with zipfile.ZipFile(cluster.cwd / "hermes-backup.zip") as archive:
+        assert archive.testzip() is None and "state.db" in archive.namelist()
+        assert not any(name.startswith("backups/") for name in archive.namelist())
+    assert list((cluster.rendered.home / "backups").iterdir()) == []
