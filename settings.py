@@ -22,7 +22,14 @@ import yaml
 from components.addon_versions import ADDON_VERSION_PATTERN, EKS_ADDONS, missing_versions
 from components.bedrock_access import GEO_REGIONS, GLOBAL, check_models
 from components.hermes_agent import env_file_problem
-from components.messaging import PLATFORMS, Messaging, completeness_problems, parse_messaging, plaintext_secret_paths
+from components.messaging import (
+    PLATFORMS,
+    Messaging,
+    completeness_problems,
+    parse_messaging,
+    plaintext_secret_paths,
+    platform_map,
+)
 from components.observability import RETENTION_DAYS
 from components.operator_commands import SHOWN_UNSAFE, UNSAFE_CHARACTERS
 from components.restored_volume import AVAILABILITY_ZONE, SNAPSHOT_REFERENCE
@@ -314,7 +321,8 @@ class StackSettings(BaseModel):
 
     # --- messaging platforms (issue 15): a map platform -> settings, validated by components/messaging.py
     # (tokens inside it are `pulumi config set --secret --path` values); the webhook Ingress's host.
-    messaging: Annotated[dict[str, Any], AfterValidator(parse_messaging), BeforeValidator(_json_text)] = {}
+    messaging: Annotated[dict[str, Any], AfterValidator(parse_messaging), BeforeValidator(platform_map),
+                         BeforeValidator(_json_text)] = {}
     messaging_webhook_host: OptionalHostname = ""
     egress_policy: bool = False
 
@@ -398,7 +406,7 @@ def _shown(attribute: str, value: Any) -> str:
     if attribute in SECRET_KEYS:
         return "<secret value hidden>"
     if attribute == "messaging":
-        return "a map holding secret values (hidden)"
+        return "<hidden: it may hold secret values>"
     if attribute.startswith("messaging."):
         return "not set" if value is None else value  # components/messaging.py shows it, secrets hidden
     if value is None or value == "":

@@ -287,6 +287,13 @@ def _shown(value: Any) -> str:
     return json.dumps(value) if not isinstance(value, str) or value[:1] not in "[{" else value
 
 
+def platform_map(raw: Any) -> Any:
+    """The shape check before any other: a map (the engine's JSON text already parsed)."""
+    if raw is not None and not isinstance(raw, dict):
+        raise ValueError("a YAML mapping from platform (" + ", ".join(PLATFORMS) + ") to its settings")
+    return raw or {}
+
+
 def parse_messaging(raw: Any) -> Messaging:
     """The stack's map (JSON text from the engine, or parsed) -> the platforms, or the problems found.
 

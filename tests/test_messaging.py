@@ -469,3 +469,10 @@ def test_a_token_python_dotenv_would_expand_is_refused_at_preview():
     assert problems == ["hermes-eks:messaging.discord.botToken in Pulumi.dev.yaml is <secret value hidden>; allowed: a "
                         "value without `${`, which python-dotenv expands even inside quotes: Hermes would read it "
                         "from its .env changed"]
+
+
+def test_a_messaging_value_that_is_not_a_map_is_refused_with_the_platforms_and_nothing_shown():
+    problems = refused("dev", {"messaging": [{"botToken": {"secure": TELEGRAM_TOKEN}}]})
+    assert problems == ["hermes-eks:messaging in Pulumi.dev.yaml is <hidden: it may hold secret values>; allowed: a "
+                        "YAML mapping from platform (telegram, slack, discord, matrix, email, signal, whatsappCloud, "
+                        "sms) to its settings"]
