@@ -9,13 +9,17 @@ whole map as one decrypted JSON text, the key marked secret."""
 from __future__ import annotations
 
 import json
+import re
+import shlex
 
 import pulumi
 import pytest
 
+from components.messaging import PLATFORMS, parse_messaging
 from settings import ConfigError
 from tests import engine_config as cli
-from tests.harness import PROJECT, Program, cli_config, is_secret, program_config, run_program
+from tests.harness import PROJECT, ROOT, Program, cli_config, is_secret, program_config, run_program
+from tests.test_policy_pack import BY_NAME, engine_config, hp, resource_args, resource_violations, run_policy
 
 TELEGRAM_TOKEN = "7012345678:AAHf3kq9Zx0Yw1Vb2Nc3Md4Le5Kf6Jg7Ih8"
 SLACK_BOT = "xoxb-1111111111-2222222222-abcdefghijklmnopqrstuvwx"
@@ -299,7 +303,6 @@ def test_without_webhook_platforms_there_is_no_webhook_host_and_no_webhook_ingre
 # --- the policy pack allows exactly that Ingress on the internet -----------------------------------
 
 def _pack_violations(program: Program, ingress_spec: dict | None = None) -> list[str]:
-    from tests.test_policy_pack import BY_NAME, engine_config, resource_args, run_policy
     policy = BY_NAME["dashboard-not-internet-facing"]
     r = program.one("kubernetes:networking.k8s.io/v1:Ingress", "hermes-webhooks")
     props = r.plain | ({"spec": ingress_spec} if ingress_spec else {})
@@ -327,8 +330,6 @@ def test_the_pack_refuses_a_webhook_ingress_that_exposes_anything_more(webhooks_
 
 
 def test_the_pack_knows_the_webhook_routes_the_program_renders():
-    from components.messaging import PLATFORMS
-    from tests.test_policy_pack import hp
     assert hp.MESSAGING_WEBHOOK_ROUTES == {(p.webhook.path, p.webhook.port_name) for p in PLATFORMS.values() if p.webhook}
 
 
@@ -345,13 +346,10 @@ README_VARIABLES = {  # what the README's commands take from the shell, as reali
 
 
 def readme_section() -> str:
-    from tests.harness import ROOT
     return (ROOT / "README.md").read_text().split("## Talk to Hermes on Slack, Telegram, ...", 1)[1].split("\n## ", 1)[0]
 
 
 def test_the_readmes_commands_for_every_platform_build_a_stack_the_program_accepts():
-    import re
-    import shlex
     config = cli_config("local", BASE)
     commands = [line for block in re.findall(r"```sh\n(.*?)```", readme_section(), re.S)
                 for line in block.splitlines() if line.startswith("pulumi config set")]
@@ -363,7 +361,6 @@ def test_the_readmes_commands_for_every_platform_build_a_stack_the_program_accep
                        secret="--secret" in words)
     p = run_program("local", cli.stack_yaml_values(config))
     env = {e["name"]: e for e in hermes_container(p)["env"]}
-    from components.messaging import PLATFORMS
     for spec in PLATFORMS.values():
         for item in spec.fields.values():
             if item.kind == "secret":
@@ -373,7 +370,6 @@ def test_the_readmes_commands_for_every_platform_build_a_stack_the_program_accep
 
 
 def test_the_readme_table_names_every_setting_variable_and_host_of_each_platform():
-    from components.messaging import PLATFORMS
     section = readme_section()
     for name, spec in PLATFORMS.items():
         row = next(line for line in section.splitlines() if line.startswith(f"| `{name}`"))
@@ -446,7 +442,6 @@ def test_an_example_host_in_a_platforms_settings_is_refused_like_any_placeholder
 
 
 def test_every_policy_of_the_pack_passes_a_render_with_webhook_platforms(webhooks_on_eks):
-    from tests.test_policy_pack import hp, resource_violations
     assert {p.name: resource_violations(p, webhooks_on_eks, "dev") for p in hp.POLICIES} == {
         p.name: [] for p in hp.POLICIES}
 
@@ -455,7 +450,6 @@ def test_every_policy_of_the_pack_passes_a_render_with_webhook_platforms(webhook
 def test_no_value_configure_could_not_write_into_env_is_accepted(bad):
     """`configure` writes each pinned value single-quoted into .env and refuses quotes, backslashes and line
     breaks (components/hermes_agent.py CONFIGURE_SCRIPT): such a value must fail at preview instead."""
-    from components.messaging import PLATFORMS, parse_messaging
     for name, spec in PLATFORMS.items():
         for key, item in spec.fields.items():
             value = [bad] if item.kind in ("ids", "phone_ids") else bad
