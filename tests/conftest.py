@@ -3,10 +3,29 @@
 from __future__ import annotations
 
 import functools
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import pytest
 
+from tests import render_cache
 from tests.harness import STACKS, Program, run_program
+
+
+def pytest_configure(config):
+    """One render cache for the session, set before pytest-xdist starts the workers that inherit it."""
+    if render_cache.DIRECTORY_VARIABLE not in os.environ:
+        directory = tempfile.mkdtemp(prefix="hermes-eks-renders-")
+        os.environ[render_cache.DIRECTORY_VARIABLE] = directory
+        config.add_cleanup(lambda: (os.environ.pop(render_cache.DIRECTORY_VARIABLE, None),
+                                    shutil.rmtree(directory, ignore_errors=True)))
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        terminalreporter.write_line(render_cache.summary(Path(os.environ[render_cache.DIRECTORY_VARIABLE])))
 
 
 @functools.cache
