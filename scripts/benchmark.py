@@ -2,7 +2,7 @@
 """Measure what matters and print it; nothing here is asserted as a limit.
 
     python3 scripts/test.py --co -q >/dev/null   # once, to create .venvs/ (for the first two)
-    python3 scripts/benchmark.py [--runs N] [--only program|pod|suite] [--source REPOSITORY]
+    python3 scripts/benchmark.py [--runs N] [--only program|pod|suite] [--source REPOSITORY] [--traversable]
 
 Reports, on this machine:
   - program evaluation: the real __main__.py under mocks, per stack file (median of N runs);
@@ -64,10 +64,12 @@ def size(path: Path) -> str:
     return subprocess.run(["du", "-sh", str(path)], capture_output=True, text=True).stdout.split()[0]
 
 
-def suite(source: str) -> int:
+def suite(source: str, traversable: bool) -> int:
     print(f"\nwhole test suite: `python3 scripts/test.py` in a fresh clone of {source}'s HEAD ({os.cpu_count()} cpus; "
           f"load average now {os.getloadavg()[0]:.1f}, other processes make these numbers noisy)")
     private = Path(tempfile.mkdtemp(prefix="hermes-eks-benchmark-"))  # 0700, like root's home
+    if traversable:  # for a checkout whose contract tests need the hermes user to reach it
+        private.chmod(0o755)
     try:
         clone = private / "clone"
         subprocess.run(["git", "clone", "--quiet", source, str(clone)], check=True)
@@ -90,6 +92,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", choices=("program", "pod", "suite"))
     parser.add_argument("--source", default=str(ROOT), help="the repository to clone for the suite (default: this one)")
+    parser.add_argument("--traversable", action="store_true", help="clone into a 0755 directory instead of a 0700 one")
     options = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}")
     if options.only in (None, "program", "pod") and not (VENVS / "test" / "bin" / "python").exists():
@@ -120,7 +123,7 @@ def main() -> int:
             "pod.stop(); print(pod.ready_seconds)"
         ))
 
-    return suite(options.source) if options.only in (None, "suite") else 0
+    return suite(options.source, options.traversable) if options.only in (None, "suite") else 0
 
 
 if __name__ == "__main__":
