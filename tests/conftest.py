@@ -15,12 +15,19 @@ from tests.harness import STACKS, Program, run_program
 
 
 def pytest_configure(config):
-    """One render cache for the session, set before pytest-xdist starts the workers that inherit it."""
-    if render_cache.DIRECTORY_VARIABLE not in os.environ:
+    """The render cache, set before pytest-xdist starts the workers that inherit it: kept in .venvs/renders
+    where scripts/test.py made .venvs/, else one for this session."""
+    if render_cache.DIRECTORY_VARIABLE in os.environ:
+        return
+    venvs = render_cache.ROOT / ".venvs"
+    if venvs.is_dir():
+        directory = str(render_cache.kept_directory(venvs / "renders"))
+        config.add_cleanup(lambda: os.environ.pop(render_cache.DIRECTORY_VARIABLE, None))
+    else:
         directory = tempfile.mkdtemp(prefix="hermes-eks-renders-")
-        os.environ[render_cache.DIRECTORY_VARIABLE] = directory
         config.add_cleanup(lambda: (os.environ.pop(render_cache.DIRECTORY_VARIABLE, None),
                                     shutil.rmtree(directory, ignore_errors=True)))
+    os.environ[render_cache.DIRECTORY_VARIABLE] = directory
 
 
 def pytest_terminal_summary(terminalreporter):

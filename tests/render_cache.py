@@ -1,10 +1,11 @@
 """Each distinct render of the program once per test session, shared by the pytest-xdist workers.
 
-tests/conftest.py points HERMES_EKS_RENDER_CACHE at a fresh directory for the session (the workers
-inherit it); without it nothing is cached (scripts/benchmark.py times real renders). A render is keyed by
-everything that decides it: the config the engine hands the program and the stack file it reads, the
-fake cloud's state (tests/fake_cloud.py's module-level data, which tests monkeypatch), and the content of
-every file of the program and of the harness. A render that failed, or one while any attribute of a
+tests/conftest.py points HERMES_EKS_RENDER_CACHE at a directory (the workers inherit it): in a checkout
+whose .venvs/ scripts/test.py made, .venvs/renders/, kept for the next run; else a fresh one per session.
+Without it nothing is cached (scripts/benchmark.py times real renders). A render is keyed by everything
+that decides it: the config the engine hands the program and the stack file it reads, the fake cloud's
+state (tests/fake_cloud.py's module-level data, which tests monkeypatch), the content of every file of
+the program and of the harness, and the test virtualenv's packages (its install stamp). A render that failed, or one while any attribute of a
 program module is replaced (a test's monkeypatch or mock.patch of a builder), is never cached: its
 result comes from a fresh render. A file lock per key makes a second worker wait for the first's render
 instead of repeating it. Every caller gets its own copy (unpickled), so a test may change what it got.
@@ -20,6 +21,8 @@ import importlib
 import json
 import os
 import pickle
+import shutil
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -93,9 +96,31 @@ def fake_cloud_state() -> dict:
     return {name: value for name, value in vars(fake_cloud).items() if name.isupper()}
 
 
+def installed_packages() -> str:
+    """The test virtualenv's install stamp (scripts/test.py) and when it was written: a reinstall counts
+    as a change even when the requirements did not."""
+    stamp = Path(sys.prefix) / ".installed"
+    return f"{stamp.read_text()} {stamp.stat().st_mtime_ns}" if stamp.exists() else sys.version
+
+
 def render_key(*decides) -> str:
-    text = json.dumps([decides, fake_cloud_state(), source_digest()], sort_keys=True, default=_plain)
+    text = json.dumps([decides, fake_cloud_state(), source_digest(), installed_packages()], sort_keys=True,
+                      default=_plain)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def kept_directory(parent: Path) -> Path:
+    """parent/<the program files and packages as they are now>, the other generations removed (every
+    key they hold names files or packages that changed since), and a fresh outcomes log."""
+    generation = hashlib.sha256((source_digest() + installed_packages()).encode()).hexdigest()[:16]
+    parent.mkdir(exist_ok=True)
+    for old in parent.iterdir():
+        if old.name != generation:
+            shutil.rmtree(old, ignore_errors=True)
+    directory = parent / generation
+    directory.mkdir(exist_ok=True)
+    (directory / "outcomes.log").unlink(missing_ok=True)
+    return directory
 
 
 def _record(directory: Path, outcome: str, seconds: float) -> None:
@@ -110,6 +135,7 @@ def cached(render: Callable, *decides):
     if not configured:
         return render()
     directory = Path(configured)
+    directory.mkdir(parents=True, exist_ok=True)  # a concurrent session may have pruned it
     if program_patched():
         started = time.perf_counter()
         result = render()

@@ -104,3 +104,24 @@ def test_a_reused_render_of_the_program_equals_a_fresh_one(cache, monkeypatch):
         return sorted(program.resources, key=lambda r: r.urn)
     assert by_urn(reused) == by_urn(fresh) == by_urn(stored)
     assert reused.outputs == fresh.outputs and reused.invokes == fresh.invokes
+
+
+def test_other_packages_render_again(cache, monkeypatch):
+    render, calls = counting()
+    render_cache.cached(render, "dev")
+    monkeypatch.setattr(render_cache, "installed_packages", lambda: "the test venv installed again")
+    render_cache.cached(render, "dev")
+    assert calls == [1, 1]
+
+
+def test_renders_kept_for_the_next_run_drop_every_other_generation(tmp_path):
+    stale = tmp_path / "0123456789abcdef"  # renders of files as they were before an edit
+    stale.mkdir()
+    (stale / "key.pickle").write_bytes(b"")
+    kept = render_cache.kept_directory(tmp_path)
+    assert list(tmp_path.iterdir()) == [kept]
+    (kept / "key.pickle").write_bytes(b"")
+    (kept / "outcomes.log").write_text("rendered 1.000\n")
+    # The next session with the same files: the same renders, a fresh count.
+    assert render_cache.kept_directory(tmp_path) == kept
+    assert (kept / "key.pickle").exists() and not (kept / "outcomes.log").exists()
