@@ -76,9 +76,12 @@ def suite(source: str, traversable: bool) -> int:
         caches = private / "caches"
         codes = [suite_run(clone, caches, "cold (empty caches, every install)"), suite_run(clone, caches, "warm")]
         venvs = clone / ".venvs"
-        print(f"\ndisk: .venvs {size(venvs)} (" + ", ".join(
-            f"{p.name} {size(p.resolve())}" for p in sorted(venvs.iterdir()) if p.is_dir())
-              + f"), uv cache {size(caches / 'uv')} (shares files with the venvs: hard links)")
+        parts = [p.resolve() for p in sorted(venvs.iterdir()) if p.is_dir()]
+        # One `du` over everything counts each hard-linked file (uv links the venvs to its cache) once.
+        total = subprocess.run(["du", "-shc", *map(str, parts), str(caches)], capture_output=True,
+                               text=True).stdout.splitlines()[-1].split()[0]
+        print(f"\ndisk: {total} in all (" + ", ".join(f"{p.name} {size(p)}" for p in parts)
+              + f"; the caches add what the venvs do not share with them)")
         hermes = (venvs / "hermes").resolve()
         if hermes.parent.parent != venvs:  # staged outside the private checkout for UID 10000
             shutil.rmtree(hermes.parent, ignore_errors=True)
