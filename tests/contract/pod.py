@@ -73,6 +73,7 @@ from pathlib import Path
 if __name__ != "__main__":  # inside the pod only the boot model at the end runs, with Hermes' Python
     from components.hermes_agent import HERMES_HOME, HERMES_UID, IMAGE_HERMES
     from tests.contract.pod_runner import apply_fs_group
+    from tests.contract.staging import reachable
     from tests.harness import Program
 
 RUNNER = Path(__file__).with_name("pod_runner.py")
@@ -248,7 +249,7 @@ class RenderedPod:
         if container.get("command"):
             return []
         env = self.env(container)
-        model = [str(hermes_python()), str(Path(__file__))]
+        model = [str(hermes_python()), str(reachable(Path(__file__)))]  # run as hermes below
         return [
             {"name": "stage2-and-reconcile", "env": env,
              "argv": [*self.container_identity(container), *model, "boot", str(self.home),
