@@ -79,8 +79,6 @@ def _fingerprint(install_args: list[str]) -> str:
     text += "".join(Path(a).read_text() for a in install_args if Path(a).is_file())
     if "-r" in install_args:  # a requirements file may include others (-r requirements.txt)
         text += "".join(p.read_text() for p in sorted(ROOT.glob("requirements*.txt")))
-    if "-c" in pip_args:
-        text += Path(pip_args[pip_args.index("-c") + 1]).read_text()
     return hashlib.sha256(text.encode()).hexdigest()
 
 
