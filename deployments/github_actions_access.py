@@ -26,10 +26,12 @@ the deploy jobs, which run from `main` behind their environment, can write:
   read team is reached only after a reviewer approves `prod-preview`. Team tokens need the Enterprise
   edition or above (pulumi/docs#16149).
 - `sandbox` is previewed without a reviewer, like dev: its account holds no prod, and every pull
-  request's review stack already runs there with PowerUserAccess (deploy_access.py), which reads all a
-  read-only role reads; its stack holds no secret (delivery_settings refuses secret settings beside
-  `githubSandboxPreview`). Its role and the team's Stack Read on it are made by `sandbox` itself, in its
-  account; the team and GitHub's issuer in Pulumi Cloud are `delivery`'s (one issuer per subject's team).
+  request's review stack already runs there with PowerUserAccess (deploy_access.py; all but `iam:*`,
+  `organizations:*`, `account:*`, AWS managed-policy reference v12), so ReadOnlyAccess adds only IAM,
+  Organizations and account reads; its stack holds no secret (delivery_settings refuses secret settings
+  beside `githubSandboxPreview`). Its role and the team's Stack Read on it are made by `sandbox` itself,
+  in its account; the team and GitHub's issuer are `delivery`'s, whose `pull_request` policy already
+  gives that subject `hermes-eks-preview-dev`'s token (a subject gets one team: subject_teams).
 - AWS: StringEquals on `token.actions.githubusercontent.com:aud = sts.amazonaws.com` (configure-aws-
   credentials' audience) and on exactly one subject. Preview roles get AWS's ReadOnlyAccess, and in
   EKS only AmazonEKSViewPolicy (the main program's clusterViewerPrincipalArns). Repositories created
