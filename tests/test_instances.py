@@ -157,6 +157,10 @@ RESEARCH_IN_DEV = {
     ("aws:iam/rolePolicy:RolePolicy", "research-volume-metrics"),
     ("command:local:Command", "hermes-addons-released-volumes-hermes-research"),
     ("command:local:Command", "hermes-bedrock-budget-detach-research"),
+    # Its own pod and volume alarms, named for it.
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "hermes-research-pod-not-ready"),
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "hermes-research-pod-restarted"),
+    ("aws:cloudwatch/metricAlarm:MetricAlarm", "hermes-research-volume-full"),
 }
 
 
@@ -167,9 +171,7 @@ def test_adding_an_instance_to_dev_creates_only_its_own_resources_and_updates_on
     updated = {(c.type, c.name) for c in changes.values() if c.kind == "update"}
     assert not [c for c in changes.values() if c.kind == "delete"]
     assert updated <= SHARED_VIEWS
-    # Its own pod alarms too (named for it), beside the ones above.
-    assert created - RESEARCH_IN_DEV == {(t, n) for t, n in created if n.startswith("hermes-research-")}
-    assert RESEARCH_IN_DEV <= created
+    assert created == RESEARCH_IN_DEV
 
 
 def test_removing_an_instance_deletes_only_its_resources_and_keeps_the_rest():
@@ -253,6 +255,22 @@ def test_every_instances_volume_is_made_by_the_class_the_backup_plan_selects_by_
     storage_class = two_in_dev.one("kubernetes:storage.k8s.io/v1:StorageClass")
     assert set(claims.values()) == {storage_class.plain["metadata"]["name"]}
     assert "tagSpecification_1" in json.dumps(storage_class.plain["parameters"])
+
+
+def test_each_instance_has_its_own_alarms_and_dashboard_section(two_in_dev: Program):
+    alarms = {a.plain["name"]: a.plain for a in two_in_dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert alarms["hermes-dev-research-pod-not-ready"]["dimensions"] == {
+        "ClusterName": "hermes-dev", "Namespace": "hermes-research", "PodName": "research"}
+    assert alarms["hermes-dev-pod-not-ready"]["dimensions"] == {
+        "ClusterName": "hermes-dev", "Namespace": "hermes", "PodName": "hermes"}
+    body = json.loads(two_in_dev.one("aws:cloudwatch/dashboard:Dashboard").plain["dashboardBody"])
+    texts = [w["properties"]["markdown"] for w in body["widgets"] if w["type"] == "text"]
+    assert "## Hermes instance `research`\nNamespace `hermes-research`, Deployment `research`." in texts
+    research_arns = {a.outputs.get("arn") for a in two_in_dev.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")
+                     if a.name.startswith("hermes-research-")}
+    assert len(research_arns) == 3 and None not in research_arns
+    [alarm_widget] = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert research_arns <= set(alarm_widget["properties"]["alarms"])
 
 
 def test_one_instance_is_restored_from_a_snapshot_while_the_other_keeps_its_volume():
