@@ -115,6 +115,20 @@ def test_an_instance_credential_in_plain_text_is_refused():
                         "'instances.research.apiServerKey' ...`"]
 
 
+
+def test_an_instance_credential_set_with_secret_path_reaches_only_that_instances_secret():
+    """`pulumi config set --secret --path 'instances.research.apiServerKey' ...` stores {secure: ...} inside the
+    map; the CLI then hands the whole key to the program as one secret (tests/engine_config.py)."""
+    key = "0123456789abcdef" * 4
+    program = run_program("local", {"instances": {"hermes": {}, "research": {
+        "namespace": "hermes-research", "apiServerKey": {"secure": key}}}})
+    secrets = {s.name: reveal(s.inputs.get("stringData", {})) for s in program.of_type("kubernetes:core/v1:Secret")}
+    assert secrets["research-credentials"]["API_SERVER_KEY"] == key
+    assert secrets["hermes-credentials"]["API_SERVER_KEY"] != key
+    assert reveal(program.outputs["instance_credentials"])["research"]["api_server_key"] == key
+    assert key not in json.dumps(program.outputs["instances"])
+
+
 # --- no churn -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stack", SHIPPED)
