@@ -120,6 +120,13 @@ def _scalars_as_text(value: Any) -> Any:
     return value
 
 
+def _instances_map(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        raise ValueError("a YAML mapping from instance name to that instance's own keys, e.g. "
+                         "{hermes: {}, research: {namespace: hermes-research}}")
+    return value
+
+
 def _ipv4_cidr(value: str) -> str:
     try:
         network = ipaddress.ip_network(value, strict=True)
@@ -300,7 +307,7 @@ class StackSettings(BaseModel):
     log_retention_days: Annotated[int, AfterValidator(_log_retention_days)] = 30
 
     # --- several agents in one stack (issue 16): instance name -> its own INSTANCE_KEYS -----------
-    instances: Annotated[dict[str, Any], BeforeValidator(_json_text)] = {}
+    instances: Annotated[dict[str, Any], BeforeValidator(_instances_map), BeforeValidator(_json_text)] = {}
 
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
@@ -449,6 +456,8 @@ class ConfigError(pulumi.RunError):
 def _shown(attribute: str, value: Any) -> str:
     if attribute in SECRET_KEYS:
         return "<secret value hidden>"
+    if attribute == "instances":
+        return "<a value not shown: an instance may hold a credential>"
     if value is None or value == "":
         return "not set"
     if isinstance(value, str) and value[:1] in ("[", "{"):

@@ -86,6 +86,13 @@ def test_a_stack_wide_key_under_an_instance_is_refused_and_an_unknown_one_gets_a
     ]
 
 
+def test_instances_must_be_a_mapping_and_its_value_is_never_shown():
+    problems = config_problems({"instances": ["research"]})
+    assert problems == ["hermes-eks:instances in Pulumi.dev.yaml is <a value not shown: an instance may hold a "
+                        "credential>; allowed: a YAML mapping from instance name to that instance's own keys, e.g. "
+                        "{hermes: {}, research: {namespace: hermes-research}}"]
+
+
 def test_an_instance_name_must_be_a_short_dns_label():
     problems = config_problems({"instances": {"Research": {}}})
     assert problems == ['hermes-eks:instances in Pulumi.dev.yaml names an instance "Research"; allowed: a DNS-1123 label '
