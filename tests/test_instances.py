@@ -205,6 +205,14 @@ def test_removing_an_instance_deletes_only_its_resources_and_keeps_the_rest():
     assert all("research" in name for _, name in deleted)
 
 
+def test_instances_named_like_the_hermes_instances_children_register_no_urn_twice():
+    names = ("hermes-api", "hermes-dashboard", "hermes-bedrock", "hermes-data", "hermes-volume")
+    program = run_program("dev", {"instances": {"hermes": {}, **{n: {"namespace": f"ns-{n}"} for n in names}}})
+    urns = [r.urn for r in program.resources]
+    assert len(urns) == len(set(urns))
+    assert {d.name for d in program.of_type("kubernetes:apps/v1:Deployment")} == {"hermes", *names}
+
+
 def test_a_removed_instances_claim_was_protected_so_its_volume_is_never_deleted_silently():
     program = run_program("dev", TWO)
     assert program.one("kubernetes:core/v1:PersistentVolumeClaim", "research-data").protect
