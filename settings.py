@@ -342,8 +342,8 @@ class StackSettings(BaseModel):
 
     @property
     def agents(self) -> tuple[Agent, ...]:
-        """The agents this stack runs: `hermes` first, then by name. Without `instances`, one named `hermes` that is
-        the top-level settings themselves (the stack as it was before instances existed)."""
+        """The agents this stack runs: `hermes` first, then by name. Without `instances`, one named
+        `hermes` that is the top-level settings themselves (the stack as it was before instances existed)."""
         if not self.instances:
             return (Agent(DEFAULT_INSTANCE, self, frozenset()),)
         return tuple(_agent(self, name, self.instances[name])
