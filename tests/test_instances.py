@@ -9,6 +9,7 @@ After a change that adds or renames resources on purpose, regenerate it with
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -217,6 +218,16 @@ def test_a_removed_instances_claim_was_protected_so_its_volume_is_never_deleted_
     program = run_program("dev", TWO)
     assert program.one("kubernetes:core/v1:PersistentVolumeClaim", "research-data").protect
     assert program.one("kubernetes:core/v1:Namespace", "research").protect
+
+
+
+def test_the_readme_unprotects_exactly_the_removed_instances_claim_and_namespace(two_in_dev: Program):
+    section = (Path(__file__).parent.parent / "README.md").read_text().split("## Add an agent", 1)[1].split("\n## ", 1)[0]
+    # As sh reads the line: the stack's name substituted, `\$` inside double quotes a plain `$`.
+    urns = [shlex.split(line.replace("$(pulumi stack --show-name)", "dev"))[3].replace("\\$", "$")
+            for line in section.splitlines() if line.startswith("pulumi state unprotect ")]
+    protected = sorted(r.urn for r in two_in_dev.resources if r.protect and "research" in r.urn)
+    assert sorted(urns) == protected and len(urns) == 2
 
 
 # --- isolation ----------------------------------------------------------------------------------------
