@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from settings import ConfigError, parse_settings
+from tests.delete_order import deleted_after, forced_before
 from tests.harness import Program, is_secret, reveal, run_program
 from tests.registration_diff import diff_registrations
 
@@ -285,6 +286,20 @@ def test_each_instance_gets_the_ingress_hosts_it_names():
              for i in program.of_type("kubernetes:networking.k8s.io/v1:Ingress")}
     assert hosts == {"hermes": ["hermes.corp-internal.net", "hermes-api.corp-internal.net"],
                      "research": ["research.corp-internal.net"]}
+
+
+
+def test_on_destroy_each_instances_pod_goes_before_its_claim_and_its_role_and_volume_wait_outlive_them(two_in_dev):
+    """The engine's delete order (tests/delete_order.py) for the second instance, as for the first."""
+    resources = two_in_dev.resources
+    deployment = two_in_dev.one("kubernetes:apps/v1:Deployment", "research")
+    claim = two_in_dev.one("kubernetes:core/v1:PersistentVolumeClaim", "research-data")
+    assert forced_before(resources, deployment, claim)
+    role = [r for r in resources if r.parent.endswith("BedrockAccess::research") or r.name.startswith("research-bedrock")]
+    assert role and [p for r in role for p in deleted_after(resources, r, [deployment])] == []
+    wait = two_in_dev.one("command:local:Command", "hermes-addons-released-volumes-hermes-research")
+    assert reveal(wait.inputs["environment"])["NAMESPACE"] == "hermes-research"
+    assert deleted_after(resources, wait, [claim, deployment]) == []
 
 
 # --- day two --------------------------------------------------------------------------------------------
