@@ -353,6 +353,18 @@ def test_the_policy_pack_passes_a_stack_with_two_instances_one_of_them_restored(
         assert resource_violations(policy, program, stack) == [], policy.name
 
 
+
+def test_the_pack_guards_the_second_instances_volume_as_it_does_the_first():
+    from tests.test_policy_pack import hp, resource_violations  # noqa: PLC0415 - the pack's own test harness
+
+    program = run_program("prod", {"instances": {"hermes": {}, "research": {
+        "namespace": "hermes-research", "dashboardHost": "research.corp-internal.net",
+        "apiHost": "research-api.corp-internal.net"}}})
+    program.one("kubernetes:core/v1:PersistentVolumeClaim", "research-data").protect = False
+    violations = resource_violations(hp.stateful_resources_protected, program, "prod")
+    assert len(violations) == 1 and violations[0].startswith("kubernetes:core/v1:PersistentVolumeClaim research-data")
+
+
 # --- outputs --------------------------------------------------------------------------------------------
 
 def test_each_instance_has_its_outputs_in_a_map_and_hermes_keeps_the_flat_ones(two_in_dev: Program):
