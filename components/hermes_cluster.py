@@ -83,6 +83,7 @@ class HermesClusterArgs:
     existing_addons: tuple[str, ...] = ()
     # The namespace whose deleted claims' EBS volumes `pulumi destroy` waits for (ClusterAddonsArgs).
     workload_namespace: str = ""
+    more_workload_namespaces: tuple[str, ...] = ()  # further Hermes instances' namespaces
 
 
 class SubnetLayout(NamedTuple):
@@ -144,6 +145,7 @@ class HermesCluster(pulumi.ComponentResource):
                 volume_tags=args.volume_tags,
                 addon_versions=args.addon_versions, volume_zones=tuple(self.node_zones),
                 kubeconfig=self.kubeconfig, volume_namespace=args.workload_namespace,
+                more_volume_namespaces=args.more_workload_namespaces,
             ),
             opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider}),
         )
