@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from components.bedrock_access import ModelUnavailable, bedrock_lookups, resolve_destinations
 from components.ingress_certificates import acm_lookup, candidate_domains, find_certificates
-from settings import ConfigError, StackSettings, config_key
+from settings import ConfigError, StackSettings, config_key, instance_key
 
 CERTIFICATE_ARN_ANNOTATION = "alb.ingress.kubernetes.io/certificate-arn"
 
@@ -61,45 +61,52 @@ def check_account(s: StackSettings, stack: str, lookups: Lookups | None = None) 
     problems: list[str] = []
 
     destinations: dict[str, tuple[str, ...]] = {}
-    if s.model_provider == "bedrock":
-        region = s.effective_bedrock_region
-        try:
-            destinations = resolve_destinations(s.effective_bedrock_models, region,
-                                                lookups.profile_model_arns, lookups.foundation_model)
-        except ModelUnavailable as error:
-            attribute = "bedrock_models" if error.model_id in s.bedrock_models else "model_default"
-            if "AccessDenied" in error.reason:
-                problems.append(
-                    f"{config_key(attribute)} in {stack_file} names {json.dumps(error.model_id)}, which the deploying "
-                    f"principal may not look up in {region} ({error.reason}); allowed: a model the principal running "
-                    "Pulumi may read: grant it bedrock:GetInferenceProfile and bedrock:GetFoundationModel"
-                )
-            else:
-                problems.append(
-                    f"{config_key(attribute)} in {stack_file} names {json.dumps(error.model_id)}, which Bedrock does not "
-                    f"offer in {region} ({error.reason}); allowed: a model id or system inference profile id of that "
-                    f"Region: `aws bedrock list-inference-profiles --region {region} --type-equals SYSTEM_DEFINED "
-                    "--query 'inferenceProfileSummaries[].inferenceProfileId'` or `aws bedrock list-foundation-models "
-                    f"--region {region} --query 'modelSummaries[].modelId'`"
-                )
-
     certificates: dict[str, str] = {}
-    hosts = certificate_hosts(s)
-    if hosts:
-        found = find_certificates(hosts, lookups.certificate)
-        missing = [host for host, arn in found.items() if arn is None]
-        certificates = {host: arn for host, arn in found.items() if arn}
-        if missing:
-            keys = " and ".join(config_key(a) for a in ("dashboard_host", "api_host")
-                                if getattr(s, a) in missing)
-            names = ", ".join(" or ".join(candidate_domains(host)) for host in missing)
-            problems.append(
-                f"{config_key('ingress_certificate_arn')} is not set in {stack_file} and no ISSUED ACM certificate in "
-                f"{s.aws_region} is named for {', '.join(missing)} ({keys}); allowed: the ARN of an ISSUED "
-                f"certificate for those hosts, or an ISSUED certificate in ACM named {names} "
-                "(the AWS Load Balancer Controller finds it by host)"
-            )
+    for agent in s.agents:
+        a = agent.settings
+
+        def key(attribute: str, agent=agent) -> str:
+            """The key to change: the instance's own, else the top-level default it inherits."""
+            return instance_key(agent.name, attribute) if attribute in agent.own_keys else config_key(attribute)
+
+        if a.model_provider == "bedrock":
+            region = a.effective_bedrock_region
+            try:
+                destinations |= resolve_destinations(a.effective_bedrock_models, region,
+                                                     lookups.profile_model_arns, lookups.foundation_model)
+            except ModelUnavailable as error:
+                attribute = "bedrock_models" if error.model_id in a.bedrock_models else "model_default"
+                if "AccessDenied" in error.reason:
+                    problems.append(
+                        f"{key(attribute)} in {stack_file} names {json.dumps(error.model_id)}, which the deploying "
+                        f"principal may not look up in {region} ({error.reason}); allowed: a model the principal running "
+                        "Pulumi may read: grant it bedrock:GetInferenceProfile and bedrock:GetFoundationModel"
+                    )
+                else:
+                    problems.append(
+                        f"{key(attribute)} in {stack_file} names {json.dumps(error.model_id)}, which Bedrock does not "
+                        f"offer in {region} ({error.reason}); allowed: a model id or system inference profile id of that "
+                        f"Region: `aws bedrock list-inference-profiles --region {region} --type-equals SYSTEM_DEFINED "
+                        "--query 'inferenceProfileSummaries[].inferenceProfileId'` or `aws bedrock list-foundation-models "
+                        f"--region {region} --query 'modelSummaries[].modelId'`"
+                    )
+
+        hosts = certificate_hosts(a)
+        if hosts:
+            found = find_certificates(hosts, lookups.certificate)
+            missing = [host for host, arn in found.items() if arn is None]
+            certificates |= {host: arn for host, arn in found.items() if arn}
+            if missing:
+                keys = " and ".join(key(attribute) for attribute in ("dashboard_host", "api_host")
+                                    if getattr(a, attribute) in missing)
+                names = ", ".join(" or ".join(candidate_domains(host)) for host in missing)
+                problems.append(
+                    f"{key('ingress_certificate_arn')} is not set in {stack_file} and no ISSUED ACM certificate in "
+                    f"{s.aws_region} is named for {', '.join(missing)} ({keys}); allowed: the ARN of an ISSUED "
+                    f"certificate for those hosts, or an ISSUED certificate in ACM named {names} "
+                    "(the AWS Load Balancer Controller finds it by host)"
+                )
 
     if problems:
-        raise ConfigError(stack, problems)
+        raise ConfigError(stack, list(dict.fromkeys(problems)))
     return AccountFacts(bedrock_destinations=destinations, certificates=certificates)

@@ -40,6 +40,7 @@ from pydantic import (
     ConfigDict,
     SecretStr,
     ValidationError,
+    create_model,
 )
 from pydantic.alias_generators import to_camel
 
@@ -125,6 +126,13 @@ def _scalars_as_text(value: Any) -> Any:
     """`pulumi config set --path 'map["k"]' true` stores a boolean (integers likewise): keep its text."""
     if isinstance(value, dict):
         return {k: json.dumps(v) if isinstance(v, (bool, int, float)) else v for k, v in value.items()}
+    return value
+
+
+def _instances_map(value: Any) -> Any:
+    if not isinstance(value, Mapping):
+        raise ValueError("a YAML mapping from instance name to that instance's own keys, e.g. "
+                         "{hermes: {}, research: {namespace: hermes-research}}")
     return value
 
 
@@ -325,6 +333,8 @@ class StackSettings(BaseModel):
                          BeforeValidator(_json_text)] = {}
     messaging_webhook_host: OptionalHostname = ""
     egress_policy: bool = False
+    # --- several agents in one stack (issue 16): instance name -> its own INSTANCE_KEYS -----------
+    instances: Annotated[dict[str, Any], BeforeValidator(_instances_map), BeforeValidator(_json_text)] = {}
 
     # --- the AWS provider's own `aws:region`, read here so one object carries every input ------
     aws_region: OptionalRegion = ""
@@ -362,6 +372,24 @@ class StackSettings(BaseModel):
             models.insert(0, self.model_default)
         return tuple(models)
 
+    @property
+    def agents(self) -> tuple[Agent, ...]:
+        """The agents this stack runs: `hermes` first, then by name. Without `instances`, one named
+        `hermes` that is the top-level settings themselves (the stack as it was before instances existed)."""
+        if not self.instances:
+            return (Agent(DEFAULT_INSTANCE, self, frozenset()),)
+        return tuple(_agent(self, name, self.instances[name])
+                     for name in sorted(self.instances, key=lambda n: (n != DEFAULT_INSTANCE, n)))
+
+    @property
+    def uses_bedrock(self) -> bool:
+        return any(agent.settings.model_provider == "bedrock" for agent in self.agents)
+
+    @property
+    def all_bedrock_models(self) -> tuple[str, ...]:
+        """Every model some agent may invoke: what the stack's budget alarms and dashboard watch."""
+        return tuple(dict.fromkeys(m for agent in self.agents for m in agent.settings.effective_bedrock_models))
+
 
 # Keys whose values must be stored encrypted (`pulumi config set --secret`).
 def _holds_secret(annotation: Any) -> bool:
@@ -378,6 +406,63 @@ def config_key(attribute: str) -> str:
     "messaging.telegram.botToken" is hermes-eks:messaging.telegram.botToken)."""
     attribute, dot, path = attribute.partition(".")
     return (FOREIGN_KEYS.get(attribute) or f"{PROJECT}:{to_camel(attribute)}") + dot + path
+
+
+# ---------------------------------------------------------------------------------------------
+# Several agents in one stack (issue 16). `hermes-eks:instances` maps an instance name to its own
+# values of the keys below; a key an instance leaves out takes the top-level value, so the top-level
+# keys are every instance's defaults. Everything else is the stack's, shared by every instance: the
+# cluster, network, nodes, add-ons, image, backup plan, alerts and the Bedrock budget (README "Add an
+# agent" says why the budget stays per stack). A key that belongs to one agent is declared in
+# StackSettings (its type, default and docs) AND listed here.
+# ---------------------------------------------------------------------------------------------
+
+INSTANCE_KEYS = (
+    # where the agent runs, its volume and container
+    "namespace", "storage_class_name", "storage_size", "cpu_request", "memory_request", "cpu_limit",
+    "memory_limit", "read_only_root_filesystem",
+    # its credentials and dashboard login
+    "existing_secret_name", "api_server_key", "dashboard_username", "dashboard_oidc_issuer",
+    "dashboard_oidc_client_id", "dashboard_oidc_client_secret",
+    # its models (one Bedrock region per stack: the budget's token alarms watch it)
+    "model_provider", "model_default", "model_base_url", "openrouter_api_key", "custom_model_api_key",
+    "bedrock_models", "bedrock_discovery",
+    # its hosts and who may reach them
+    "dashboard_host", "api_host", "ingress_class_name", "ingress_scheme", "ingress_certificate_arn",
+    "ingress_group_name", "ingress_annotations", "ingress_source_cidrs",
+    # its volume restored from a snapshot, one instance at a time
+    "restore_from_snapshot", "restore_availability_zone",
+)
+# The instance a stack without `instances` runs: its components keep the names they had before
+# instances existed, so moving a stack to `instances: {hermes: {}}` renames nothing.
+DEFAULT_INSTANCE = "hermes"
+# Names the instance's components, Kubernetes objects and IAM roles: `<name>-volume-metrics` plus
+# Pulumi's 8-character suffix must stay within IAM's 64-character role names.
+INSTANCE_NAME_MAX = 40
+
+InstanceSettings = create_model(
+    "InstanceSettings",
+    __config__=StackSettings.model_config,
+    **{a: (StackSettings.model_fields[a].annotation, StackSettings.model_fields[a]) for a in INSTANCE_KEYS},
+)
+
+
+class Agent(NamedTuple):
+    """One Hermes instance: the stack's settings with the instance's own values in place of the defaults."""
+    name: str
+    settings: StackSettings
+    own_keys: frozenset[str]  # the attributes the instance sets itself
+
+
+def _agent(stack: StackSettings, name: str, raw: Mapping[str, Any]) -> Agent:
+    own = InstanceSettings.model_validate(raw or {})
+    values = {a: getattr(own, a) for a in own.model_fields_set}
+    return Agent(name, stack.model_copy(update={**values, "instances": {}}), frozenset(values))
+
+
+def instance_key(name: str, attribute: str) -> str:
+    """The config path of an instance's own value, e.g. hermes-eks:instances.research.storageSize."""
+    return f"{PROJECT}:instances.{name}.{to_camel(attribute)}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,6 +494,8 @@ def _shown(attribute: str, value: Any) -> str:
         return "<hidden: it may hold secret values>"
     if attribute.startswith("messaging."):
         return "not set" if value is None else value  # components/messaging.py shows it, secrets hidden
+    if attribute == "instances":
+        return "<a value not shown: an instance may hold a credential>"
     if value is None or value == "":
         return "not set"
     if isinstance(value, str) and value[:1] in ("[", "{"):
@@ -554,7 +641,7 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
     # --- alerts and the Bedrock cost guardrails ----------------------------------------------
     if s.alert_emails and not s.uses_aws:
         need("alert_emails", "an empty list when clusterSource is 'kubeconfig' (alerts are SNS's)")
-    if s.bedrock_budget_deny_invoke and s.model_provider != "bedrock":
+    if s.bedrock_budget_deny_invoke and not _any_bedrock(s):
         need("bedrock_budget_deny_invoke", "false unless modelProvider is 'bedrock'")
     if s.restore_availability_zone and s.aws_region and not s.restore_availability_zone.startswith(s.aws_region):
         need("restore_availability_zone", f"a zone of aws:region {s.aws_region}, e.g. {s.aws_region}a")
@@ -621,6 +708,12 @@ def _messaging_problems(s: StackSettings) -> list[Problem]:
                         f"a host name of your own: {domain} is reserved for documentation and testing (RFC 2606, "
                         "RFC 6761); replace the placeholder")))
                     break
+    # Messaging is not yet an instance key: every instance would get the same bots, and two gateways
+    # polling one bot token take each other's messages (Telegram answers the second getUpdates 409).
+    if len(s.instances) > 1 and (m.given or s.messaging_webhook_host):
+        problems.append(Problem("messaging", None, f"unset while instances holds several agents "
+                                f"({', '.join(s.instances)}): each would answer on the same bots; messaging per "
+                                "instance is not supported yet"))
     needs_webhook = [p.spec.title for p in m.platforms if p.spec.webhook]
     if needs_webhook and not s.messaging_webhook_host:
         problems.append(Problem("messaging_webhook_host", "", f"the public host {', '.join(needs_webhook)} call back "
@@ -771,10 +864,106 @@ def parse_settings(
         problems += [describe(p.attribute, p.value, p.allowed) for p in _independent_problems(values, failed)]
         raise ConfigError(stack, problems) from None
 
-    problems += [describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)]
+    if not settings.instances:
+        problems += [describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)]
+    else:
+        instance_problems = _instance_value_problems(settings, stack_file, secret_keys)
+        problems += instance_problems
+        if not instance_problems:  # with an invalid value, cross-field rules would only repeat it
+            problems += [describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)
+                         if p.attribute not in INSTANCE_KEYS]
+            problems += _instance_cross_field_problems(settings, stack_file, describe)
     if problems:
         raise ConfigError(stack, problems)
     return settings
+
+
+def _any_bedrock(s: StackSettings) -> bool:
+    try:
+        return s.uses_bedrock
+    except (ValidationError, AttributeError, TypeError):
+        return True  # an instance that does not validate is reported on its own
+
+
+def _instance_value_problems(s: StackSettings, stack_file: str, secret_keys: frozenset[str] | set[str]) -> list[str]:
+    """The instance names, the keys each instance sets and their values, one instance at a time."""
+    problems: list[str] = []
+    per_instance = {to_camel(a): a for a in INSTANCE_KEYS}
+    stack_wide = {to_camel(a) for a in StackSettings.model_fields} - per_instance.keys()
+    for name, raw in s.instances.items():
+        if not (re.fullmatch(DNS_LABEL, name) and len(name) <= INSTANCE_NAME_MAX):
+            problems.append(f"{PROJECT}:instances in {stack_file} names an instance {json.dumps(name)}; allowed: a DNS-1123 "
+                            f"label of at most {INSTANCE_NAME_MAX} characters (lowercase letters, digits and '-'): it "
+                            "names the instance's Kubernetes objects and IAM role")
+            continue
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, Mapping):
+            problems.append(f"{PROJECT}:instances.{name} in {stack_file} is {json.dumps(raw, default=str)}; allowed: a "
+                            "mapping of the instance's own keys ({} for every top-level default)")
+            continue
+        values: dict[str, Any] = {}
+        for key, value in raw.items():
+            if key in per_instance:
+                values[per_instance[key]] = value
+            elif key in stack_wide:
+                problems.append(f"{PROJECT}:instances.{name}.{key} in {stack_file} is a setting of the whole stack, shared "
+                                f"by every instance; allowed: the per-instance keys (README \"Add an agent\"); set "
+                                f"{PROJECT}:{key} at the top level instead")
+            else:
+                close = difflib.get_close_matches(key, list(per_instance), n=1)
+                hint = f"did you mean {close[0]}?" if close else "see README \"Add an agent\" for the per-instance keys"
+                problems.append(f"{PROJECT}:instances.{name}.{key} in {stack_file} is not a setting of this program; {hint}")
+        # The engine keeps a map with one secure value in it as one secret (`pulumi config set --secret
+        # --path 'instances.<name>.<key>'` encrypts the value; the whole key is then secret to the program).
+        for attribute in sorted(SECRET_KEYS & values.keys()):
+            if f"{PROJECT}:instances" not in secret_keys:
+                problems.append(f"{instance_key(name, attribute)} in {stack_file} is stored in plain text; allowed: an "
+                                f"encrypted value set with `pulumi config set --secret --path "
+                                f"'instances.{name}.{to_camel(attribute)}' ...`")
+        try:
+            InstanceSettings.model_validate(values)
+        except ValidationError as error:
+            for item in error.errors():
+                attribute = str(item["loc"][0]) if item["loc"] else ""
+                allowed = str(item.get("ctx", {}).get("error", "")) or _pydantic_allowed(item)
+                problems.append(f"{instance_key(name, attribute)} in {stack_file} is "
+                                f"{_shown(attribute, values.get(attribute))}; allowed: {allowed}")
+    return problems
+
+
+def _instance_cross_field_problems(s: StackSettings, stack_file: str, describe) -> list[str]:
+    """The cross-field rules on the keys that belong to one agent, for each instance, and what no two
+    instances may share. A problem every instance has with the same top-level default is that key's."""
+    agents = s.agents
+    found = {a.name: [p for p in _cross_field_problems(a.settings) if p.attribute in INSTANCE_KEYS] for a in agents}
+    messages: list[str] = []
+
+    def name(agent: Agent, p: Problem) -> str:
+        if p.attribute in agent.own_keys:
+            return f"{instance_key(agent.name, p.attribute)} in {stack_file} is {_shown(p.attribute, p.value)}; allowed: {p.allowed}"
+        if all(p in found[b.name] and p.attribute not in b.own_keys for b in agents):
+            return describe(p.attribute, p.value, p.allowed)
+        return (f"{instance_key(agent.name, p.attribute)} is not set in {stack_file}, so the top-level default applies: "
+                + describe(p.attribute, p.value, p.allowed))
+
+    for agent in agents:
+        messages += [name(agent, p) for p in found[agent.name]]
+
+    # Each instance's objects, Secret and NetworkPolicy live in its own namespace; an Ingress host
+    # routes to one Service.
+    taken: dict[str, str] = {}
+    for agent in agents:
+        for attribute in ("namespace", "dashboard_host", "api_host"):
+            value = getattr(agent.settings, attribute)
+            owner = taken.setdefault(f"{attribute == 'namespace'}:{value}", f"{agent.name}.{to_camel(attribute)}")
+            if value and owner != f"{agent.name}.{to_camel(attribute)}":
+                what = "namespace" if attribute == "namespace" else "host"
+                messages.append(name(agent, Problem(attribute, value, (
+                    f"a {what} no other instance uses ({PROJECT}:instances.{owner} is {json.dumps(value)} too): "
+                    + ("each instance's objects, credentials and NetworkPolicy live in a namespace of its own"
+                       if attribute == "namespace" else "a host routes to one instance's Service")))))
+    return list(dict.fromkeys(messages))
 
 
 def _independent_problems(values: Mapping[str, Any], failed: set[str]) -> list[Problem]:
@@ -1024,5 +1213,6 @@ KEY_DOCS: dict[str, tuple[str, str]] = {
     "messaging_webhook_host": ("Public host of the webhook Ingress (internet-facing) for platforms that call Hermes back: whatsappCloud, sms. Only their webhook paths are routed.", "hermes-hooks.corp-internal.net"),
     "egress_policy": ("Add an egress NetworkPolicy: the pod may reach DNS, TCP 443 anywhere but the instance metadata service, and only the other ports its settings need (e-mail, Signal, a custom model endpoint, the Pod Identity agent). Enforced where the network plugin implements NetworkPolicy; README \"Network policy\".", "true"),
     "bedrock_budget_services": ("Cost Explorer service names the budget counts; third-party models (Anthropic's among them) bill under their AWS Marketplace product names, e.g. `Claude Sonnet 4.6 (Amazon Bedrock Edition)`: list yours with `aws ce get-dimension-values --dimension SERVICE` (README \"Costs\").", "[Amazon Bedrock, Claude Sonnet 4.6 (Amazon Bedrock Edition)]"),
+    "instances": ("Several Hermes agents in one stack: instance name -> its own values of the per-agent keys (namespace, storage, resources, credentials, models, hosts, restoreFromSnapshot; settings.INSTANCE_KEYS); what an instance leaves out it takes from the top-level key. Empty: one instance named `hermes` (README \"Add an agent\").", "{hermes: {}, research: {namespace: hermes-research, dashboardHost: research.hermes.corp-internal.net}}"),
     "bedrock_budget_all_marketplace": ("The budget also counts every AWS Marketplace charge of the account (billing entity `AWS Marketplace`), where third-party models on Bedrock bill; false: only bedrockBudgetServices (list the Marketplace names there).", "false"),
 }

@@ -6,6 +6,7 @@ so each of them can be built and tested without the settings module.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from urllib.parse import urlparse
 
 import pulumi
@@ -35,13 +36,20 @@ from components.egress_policy import POD_IDENTITY_AGENT, POD_IDENTITY_AGENT_PORT
 from components.messaging import MessagingWorkload, WebhookIngress, egress_ports, plain_env, secret_env_names
 from components.restored_volume import RestoredVolume, RestoredVolumeArgs
 from components.volume_backups import VolumeBackups, VolumeBackupsArgs, volume_tags
-from components.observability import Observability, ObservabilityArgs
+from components.observability import Observability, ObservabilityArgs, WatchedWorkload
 from components.volume_metrics import VolumeMetrics
 from components.operator_commands import command_line
-from settings import PROJECT, ConfigError, StackSettings, config_key
+from settings import DEFAULT_INSTANCE, PROJECT, ConfigError, StackSettings, config_key
 
 PLATFORMS = {"x86_64": "linux/amd64", "arm64": "linux/arm64"}
 CLOUDWATCH_ADDON = "cloudwatch-observability"  # its name in existingClusterAddons
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One Hermes instance as registered: its workload and, on a bedrock instance, its pod's role."""
+    hermes: HermesAgent
+    bedrock: BedrockAccess | None
 
 
 def _secret(value) -> pulumi.Output[str] | None:
@@ -98,7 +106,9 @@ def cluster_args(s: StackSettings, stack: str) -> HermesClusterArgs:
         node_zone_count=s.node_zone_count,
         creator=creator or UNKNOWN_CREATOR,
         addon_versions=tuple(sorted(s.addon_versions.items())),
-        workload_namespace=s.namespace,
+        # `pulumi destroy` waits for the volumes of every instance's namespace (wait_for_released_volumes.sh).
+        workload_namespace=s.agents[0].settings.namespace,
+        more_workload_namespaces=tuple(agent.settings.namespace for agent in s.agents[1:]),
     )
 
 
@@ -137,14 +147,19 @@ def alert_args(s: StackSettings, stack: str) -> AlertTopicArgs:
     return AlertTopicArgs(emails=s.alert_emails, tags=(("project", PROJECT), ("stack", stack)))
 
 
-def guardrail_args(s: StackSettings, stack: str, alerts: AlertTopic, bedrock: BedrockAccess) -> CostGuardrailsArgs:
+def guardrail_args(s: StackSettings, stack: str, alerts: AlertTopic, instances: dict[str, Instance]) -> CostGuardrailsArgs:
+    """The stack's one Bedrock budget over every bedrock instance: AWS Budgets filters cost by service,
+    account, Region, usage type and cost allocation tag, not by the IAM role that made the call (README
+    "Add an agent")."""
     deny = s.bedrock_budget_deny_invoke
+    roles = [(name, instance.bedrock) for name, instance in instances.items() if instance.bedrock is not None]
+    (_, bedrock), others = roles[0], roles[1:]
     return CostGuardrailsArgs(
         budget_name=f"{PROJECT}-{stack}-bedrock",
         monthly_limit_usd=s.bedrock_monthly_budget_usd,
         actual_thresholds=s.bedrock_budget_thresholds,
         alert_topic_arn=alerts.arn,
-        models=s.effective_bedrock_models,
+        models=s.all_bedrock_models,
         hourly_token_limit=s.bedrock_hourly_token_alarm,
         alarm_prefix=f"hermes-{stack}",
         services=s.bedrock_budget_services,
@@ -153,6 +168,7 @@ def guardrail_args(s: StackSettings, stack: str, alerts: AlertTopic, bedrock: Be
         alert_emails=s.alert_emails,
         hermes_role_name=bedrock.role.name if deny else None,
         hermes_role_arn=bedrock.role_arn if deny else None,
+        other_roles=tuple((name, role.role.name, role.role_arn) for name, role in others) if deny else (),
         tags=(("project", PROJECT), ("stack", stack)),
     )
 
@@ -327,21 +343,20 @@ def cluster_name(s: StackSettings, stack: str) -> str:
     return s.existing_cluster_name if s.cluster_source == "existing" else f"hermes-{stack}"
 
 
-def observability_args(
-    s: StackSettings, stack: str, cluster: HermesCluster, alerts: AlertTopic, workload: str
-) -> ObservabilityArgs:
+def observability_args(s: StackSettings, stack: str, cluster: HermesCluster, alerts: AlertTopic) -> ObservabilityArgs:
+    first = s.agents[0]
     return ObservabilityArgs(
         cluster=cluster.identity,
         cluster_name=cluster_name(s, stack),
         region=s.aws_region,
-        namespace=s.namespace,
-        workload=workload,
+        namespace=first.settings.namespace,
+        workload=first.name,
         dashboard_name=f"hermes-{stack}",
-        cpu_limit=s.cpu_limit,
-        memory_limit=s.memory_limit,
-        storage_size=s.storage_size,
-        bedrock_models=s.effective_bedrock_models,
-        bedrock_region=s.effective_bedrock_region if s.model_provider == "bedrock" else "",
+        cpu_limit=first.settings.cpu_limit,
+        memory_limit=first.settings.memory_limit,
+        storage_size=first.settings.storage_size,
+        bedrock_models=s.all_bedrock_models,
+        bedrock_region=s.effective_bedrock_region if s.uses_bedrock else "",
         # A created cluster gets it; an adopted one only when its stack lists it (it may run it already).
         install_addon=s.cluster_source == "create" or CLOUDWATCH_ADDON in s.existing_cluster_addons,
         log_retention_days=s.log_retention_days,
@@ -351,15 +366,36 @@ def observability_args(
         # The agent's pods need nodes, and under Pod Identity the agent that hands out credentials.
         addon_depends_on=tuple(cluster.addons.ready),
         kubeconfig=cluster.kubeconfig,
+        more_workloads=tuple(
+            WatchedWorkload(namespace=a.settings.namespace, workload=a.name, cpu_limit=a.settings.cpu_limit,
+                            memory_limit=a.settings.memory_limit, storage_size=a.settings.storage_size)
+            for a in s.agents[1:]),
     )
+
+
+CREDENTIAL_OUTPUTS = ("api_server_key", "dashboard_password")  # absent with existingSecretName
+
+
+def instance_outputs(s: StackSettings, instance: Instance) -> dict:
+    """One instance's outputs: its URLs, port-forward commands and credentials, and its Bedrock role."""
+    hermes = instance.hermes
+    outputs = dict(hermes.outputs)
+    if s.dashboard_host:
+        outputs["open_dashboard"] = hermes.outputs["dashboard_url"].apply(
+            lambda url: command_line(["python3", "-m", "webbrowser", url])
+        )
+    else:
+        outputs["open_dashboard"] = hermes.outputs["port_forward_commands"].apply(lambda commands: commands[0])
+    if instance.bedrock is not None:
+        outputs["bedrock_role_arn"] = instance.bedrock.role_arn
+    return outputs
 
 
 def stack_outputs(
     s: StackSettings,
-    hermes: HermesAgent,
+    instances: dict[str, Instance],
     cluster: HermesCluster | None,
     image: HermesImage | None,
-    bedrock: BedrockAccess | None,
     backups: VolumeBackups | None = None,
     alerts: AlertTopic | None = None,
     guardrails: CostGuardrails | None = None,
@@ -367,15 +403,18 @@ def stack_outputs(
     stack: str,
     observability: Observability | None = None,
 ) -> dict:
-    """Every command among the outputs runs as `$(pulumi stack output <name>)` (operator_commands.py)."""
-    outputs = dict(hermes.outputs)
+    """Every command among the outputs runs as `$(pulumi stack output <name>)` (operator_commands.py).
+
+    `instances`: each instance's outputs by instance name (`pulumi stack output instances --json`), and
+    `instance_credentials` their generated credentials, a secret of its own so the rest stays readable.
+    The `hermes` instance's are also the flat outputs a one-agent stack has always had."""
+    per_instance = {agent.name: instance_outputs(agent.settings, instances[agent.name]) for agent in s.agents}
+    outputs = dict(per_instance.get(DEFAULT_INSTANCE, {}))
+    outputs["instances"] = {name: {k: v for k, v in o.items() if k not in CREDENTIAL_OUTPUTS}
+                            for name, o in per_instance.items()}
+    outputs["instance_credentials"] = pulumi.Output.secret(
+        {name: {k: v for k, v in o.items() if k in CREDENTIAL_OUTPUTS} for name, o in per_instance.items()})
     outputs["image"] = image.image_ref if image else s.hermes_image
-    if s.dashboard_host:
-        outputs["open_dashboard"] = hermes.outputs["dashboard_url"].apply(
-            lambda url: command_line(["python3", "-m", "webbrowser", url])
-        )
-    else:
-        outputs["open_dashboard"] = hermes.outputs["port_forward_commands"].apply(lambda commands: commands[0])
     if cluster is not None:
         outputs["cluster_name"] = cluster.name
         outputs["kubeconfig"] = cluster.kubeconfig
@@ -385,8 +424,6 @@ def stack_outputs(
             "aws", "eks", "update-kubeconfig", "--region", s.aws_region, "--name", name,
             "--kubeconfig", kubeconfig_file(stack),
         ]))
-    if bedrock is not None:
-        outputs["bedrock_role_arn"] = bedrock.role_arn
     if backups is not None:
         outputs["backup_vault_name"] = backups.vault.name
     if alerts is not None:
@@ -399,5 +436,3 @@ def stack_outputs(
     if observability is not None:
         outputs["cloudwatch_dashboard_url"] = observability.dashboard_url
     return outputs
-
-

@@ -82,6 +82,8 @@ class ClusterAddonsArgs:
     # the driver goes (reclaim policy Delete only): the cluster's kubeconfig, and the workload's namespace.
     kubeconfig: pulumi.Input[str] | None = None
     volume_namespace: str = ""
+    # Further Hermes instances' namespaces (several agents in one stack): one wait each, named for it.
+    more_volume_namespaces: tuple[str, ...] = ()
 
 
 class ClusterAddons(pulumi.ComponentResource):
@@ -106,7 +108,9 @@ class ClusterAddons(pulumi.ComponentResource):
         self.released_volumes = None
         if (self.ebs_csi_driver is not None and self.storage_class is not None and args.volume_reclaim_policy == "Delete"
                 and args.kubeconfig is not None and args.volume_namespace):
-            self.released_volumes = self._wait_for_released_volumes()
+            self.released_volumes = self._wait_for_released_volumes(args.volume_namespace, f"{name}-released-volumes")
+            for namespace in args.more_volume_namespaces:
+                self._wait_for_released_volumes(namespace, f"{name}-released-volumes-{namespace}")
         self.load_balancer_controller = (
             self._load_balancer_controller() if "load-balancer-controller" in args.install else None
         )
@@ -201,7 +205,7 @@ class ClusterAddons(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.ebs_csi_driver] if self.ebs_csi_driver else []),
         )
 
-    def _wait_for_released_volumes(self) -> command.local.Command:
+    def _wait_for_released_volumes(self, namespace: str, resource_name: str) -> command.local.Command:
         """Kubernetes deletes a claim's EBS volume asynchronously, after the claim; pulumi-kubernetes
         awaits only the claim. This resource's `delete` (components/wait_for_released_volumes.sh)
         bridges the gap: the workload's claim and namespace depend on it (ready_for_workloads), and it
@@ -209,12 +213,12 @@ class ClusterAddons(pulumi.ComponentResource):
         once the volumes are gone. It runs nothing on create or update."""
         args = self._args
         return command.local.Command(
-            f"{self._name}-released-volumes",
+            resource_name,
             delete=WAIT_FOR_RELEASED_VOLUMES.read_text(),
             interpreter=["/bin/sh", "-c"],
             environment={
                 "KUBECONFIG_JSON": pulumi.Output.secret(args.kubeconfig),
-                "NAMESPACE": args.volume_namespace,
+                "NAMESPACE": namespace,
                 "STORAGE_CLASS": GP3_STORAGE_CLASS,
                 "TIMEOUT_SECONDS": str(RELEASED_VOLUMES_TIMEOUT_SECONDS),
             },

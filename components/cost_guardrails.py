@@ -91,6 +91,9 @@ class CostGuardrailsArgs:
     all_marketplace: bool = True  # also count every AWS Marketplace charge (third-party models bill there)
     hermes_role_name: pulumi.Input[str] | None = None  # set: deny invoke when the budget is spent
     hermes_role_arn: pulumi.Input[str] | None = None
+    # The roles of a stack's further Hermes instances (settings.INSTANCE_KEYS), denied with the first:
+    # (instance name, role name, role ARN). The budget is the stack's: Bedrock spend is not split by role.
+    other_roles: tuple[tuple[str, pulumi.Input[str], pulumi.Input[str]], ...] = ()
     tags: tuple[tuple[str, str], ...] = ()
     # Where Bedrock is called and publishes its metrics, when not the provider's Region (aws:region);
     # the alarms' own topic there notifies these addresses.
@@ -146,7 +149,7 @@ def scheduler_trust_policy(account_id: str) -> dict:
     return _service_trust("scheduler.amazonaws.com", account_id)
 
 
-def attach_deny_policy(hermes_role_arn: str, deny_policy_arn: str) -> dict:
+def attach_deny_policy(hermes_role_arn: str | list[str], deny_policy_arn: str) -> dict:
     """What AWS Budgets may do: attach and detach the deny policy on the Hermes role, nothing else
     (iam:PolicyARN is the condition key of Attach/DetachRolePolicy: service-authorization list_awsidentityandaccessmanagementiam.html)."""
     return {
@@ -302,8 +305,8 @@ class CostGuardrails(pulumi.ComponentResource):
         executor, executor_policy = self._service_role(
             f"{name}-bedrock-budget-action", budgets_trust_policy, account_id, tags,
             "Assumed by AWS Budgets to attach the Bedrock deny policy to the Hermes role",
-            pulumi.Output.all(args.hermes_role_arn, self.deny_policy.arn).apply(
-                lambda v: json.dumps(attach_deny_policy(v[0], v[1]))),
+            pulumi.Output.all(self.deny_policy.arn, args.hermes_role_arn, *(arn for _, _, arn in args.other_roles)).apply(
+                lambda v: json.dumps(attach_deny_policy(v[1] if len(v) == 2 else list(v[1:]), v[0]))),
         )
         # No-op on create; its delete detaches the deny policy if the action left it attached. The
         # action depends on it, so it is deleted first and cannot attach the policy again.
@@ -314,6 +317,13 @@ class CostGuardrails(pulumi.ComponentResource):
             environment={"ROLE_NAME": args.hermes_role_name, "POLICY_ARN": self.deny_policy.arn},
             opts=child,
         )
+        detach_others = [command.local.Command(
+            f"{name}-bedrock-budget-detach-{instance}",
+            delete=DETACH_DENY_POLICY,
+            interpreter=["/bin/sh", "-c"],
+            environment={"ROLE_NAME": role_name, "POLICY_ARN": self.deny_policy.arn},
+            opts=child,
+        ) for instance, role_name, _ in args.other_roles]
         self.action = aws.budgets.BudgetAction(
             f"{name}-bedrock-budget-spent",
             budget_name=self.budget.name,
@@ -321,12 +331,12 @@ class CostGuardrails(pulumi.ComponentResource):
             approval_model="AUTOMATIC",
             notification_type="ACTUAL",
             action_threshold={"action_threshold_type": "PERCENTAGE", "action_threshold_value": 100.0},
-            definition={"iam_action_definition": {"policy_arn": self.deny_policy.arn, "roles": [args.hermes_role_name]}},
+            definition={"iam_action_definition": {"policy_arn": self.deny_policy.arn, "roles": [args.hermes_role_name, *(r for _, r, _ in args.other_roles)]}},
             execution_role_arn=executor.arn,
             subscribers=[{"address": args.alert_topic_arn, "subscription_type": "SNS"}],
             tags=tags,
             # The executor must keep its permission until the action is gone (teardown in reverse order).
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[executor_policy, self.detach_on_destroy]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[executor_policy, self.detach_on_destroy, *detach_others]),
         )
         lifter, lifter_policy = self._service_role(
             f"{name}-bedrock-budget-lift", scheduler_trust_policy, account_id, tags,

@@ -62,16 +62,20 @@ LIVENESS_SCRIPT = (
 S6_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL")
 
 # How long a stopping pod may take (the kubelet's SIGTERM-to-SIGKILL), and what s6 keeps of it for the
-# gateway and dashboard. The image pins s6-overlay 3.2.3.0 (the tag's Dockerfile, S6_OVERLAY_VERSION),
-# whose shutdown sends TERM and SIGKILLs survivors after S6_KILL_GRACETIME ms (libexec/stage0 passes it
-# to s6-linux-init as -q) and waits S6_SERVICES_GRACETIME ms for /etc/services.d services
-# (etc/s6-rc/scripts/services-down); both default to 3000 (s6-overlay README v3.2.3.0, "Customizing
-# s6-overlay behaviour"). The image declares no /etc/services.d services, so the two waits do not add
-# up. The margin is for s6's own stage 3 and the container runtime after the services are gone. The cost:
-# s6-linux-init v1.2.0.1 (what s6-overlay 3.2.3.0 bundles, conf/versions) sleeps the whole grace time
-# after that TERM even when everything has exited (s6-linux-init-shutdownd.c, deepsleepuntil), so every
-# stop of the pod takes about 50 s. Hermes itself drains in-flight agent turns only when
-# agent.restart_drain_timeout is set (default 0: interrupt, clean up, exit; gateway/restart.py).
+# gateway. The image pins s6-overlay 3.2.3.0 (the tag's Dockerfile, S6_OVERLAY_VERSION), which bundles
+# s6-linux-init 1.2.0.1 (s6-overlay conf/versions). At this tag the gateway is not an s6-rc service: the
+# image's `gateway run` writes a service directory under /run/service that s6-svscan supervises
+# (hermes_cli/gateway.py ~6556, service_manager.py ~624). On SIGTERM, stage 3 (`s6-rc -bda change`)
+# stops only s6-rc services (the dashboard); then s6-linux-init-shutdownd sends the remaining
+# supervisors and every process TERM, sleeps S6_KILL_GRACETIME ms and SIGKILLs what is left
+# (s6-linux-init-shutdownd.c ~365-389; stage0 passes the variable as -q). So S6_KILL_GRACETIME is the
+# gateway's window. S6_SERVICES_GRACETIME only bounds the wait for /etc/services.d services
+# (scripts/services-down), of which this image has none; it is set to the same value for images that
+# add some. Both default to 3000 (s6-overlay README v3.2.3.0, "Customizing s6-overlay behaviour"). The
+# margin is for stage 3 and the container runtime. The cost: that sleep is unconditional (deepsleepuntil,
+# no check for live processes), so every stop of the pod takes about 50 s. Hermes itself drains
+# in-flight agent turns only when agent.restart_drain_timeout is set (default 0: interrupt, clean up,
+# exit; gateway/restart.py).
 TERMINATION_GRACE_SECONDS = 60
 S6_SHUTDOWN_MARGIN_SECONDS = 10
 S6_GRACE_MILLISECONDS = str((TERMINATION_GRACE_SECONDS - S6_SHUTDOWN_MARGIN_SECONDS) * 1000)

@@ -83,6 +83,7 @@ class HermesClusterArgs:
     existing_addons: tuple[str, ...] = ()
     # The namespace whose deleted claims' EBS volumes `pulumi destroy` waits for (ClusterAddonsArgs).
     workload_namespace: str = ""
+    more_workload_namespaces: tuple[str, ...] = ()  # further Hermes instances' namespaces
 
 
 class SubnetLayout(NamedTuple):
@@ -144,6 +145,7 @@ class HermesCluster(pulumi.ComponentResource):
                 volume_tags=args.volume_tags,
                 addon_versions=args.addon_versions, volume_zones=tuple(self.node_zones),
                 kubeconfig=self.kubeconfig, volume_namespace=args.workload_namespace,
+                more_volume_namespaces=args.more_workload_namespaces,
             ),
             opts=pulumi.ResourceOptions(parent=self, providers={"kubernetes": self.provider}),
         )
@@ -217,26 +219,21 @@ class HermesCluster(pulumi.ComponentResource):
             lambda keepers: refuse_listed_creator((keepers or {}).get("principal", UNKNOWN_CREATOR),
                                                   args.admin_principal_arns, args.cluster_name)
         )
+
+        def access_entry(arn: str, association: str, policy: str) -> eks.AccessEntryArgs:
+            return eks.AccessEntryArgs(
+                principal_arn=checked.apply(lambda _: arn),
+                type=eks.AccessEntryType.STANDARD,
+                access_policies={association: eks.AccessPolicyAssociationArgs(
+                    policy_arn=self.partition.apply(lambda p: policy.format(partition=p)),
+                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
+                )},
+            )
+
         access_entries = {
-            _entry_name(arn): eks.AccessEntryArgs(
-                principal_arn=checked.apply(lambda _, arn=arn: arn),
-                type=eks.AccessEntryType.STANDARD,
-                access_policies={"cluster-admin": eks.AccessPolicyAssociationArgs(
-                    policy_arn=self.partition.apply(lambda p: CLUSTER_ADMIN_POLICY.format(partition=p)),
-                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                )},
-            )
-            for arn in args.admin_principal_arns
+            _entry_name(arn): access_entry(arn, "cluster-admin", CLUSTER_ADMIN_POLICY) for arn in args.admin_principal_arns
         } | {
-            _entry_name(arn): eks.AccessEntryArgs(
-                principal_arn=checked.apply(lambda _, arn=arn: arn),
-                type=eks.AccessEntryType.STANDARD,
-                access_policies={"view": eks.AccessPolicyAssociationArgs(
-                    policy_arn=self.partition.apply(lambda p: CLUSTER_VIEW_POLICY.format(partition=p)),
-                    access_scope=aws.eks.AccessPolicyAssociationAccessScopeArgs(type="cluster"),
-                )},
-            )
-            for arn in args.viewer_principal_arns
+            _entry_name(arn): access_entry(arn, "view", CLUSTER_VIEW_POLICY) for arn in args.viewer_principal_arns
         }
         # With logging on, EKS writes to /aws/eks/<name>/cluster and creates that group itself, with no
         # retention (kept forever), when it does not exist yet (amazon-eks-user-guide, control-plane-logs):

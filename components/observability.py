@@ -26,6 +26,7 @@ The control plane's own log group belongs to the cluster (components/hermes_clus
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 
@@ -173,10 +174,10 @@ def alarm_specs(w: Watched, prefix: str) -> list[AlarmSpec]:
     return specs
 
 
-def dashboard_body(w: Watched, alarm_arns: list[str] | tuple[str, ...] = ()) -> dict:
+def dashboard_body(w: Watched, alarm_arns: list[str] | tuple[str, ...] = (), more: tuple[Watched, ...] = ()) -> dict:
     """The CloudWatch dashboard (dashboard body structure: CloudWatch API reference,
-    CloudWatch-Dashboard-Body-Structure): a 24-column grid of widgets, each with x, y, width, height."""
-    pod = w.pod()
+    CloudWatch-Dashboard-Body-Structure): a 24-column grid of widgets, each with x, y, width, height.
+    `more`: further Hermes instances of the stack, each a section of its own rows below the first's."""
     widgets: list[dict] = []
     cursor = {"x": 0, "y": 0, "row_height": 0}
 
@@ -208,47 +209,53 @@ def dashboard_body(w: Watched, alarm_arns: list[str] | tuple[str, ...] = ()) -> 
 
     percent = {"left": {"min": 0, "max": 100, "label": "%", "showUnits": False}}
     at_limit = {"horizontal": [{"label": "limit", "value": 100}]}
-    metrics("Health: pod Ready (1) and replicas available", [
-        [CONTAINER_INSIGHTS, "pod_status_ready", *pod, {"label": "pod Ready", "stat": "Minimum"}],
-        [CONTAINER_INSIGHTS, "status_replicas_available", *pod, {"label": "replicas available", "stat": "Minimum"}],
-    ], stat="Minimum")
-    metrics("Container restarts (running total of the current pod)", [
-        [CONTAINER_INSIGHTS, "pod_number_of_container_restarts", *pod, {"label": "restarts"}],
-    ], stat="Maximum")
-    metrics(f"Memory against its limit ({w.memory_limit})", [
-        [CONTAINER_INSIGHTS, "pod_memory_utilization_over_pod_limit", *pod, {"label": "% of limit"}],
-    ], stat="Maximum", y_axis=percent, annotations=at_limit)
-    if w.cpu_limit:
-        metrics(f"CPU against its limit ({w.cpu_limit})", [
-            [CONTAINER_INSIGHTS, "pod_cpu_utilization_over_pod_limit", *pod, {"label": "% of limit"}],
-        ], stat="Maximum", y_axis=percent, annotations=at_limit)
-    else:
-        # No CPU limit (cpuLimit empty), so Container Insights has no over-limit figure: usage and the
-        # request, both as a share of the node.
-        metrics("CPU (no limit set): usage and request, % of the node", [
-            [CONTAINER_INSIGHTS, "pod_cpu_utilization", *pod, {"label": "usage"}],
-            [CONTAINER_INSIGHTS, "pod_cpu_reserved_capacity", *pod, {"label": "request"}],
-        ], stat="Maximum", y_axis=percent)
     application_logs = log_group_name(w.cluster_name, "application")
-    # What the logs show is the moment the volume is full (SQLite: "database or disk is full", the
-    # kernel: "No space left on device"): the fill level below says when it is getting there.
-    add("log", 16, 6, {
-        "title": f"Volume /opt/data ({w.storage_size}): full-disk errors in Hermes' logs",
-        "region": w.region, "view": "timeSeries", "stacked": False,
-        "query": (f"SOURCE '{application_logs}' | filter kubernetes.namespace_name = '{w.namespace}' "
-                  "| filter log like /No space left on device|database or disk is full/ "
-                  "| stats count(*) as full_disk_errors by bin(5m)"),
-    })
-    if w.volume_metrics:
-        metrics(f"Volume /opt/data used, % of {w.storage_size} (grow with storageSize)", [
-            [METRIC_NAMESPACE, USED_PERCENT, *w.volume(), {"label": "used"}],
-        ], stat="Maximum", y_axis=percent, annotations={"horizontal": [
-            {"label": "alarm", "value": VOLUME_FULL_PERCENT}, {"label": "full", "value": 100}]})
-    else:
-        add("text", 8, 6, {"markdown": (
-            "**Volume fill level.** Container Insights has no metric for it; check with\n\n"
-            f"`kubectl -n {w.namespace} exec deploy/{w.workload} -c {w.container} -- df -h /opt/data`\n\n"
-            "and grow it with `storageSize` (never shrinks).")})
+
+    def pod_rows(w: Watched) -> None:
+        """One instance's pod: health, restarts, memory, CPU and its volume."""
+        pod = w.pod()
+        metrics("Health: pod Ready (1) and replicas available", [
+            [CONTAINER_INSIGHTS, "pod_status_ready", *pod, {"label": "pod Ready", "stat": "Minimum"}],
+            [CONTAINER_INSIGHTS, "status_replicas_available", *pod, {"label": "replicas available", "stat": "Minimum"}],
+        ], stat="Minimum")
+        metrics("Container restarts (running total of the current pod)", [
+            [CONTAINER_INSIGHTS, "pod_number_of_container_restarts", *pod, {"label": "restarts"}],
+        ], stat="Maximum")
+        metrics(f"Memory against its limit ({w.memory_limit})", [
+            [CONTAINER_INSIGHTS, "pod_memory_utilization_over_pod_limit", *pod, {"label": "% of limit"}],
+        ], stat="Maximum", y_axis=percent, annotations=at_limit)
+        if w.cpu_limit:
+            metrics(f"CPU against its limit ({w.cpu_limit})", [
+                [CONTAINER_INSIGHTS, "pod_cpu_utilization_over_pod_limit", *pod, {"label": "% of limit"}],
+            ], stat="Maximum", y_axis=percent, annotations=at_limit)
+        else:
+            # No CPU limit (cpuLimit empty), so Container Insights has no over-limit figure: usage and the
+            # request, both as a share of the node.
+            metrics("CPU (no limit set): usage and request, % of the node", [
+                [CONTAINER_INSIGHTS, "pod_cpu_utilization", *pod, {"label": "usage"}],
+                [CONTAINER_INSIGHTS, "pod_cpu_reserved_capacity", *pod, {"label": "request"}],
+            ], stat="Maximum", y_axis=percent)
+        # What the logs show is the moment the volume is full (SQLite: "database or disk is full", the
+        # kernel: "No space left on device"): the fill level below says when it is getting there.
+        add("log", 16, 6, {
+            "title": f"Volume /opt/data ({w.storage_size}): full-disk errors in Hermes' logs",
+            "region": w.region, "view": "timeSeries", "stacked": False,
+            "query": (f"SOURCE '{application_logs}' | filter kubernetes.namespace_name = '{w.namespace}' "
+                      "| filter log like /No space left on device|database or disk is full/ "
+                      "| stats count(*) as full_disk_errors by bin(5m)"),
+        })
+        if w.volume_metrics:
+            metrics(f"Volume /opt/data used, % of {w.storage_size} (grow with storageSize)", [
+                [METRIC_NAMESPACE, USED_PERCENT, *w.volume(), {"label": "used"}],
+            ], stat="Maximum", y_axis=percent, annotations={"horizontal": [
+                {"label": "alarm", "value": VOLUME_FULL_PERCENT}, {"label": "full", "value": 100}]})
+        else:
+            add("text", 8, 6, {"markdown": (
+                "**Volume fill level.** Container Insights has no metric for it; check with\n\n"
+                f"`kubectl -n {w.namespace} exec deploy/{w.workload} -c {w.container} -- df -h /opt/data`\n\n"
+                "and grow it with `storageSize` (never shrinks).")})
+
+    pod_rows(w)
 
     if w.bedrock_models:
         def per_model(metric: str, label: str, **options) -> list[list]:
@@ -274,12 +281,35 @@ def dashboard_body(w: Watched, alarm_arns: list[str] | tuple[str, ...] = ()) -> 
         "query": (f"SOURCE '{application_logs}' | fields @timestamp, kubernetes.container_name, log "
                   f"| filter kubernetes.namespace_name = '{w.namespace}' | sort @timestamp desc | limit 100"),
     })
+
+    for other in more:
+        add("text", 24, 2, {"markdown": (
+            f"## Hermes instance `{other.workload}`\n"
+            f"Namespace `{other.namespace}`, Deployment `{other.workload}`.")})
+        pod_rows(other)
+        add("log", 24, 6, {
+            "title": f"{other.workload}: latest log lines",
+            "region": w.region, "view": "table",
+            "query": (f"SOURCE '{application_logs}' | fields @timestamp, kubernetes.container_name, log "
+                      f"| filter kubernetes.namespace_name = '{other.namespace}' | sort @timestamp desc | limit 100"),
+        })
     return {"widgets": widgets}
 
 
 # ---------------------------------------------------------------------------------------------
 # The component
 # ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class WatchedWorkload:
+    """A further Hermes instance: what differs from the first in Watched."""
+
+    namespace: str
+    workload: str
+    cpu_limit: str = ""
+    memory_limit: str = "4Gi"
+    storage_size: str = "20Gi"
+
 
 @dataclass(frozen=True)
 class ObservabilityArgs:
@@ -303,6 +333,9 @@ class ObservabilityArgs:
     # The cluster's kubeconfig: `pulumi destroy` waits with it until the add-on's pods are gone before
     # deleting the log groups they write to. None: no wait (the add-on still goes first).
     kubeconfig: pulumi.Input[str] | None = None
+    # Further Hermes instances of the stack: alarms of their own (named for the instance) and a section
+    # of the dashboard each. The instance above keeps the names it had alone.
+    more_workloads: tuple[WatchedWorkload, ...] = ()
 
 
 class Observability(pulumi.ComponentResource):
@@ -326,12 +359,18 @@ class Observability(pulumi.ComponentResource):
             bedrock_models=args.bedrock_models, bedrock_region=args.bedrock_region,
             volume_metrics=args.volume_metrics,
         )
+        more = tuple(dataclasses.replace(watched, namespace=m.namespace, workload=m.workload, cpu_limit=m.cpu_limit,
+                                         memory_limit=m.memory_limit, storage_size=m.storage_size, bedrock_models=())
+                     for m in args.more_workloads)
         self.alarms = [self._alarm(spec, tags) for spec in alarm_specs(watched, args.dashboard_name)]
+        for other in more:
+            self.alarms += [self._alarm(spec, tags, f"{name}-{other.workload}")
+                            for spec in alarm_specs(other, f"{args.dashboard_name}-{other.workload}")]
         self.dashboard = aws.cloudwatch.Dashboard(
             f"{name}-dashboard",
             dashboard_name=args.dashboard_name,
             dashboard_body=pulumi.Output.all(*[a.arn for a in self.alarms]).apply(
-                lambda arns: json.dumps(dashboard_body(watched, arns))
+                lambda arns: json.dumps(dashboard_body(watched, arns, more))
             ),
             opts=child,
         )
@@ -391,7 +430,8 @@ class Observability(pulumi.ComponentResource):
                                                                   *args.addon_depends_on]),
         )
 
-    def _alarm(self, spec: AlarmSpec, tags: dict) -> aws.cloudwatch.MetricAlarm:
+    def _alarm(self, spec: AlarmSpec, tags: dict, prefix: str = "") -> aws.cloudwatch.MetricAlarm:
+        prefix = prefix or self._name
         actions = [self._args.alert_topic_arn]
         common = dict(
             name=spec.name, alarm_description=spec.description, comparison_operator=spec.comparison,
@@ -403,11 +443,11 @@ class Observability(pulumi.ComponentResource):
         opts = pulumi.ResourceOptions(parent=self)
         if not spec.expression:
             return aws.cloudwatch.MetricAlarm(
-                f"{self._name}-{spec.key}", namespace=spec.namespace, metric_name=spec.metric, statistic=spec.statistic,
+                f"{prefix}-{spec.key}", namespace=spec.namespace, metric_name=spec.metric, statistic=spec.statistic,
                 period=PERIOD, dimensions=dimensions, **common, opts=opts,
             )
         return aws.cloudwatch.MetricAlarm(
-            f"{self._name}-{spec.key}",
+            f"{prefix}-{spec.key}",
             metric_queries=[
                 aws.cloudwatch.MetricAlarmMetricQueryArgs(
                     id="m1", return_data=False,

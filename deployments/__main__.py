@@ -22,8 +22,7 @@ from deploy_access import (
     pulumi_audience,
 )
 from github_actions_access import AUDIENCE as GITHUB_AUDIENCE
-from github_actions_access import ROLES as GITHUB_ROLES
-from github_actions_access import GithubActionsAccess, GithubActionsAccessArgs
+from github_actions_access import DELIVERY_STACK, SANDBOX_STACK, GithubActionsAccess, GithubActionsAccessArgs, roles_made_by
 from policy_enforcement import PolicyEnforcement, PolicyEnforcementArgs
 from stack_deployment import StackDeployment, StackDeploymentArgs
 
@@ -32,8 +31,9 @@ settings = load_settings()
 plans = plans_for(settings.stacks)  # prod and the review-stack template are never both here (delivery_settings)
 pulumi_provider_arn = (existing_oidc_provider(PULUMI_OIDC_ISSUER, pulumi_audience(settings.organization), "oidcProvider")
                        if settings.oidc_provider == "existing" else "")
+github_wanted = settings.github_actions or settings.github_sandbox_preview
 github_provider_arn = (existing_oidc_provider(GITHUB_OIDC_ISSUER, GITHUB_AUDIENCE, "githubOidcProvider")
-                       if settings.github_actions and settings.github_oidc_provider == "existing" else "")
+                       if github_wanted and settings.github_oidc_provider == "existing" else "")
 # This program is <repository>/<programDir>/deployments; the pack's folder is relative to the repository.
 repository_root = Path(__file__).resolve().parent.parent
 for _ in PurePosixPath(settings.program_dir).parts:
@@ -82,15 +82,18 @@ if settings.enforce_policy_pack:
         stacks=tuple(plan.stack for plan in plans if not plan.pull_request_template),
     ))
 
-# 5. Optionally, what the GitHub Actions workflows may do: AWS roles and Pulumi Cloud teams per job.
+# 5. Optionally, what the GitHub Actions workflows may do: AWS roles and Pulumi Cloud teams per job;
+#    prod's account (githubActions) or the sandbox account's preview (githubSandboxPreview), never both.
 github = None
-if settings.github_actions:
+github_made_by = DELIVERY_STACK if settings.github_actions else SANDBOX_STACK
+if github_wanted:
     github = GithubActionsAccess("github-actions", GithubActionsAccessArgs(
         organization=settings.organization,
         subject_repository=settings.github_subject_repository or settings.repository,
         project=settings.project,
         delivery_project=DELIVERY_PROJECT,
         existing_provider_arn=github_provider_arn,
+        made_by=github_made_by,
     ))
 
 # 6. Outputs. A deploy role that did not create a stack's EKS cluster needs an access entry: list its ARN
@@ -100,5 +103,5 @@ pulumi.export("deploy_role_arns", access.role_arns)
 if github is not None:
     # One output per GitHub variable the workflows read (README, "Delivery", Bootstrap step 2).
     pulumi.export("github_oidc_provider_arn", github.provider_arn)
-    for role in GITHUB_ROLES:
+    for role in roles_made_by(github_made_by):
         pulumi.export(f"github_{role.kind}_role_arn_{role.stack}", github.role_arns[f"{role.kind}-{role.stack}"])

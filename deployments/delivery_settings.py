@@ -126,6 +126,7 @@ class DeliverySettings(BaseModel):
 
     # --- GitHub Actions (.github/workflows/), for teams deploying without Deployments -----------
     github_actions: bool = False
+    github_sandbox_preview: bool = False
     github_oidc_provider: Literal["create", "existing"] = "create"
     github_subject_repository: GithubSubjectRepository = ""
 
@@ -155,6 +156,7 @@ KEY_DOCS: dict[str, str] = {
     "review_stack_pattern": "Names of the review stacks Deployments creates from the `pr` template; the `pr` deploy role trusts only these.",
     "enforce_policy_pack": "Make Pulumi Cloud run the policy pack (published with `pulumi policy publish policy`) on every update of `dev` and `prod` (those in `stacks`): a preventative policy group per stack. Needs a paid edition (Pro or above); `false` leaves only pre_run.sh's preview.",
     "github_actions": "Also create the AWS side of the GitHub Actions workflows: the GitHub OIDC provider, and a preview and a deploy role for `dev` and `prod`. Only where `stacks` is `[dev, prod]`.",
+    "github_sandbox_preview": "On the review stacks' delivery stack (`stacks` holding `pr`, as Pulumi.sandbox.yaml): create what the workflow's `Preview sandbox` needs, the GitHub OIDC provider (`githubOidcProvider`), a read-only role for pull requests, and Stack Read on this stack for `delivery`'s team `hermes-eks-preview-dev` (run `delivery` with `githubActions: true` first). No secret setting beside it: every pull request may read this stack.",
     "github_oidc_provider": "`create` the IAM OIDC provider for https://token.actions.githubusercontent.com, or use the `existing` one.",
     "github_subject_repository": "The repository as GitHub's OIDC subject names it; empty: `repository`. Repositories created after 2026-07-15: owner@<ORG_ID>/repo@<REPO_ID>.",
     "drift_schedule": "Cron schedule (UTC) of drift detection on `prod`.",
@@ -238,13 +240,30 @@ def parse_settings(stack_config: Mapping[str, Any], *, stack: str,
 
 
 def _combination_problems(settings: DeliverySettings, stack_file: str) -> list[str]:
+    problems = []
     # The workflows preview and deploy `dev` and `prod`, from one GitHub issuer and one set of teams in
     # Pulumi Cloud, with roles in the account of both (github_actions_access.py).
     if settings.github_actions and not {"dev", "prod"} <= set(settings.stacks):
-        return [f"{config_key('github_actions')} in {stack_file} is true and {config_key('stacks')} is "
-                f"{_shown('stacks', list(settings.stacks))}; allowed: {config_key('github_actions')} only on the "
-                f"delivery stack whose stacks are [dev, prod], or false"]
-    return []
+        problems.append(
+            f"{config_key('github_actions')} in {stack_file} is true and {config_key('stacks')} is "
+            f"{_shown('stacks', list(settings.stacks))}; allowed: {config_key('github_actions')} only on the "
+            f"delivery stack whose stacks are [dev, prod], or false")
+    # Every pull request previews the sandbox stack without a reviewer (github_actions_access.py): only in
+    # the account whose review stacks already run pull requests' code, never prod's (`pr` excludes it).
+    if settings.github_sandbox_preview and REVIEW_TEMPLATE not in settings.stacks:
+        problems.append(
+            f"{config_key('github_sandbox_preview')} in {stack_file} is true and {config_key('stacks')} is "
+            f"{_shown('stacks', list(settings.stacks))}; allowed: {config_key('github_sandbox_preview')} only on "
+            f"the delivery stack whose stacks hold {REVIEW_TEMPLATE} (as Pulumi.sandbox.yaml), or false")
+    # Stack Read, which that preview's team holds, decrypts the stack's secrets (Pulumi Cloud RBAC).
+    for attribute in sorted(SECRET_KEYS):
+        if settings.github_sandbox_preview and getattr(settings, attribute) is not None:
+            problems.append(
+                f"{config_key(attribute)} in {stack_file} is {_shown(attribute, getattr(settings, attribute))} and "
+                f"{config_key('github_sandbox_preview')} is true; allowed: no secret on a stack every pull request "
+                f"may read (unset it with `pulumi config rm {config_key(attribute).split(':', 1)[1]}`), or "
+                f"{config_key('github_sandbox_preview')}: false")
+    return problems
 
 
 def _current_config() -> dict[str, Any]:

@@ -1,5 +1,6 @@
 """GithubActionsAccess: what the GitHub Actions workflows (.github/workflows/) may do, in AWS and in
-Pulumi Cloud. Created only with `githubActions: true`.
+Pulumi Cloud. Created with `githubActions: true` on `delivery` (prod's account), and its sandbox part
+with `githubSandboxPreview: true` on `sandbox` (the review stacks' account, without prod).
 
 A `pull_request` run uses the workflow file of the pull request's merge commit (GitHub docs, "Events
 that trigger workflows"): its author can rewrite every step, so whatever a pull-request job can obtain
@@ -10,6 +11,7 @@ the deploy jobs, which run from `main` behind their environment, can write:
 | -------------------------------- | -------------------------------- | --------------------------------------- | --------------------------------- |
 | Preview dev (pull-request.yml)   | repo:<repo>:pull_request         | hermes-eks-preview-dev (dev: read)      | ...-github-preview-dev (read-only) |
 | Preview prod, Preview delivery   | repo:<repo>:environment:prod-preview | hermes-eks-preview-prod (prod, delivery: read) | ...-github-preview-prod, -delivery (read-only) |
+| Preview sandbox (pull-request.yml) | repo:<repo>:pull_request       | hermes-eks-preview-dev (sandbox: read)  | ...-github-preview-sandbox, in the sandbox account (read-only) |
 | pulumi up dev (deploy.yml)       | repo:<repo>:environment:dev      | hermes-eks-deploy-dev (dev: edit)       | ...-github-dev (deploy permissions) |
 | pulumi up prod (deploy.yml)      | repo:<repo>:environment:prod     | hermes-eks-deploy-prod (prod: edit)     | ...-github-prod (deploy permissions) |
 
@@ -23,6 +25,13 @@ the deploy jobs, which run from `main` behind their environment, can write:
   secrets; `pulumi up` needs write (docs administration/concepts/rbac/permission-sets). So prod's
   read team is reached only after a reviewer approves `prod-preview`. Team tokens need the Enterprise
   edition or above (pulumi/docs#16149).
+- `sandbox` is previewed without a reviewer, like dev: its account holds no prod, and every pull
+  request's review stack already runs there with PowerUserAccess (deploy_access.py; all but `iam:*`,
+  `organizations:*`, `account:*`, AWS managed-policy reference v12), so ReadOnlyAccess adds only IAM,
+  Organizations and account reads; its stack holds no secret (delivery_settings refuses secret settings
+  beside `githubSandboxPreview`). Its role and the team's Stack Read on it are made by `sandbox` itself,
+  in its account; the team and GitHub's issuer are `delivery`'s, whose `pull_request` policy already
+  gives that subject `hermes-eks-preview-dev`'s token (a subject gets one team: subject_teams).
 - AWS: StringEquals on `token.actions.githubusercontent.com:aud = sts.amazonaws.com` (configure-aws-
   credentials' audience) and on exactly one subject. Preview roles get AWS's ReadOnlyAccess, and in
   EKS only AmazonEKSViewPolicy (the main program's clusterViewerPrincipalArns). Repositories created
@@ -50,7 +59,9 @@ from deploy_access import (
 AUDIENCE = "sts.amazonaws.com"
 READ_ONLY = "ReadOnlyAccess"
 STACKS = ("dev", "prod")  # the main program's stacks the workflows preview and deploy
-DELIVERY_STACK = "delivery"  # this program's own stack, previewed on pull requests too
+# This program's own stacks, previewed on pull requests too; each makes the roles of its AWS account.
+DELIVERY_STACK = "delivery"  # prod's account
+SANDBOX_STACK = "sandbox"  # the review stacks' account, without prod
 # The environment prod's (and this program's) previews run in: required reviewers, any branch.
 PREVIEW_ENVIRONMENT = "prod-preview"
 MAIN_REF = "refs/heads/main"
@@ -62,6 +73,7 @@ class GithubRole:
     stack: str  # the stack it previews or deploys
     subject: str  # what follows `repo:<repository>:` in the job's OIDC subject
     team: str  # the Pulumi Cloud team whose token the job gets
+    made_by: str = DELIVERY_STACK  # this program's stack that makes the role, in its AWS account
 
 
 ROLES = (
@@ -70,7 +82,12 @@ ROLES = (
     GithubRole("preview", DELIVERY_STACK, f"environment:{PREVIEW_ENVIRONMENT}", "hermes-eks-preview-prod"),
     GithubRole("deploy", "dev", "environment:dev", "hermes-eks-deploy-dev"),
     GithubRole("deploy", "prod", "environment:prod", "hermes-eks-deploy-prod"),
+    GithubRole("preview", SANDBOX_STACK, "pull_request", "hermes-eks-preview-dev", made_by=SANDBOX_STACK),
 )
+
+
+def roles_made_by(stack: str) -> tuple[GithubRole, ...]:
+    return tuple(role for role in ROLES if role.made_by == stack)
 
 
 def role_name(kind: str, stack: str) -> str:
@@ -97,12 +114,13 @@ def trust_policy(provider_arn: str, repository: str, role: GithubRole) -> dict:
     }
 
 
-def team_stacks(team: str, project: str, delivery_project: str) -> dict[tuple[str, str], str]:
-    """(project, stack) -> "read" or "edit": every stack the team may see, and how."""
+def team_stacks(team: str, project: str, delivery_project: str, made_by: str | None = None) -> dict[tuple[str, str], str]:
+    """(project, stack) -> "read" or "edit": every stack the team may see, and how (`made_by`: only the
+    grants that stack of this program makes)."""
     grants = {}
     for role in ROLES:
-        if role.team == team:
-            stack_project = delivery_project if role.stack == DELIVERY_STACK else project
+        if role.team == team and made_by in (None, role.made_by):
+            stack_project = delivery_project if role.stack in (DELIVERY_STACK, SANDBOX_STACK) else project
             grants[(stack_project, role.stack)] = "read" if role.kind == "preview" else "edit"
     return grants
 
@@ -135,12 +153,16 @@ class GithubActionsAccessArgs:
     project: str  # the main program's project
     delivery_project: str  # this program's project
     existing_provider_arn: str = ""  # empty: create the provider
+    # DELIVERY_STACK: every role of prod's account, the teams and GitHub's issuer in Pulumi Cloud.
+    # SANDBOX_STACK: only the sandbox account's roles and their teams' Stack Read on `sandbox`.
+    made_by: str = DELIVERY_STACK
 
 
 class GithubActionsAccess(pulumi.ComponentResource):
     def __init__(self, name: str, args: GithubActionsAccessArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("hermes-eks-deployments:index:GithubActionsAccess", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # AWS allows one OIDC provider per URL per account: each account's own, created or found.
         self.provider_arn = oidc_provider_arn(
             f"{name}-github-oidc", issuer=GITHUB_OIDC_ISSUER, audience=AUDIENCE,
             existing_arn=args.existing_provider_arn, project=args.project, parent=self)
@@ -148,9 +170,10 @@ class GithubActionsAccess(pulumi.ComponentResource):
         identity = aws.get_caller_identity_output(opts=pulumi.InvokeOptions(parent=self))
         partition = aws.get_partition_output(opts=pulumi.InvokeOptions(parent=self)).partition
 
-        # --- AWS: one role per job ------------------------------------------------------------------
+        # --- AWS: one role per job, in the account of the stack that makes it -------------------------
+        roles = roles_made_by(args.made_by)
         self.role_arns: dict[str, pulumi.Output[str]] = {}
-        for github_role in ROLES:
+        for github_role in roles:
             kind, stack = github_role.kind, github_role.stack
             logical = f"{name}-{kind}-{stack}"
             role = aws.iam.Role(
@@ -171,26 +194,33 @@ class GithubActionsAccess(pulumi.ComponentResource):
                 grant_deploy_permissions(logical, role, partition, identity.account_id, self)
             self.role_arns[f"{kind}-{stack}"] = role.arn
 
-        # --- Pulumi Cloud: a team per job kind, its stacks, and the GitHub issuer's policies ----------
+        # --- Pulumi Cloud: a team per job kind (delivery's), its stacks, the GitHub issuer's policies ---
         self.teams: dict[str, ps.Team] = {}
-        for team_name in dict.fromkeys(r.team for r in ROLES):
-            team = ps.Team(f"{name}-{team_name}", organization_name=args.organization, team_type="pulumi",
-                           name=team_name, display_name=team_name,
-                           description="GitHub Actions jobs of hermes-eks (deployments/github_actions_access.py)",
-                           opts=child)
-            self.teams[team_name] = team
-            for (project, stack), permission in team_stacks(team_name, args.project, args.delivery_project).items():
+        if args.made_by == DELIVERY_STACK:
+            for team_name in dict.fromkeys(r.team for r in ROLES):
+                self.teams[team_name] = ps.Team(
+                    f"{name}-{team_name}", organization_name=args.organization, team_type="pulumi",
+                    name=team_name, display_name=team_name,
+                    description="GitHub Actions jobs of hermes-eks (deployments/github_actions_access.py)",
+                    opts=child)
+        for team_name in dict.fromkeys(r.team for r in roles):
+            # On `sandbox` the team is delivery's, named: `githubActions` on delivery comes first (README).
+            team = self.teams[team_name].name if team_name in self.teams else team_name
+            grants = team_stacks(team_name, args.project, args.delivery_project, made_by=args.made_by)
+            for (project, stack), permission in grants.items():
                 ps.TeamStackPermission(f"{name}-{team_name}-{stack}", organization=args.organization,
-                                       project=project, stack=stack, team=team.name,
+                                       project=project, stack=stack, team=team,
                                        permission=PERMISSIONS[permission], opts=child)
         # Policies are matched in order and the first match decides (pulumi/docs oidc-issuers).
-        self.issuer = ps.OidcIssuer(
-            f"{name}-pulumi-issuer", organization=args.organization, name="github-actions-hermes-eks",
-            url=f"https://{GITHUB_OIDC_ISSUER}",
-            policies=[ps.AuthPolicyDefinitionArgs(
-                decision=ps.AuthPolicyDecision.ALLOW, token_type=ps.AuthPolicyTokenType.TEAM,
-                team_name=self.teams[team].name, rules=issuer_rules(args.subject_repository, r))
-                for r, team in subject_teams().items()],
-            opts=child)
+        self.issuer = None
+        if args.made_by == DELIVERY_STACK:
+            self.issuer = ps.OidcIssuer(
+                f"{name}-pulumi-issuer", organization=args.organization, name="github-actions-hermes-eks",
+                url=f"https://{GITHUB_OIDC_ISSUER}",
+                policies=[ps.AuthPolicyDefinitionArgs(
+                    decision=ps.AuthPolicyDecision.ALLOW, token_type=ps.AuthPolicyTokenType.TEAM,
+                    team_name=self.teams[team].name, rules=issuer_rules(args.subject_repository, r))
+                    for r, team in subject_teams().items()],
+                opts=child)
 
         self.register_outputs({"provider_arn": self.provider_arn, "role_arns": self.role_arns})

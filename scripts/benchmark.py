@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Measure what matters and print it; nothing here is asserted as a limit.
 
-    python3 scripts/test.py --co -q >/dev/null   # once, to create .venvs/
-    python3 scripts/benchmark.py [--runs N]
+    python3 scripts/test.py --co -q >/dev/null   # once, to create .venvs/ (for the first two)
+    python3 scripts/benchmark.py [--runs N] [--only program|pod|suite] [--source REPOSITORY] [--traversable]
 
 Reports, on this machine:
   - program evaluation: the real __main__.py under mocks, per stack file (median of N runs);
   - the contract pod: seconds until the real Hermes gateway and dashboard answer;
-  - the whole test suite: wall time of the README's test command (venvs already built).
+  - the whole test suite as a newcomer meets it: the README's test command in a fresh `git clone` of
+    this checkout's HEAD (in a new 0700 temporary directory, as a clone in root's home is), with empty
+    pip and uv caches, every install included ("cold"); then the same clone again ("warm"). For each:
+    the wall time, each virtualenv's install time, the program renders and the ten slowest items.
 """
 
 from __future__ import annotations
@@ -15,8 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,50 +31,102 @@ VENVS = ROOT / ".venvs"
 
 
 def in_test_venv(code: str) -> str:
-    env = {**os.environ, "HERMES_EKS_HERMES_PYTHON": str(VENVS / "hermes" / "bin" / "python")}
+    env = {**os.environ, "HERMES_EKS_HERMES_PYTHON": str((VENVS / "hermes").resolve() / "bin" / "python")}
     return subprocess.run([str(VENVS / "test" / "bin" / "python"), "-c", code], cwd=ROOT, env=env,
                           capture_output=True, text=True, check=True).stdout.strip()
+
+
+def suite_run(clone: Path, caches: Path, label: str) -> int:
+    """The README's test command in `clone`, with pip's and uv's caches in `caches`; prints the figures."""
+    env = {**os.environ, "UV_CACHE_DIR": str(caches / "uv"), "PIP_CACHE_DIR": str(caches / "pip")}
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "scripts/test.py"], cwd=clone, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    lines = result.stdout.splitlines()
+    summary = [line for line in lines if re.search(r"\d+ (passed|failed|error)", line)]
+    print(f"\n{label}: {elapsed:.1f} s wall, exit {result.returncode}; {summary[-1].strip('= ') if summary else 'no summary'}")
+    for line in lines:
+        if line.startswith("[test.py] installed") or line.startswith("program renders:"):
+            print("  " + line)
+    if "slowest 10 durations" in result.stdout:
+        slowest = result.stdout.split("slowest 10 durations", 1)[1].splitlines()[1:]
+        print("  ten slowest:")
+        for line in slowest:
+            if re.match(r"\d+\.\d+s ", line):
+                print("    " + line)
+    if result.returncode != 0:
+        print("\n".join(line for line in lines if line.startswith(("FAILED", "ERROR"))))
+        print(result.stderr[-3000:])
+    return result.returncode
+
+
+def size(path: Path) -> str:
+    return subprocess.run(["du", "-sh", str(path)], capture_output=True, text=True).stdout.split()[0]
+
+
+def suite(source: str, traversable: bool) -> int:
+    print(f"\nwhole test suite: `python3 scripts/test.py` in a fresh clone of {source}'s HEAD ({os.cpu_count()} cpus; "
+          f"load average now {os.getloadavg()[0]:.1f}, other processes make these numbers noisy)")
+    private = Path(tempfile.mkdtemp(prefix="hermes-eks-benchmark-"))  # 0700, like root's home
+    if traversable:  # for a checkout whose contract tests need the hermes user to reach it
+        private.chmod(0o755)
+    try:
+        clone = private / "clone"
+        subprocess.run(["git", "clone", "--quiet", source, str(clone)], check=True)
+        caches = private / "caches"
+        codes = [suite_run(clone, caches, "cold (empty caches, every install)"), suite_run(clone, caches, "warm")]
+        venvs = clone / ".venvs"
+        parts = [p.resolve() for p in sorted(venvs.iterdir()) if p.is_dir()]
+        # One `du` over everything counts each hard-linked file (uv links the venvs to its cache) once.
+        total = subprocess.run(["du", "-shc", *map(str, parts), str(caches)], capture_output=True,
+                               text=True).stdout.splitlines()[-1].split()[0]
+        print(f"\ndisk: {total} in all (" + ", ".join(f"{p.name} {size(p)}" for p in parts)
+              + f"; the caches add what the venvs do not share with them)")
+        hermes = (venvs / "hermes").resolve()
+        if hermes.parent.parent != venvs:  # staged outside the private checkout for UID 10000
+            shutil.rmtree(hermes.parent, ignore_errors=True)
+        return max(codes)
+    finally:
+        shutil.rmtree(private, ignore_errors=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--only", choices=("program", "pod", "suite"))
+    parser.add_argument("--source", default=str(ROOT), help="the repository to clone for the suite (default: this one)")
+    parser.add_argument("--traversable", action="store_true", help="clone into a 0755 directory instead of a 0700 one")
     options = parser.parse_args()
-    if not (VENVS / "test" / "bin" / "python").exists():
+    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}")
+    if options.only in (None, "program", "pod") and not (VENVS / "test" / "bin" / "python").exists():
         raise SystemExit("run `python3 scripts/test.py --co -q` once first: it builds .venvs/")
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}")
-    print("\nprogram evaluation under mocks (median of %d runs, seconds)" % options.runs)
-    for stack in ("local", "dev", "prod"):
-        seconds = in_test_venv(
-            "import time, statistics\n"
+    if options.only in (None, "program"):
+        print("\nprogram evaluation under mocks (median of %d runs, seconds)" % options.runs)
+        for stack in ("local", "dev", "prod"):
+            seconds = in_test_venv(
+                "import time, statistics\n"
+                "from tests.harness import run_program\n"
+                "run_program(%r)\n"  # warm imports once
+                "t=[]\n"
+                "for _ in range(%d):\n"
+                "    s=time.perf_counter(); p=run_program(%r); t.append(time.perf_counter()-s)\n"
+                "print(f'{statistics.median(t):.3f} {len(p.resources)}')" % (stack, options.runs, stack)
+            )
+            median, count = seconds.split()
+            print(f"  {stack:6} {median:>7} s  ({count} resources)")
+
+    if options.only in (None, "pod"):
+        print("\ncontract pod: seconds from start until each probe answers")
+        print("  " + in_test_venv(
+            "import tempfile, pathlib\n"
             "from tests.harness import run_program\n"
-            "run_program(%r)\n"  # warm imports once
-            "t=[]\n"
-            "for _ in range(%d):\n"
-            "    s=time.perf_counter(); p=run_program(%r); t.append(time.perf_counter()-s)\n"
-            "print(f'{statistics.median(t):.3f} {len(p.resources)}')" % (stack, options.runs, stack)
-        )
-        median, count = seconds.split()
-        print(f"  {stack:6} {median:>7} s  ({count} resources)")
+            "from tests.contract.pod import Pod, RenderedPod\n"
+            "pod = Pod(RenderedPod(run_program('local'), pathlib.Path(tempfile.mkdtemp())))\n"
+            "pod.stop(); print(pod.ready_seconds)"
+        ))
 
-    print("\ncontract pod: seconds from start until each probe answers")
-    print("  " + in_test_venv(
-        "import tempfile, pathlib\n"
-        "from tests.harness import run_program\n"
-        "from tests.contract.pod import Pod, RenderedPod\n"
-        "pod = Pod(RenderedPod(run_program('local'), pathlib.Path(tempfile.mkdtemp())))\n"
-        "pod.stop(); print(pod.ready_seconds)"
-    ))
-
-    print("\nwhole test suite (python3 scripts/test.py, venvs already built)")
-    started = time.perf_counter()
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "test.py"), "-q"],
-                            cwd=ROOT, capture_output=True, text=True)
-    elapsed = time.perf_counter() - started
-    summary = [line for line in result.stdout.splitlines() if " passed" in line or " failed" in line]
-    print(f"  {elapsed:.1f} s wall; {summary[-1] if summary else 'no summary line'}")
-    return result.returncode
+    return suite(options.source, options.traversable) if options.only in (None, "suite") else 0
 
 
 if __name__ == "__main__":

@@ -44,7 +44,7 @@ def test_runner():
 def _run_in_test_virtualenv() -> None:
     """Create or reuse .venvs/test exactly as the test runner does, and run this script in it."""
     runner = test_runner()
-    python = runner.ensure("test", runner.ENVIRONMENTS["test"])
+    python = runner.ensure("test", runner.ENVIRONMENTS["test"], runner.ensure_uv())
     os.execv(str(python), [str(python), str(Path(__file__).resolve()), *sys.argv[1:]])
 
 

@@ -30,6 +30,12 @@ CHANGES = {
     "one more cluster admin (clusterAdminPrincipalArns)": (
         ("dev", "prod"),
         lambda s: {"clusterAdminPrincipalArns": [*s.cluster_admin_principal_arns, "arn:aws:iam::210987654321:role/oncall"]}),
+    # README "Add an agent": its own resources, plus in-place updates of the shared views.
+    "one more agent (instances)": (("local", "dev", "prod"), lambda s: {"instances": {"hermes": {}, "research": {
+        "namespace": "hermes-research",
+        **({"dashboardHost": s.dashboard_host.replace("hermes", "research", 1)} if s.dashboard_host else {}),
+        **({"apiHost": s.api_host.replace("hermes", "research", 1)} if s.api_host else {}),
+    }}}),
 }
 
 

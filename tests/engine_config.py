@@ -682,18 +682,19 @@ def config_set(config: dict[str, Value], project_name: str, key: str, value: str
     map_set(config, full, new, path)
 
 
-def _yaml_form(obj: Any) -> Any:
-    """object.go `object.MarshalYAML`: a secure leaf of an object is written `{secure: <ciphertext>}`."""
+def stack_yaml_values(config: Mapping[str, Value]) -> dict[str, Any]:
+    """The config as the CLI writes it back to Pulumi.<stack>.yaml (value.go `MarshalYAML`)."""
+    return {key: _yaml_object(value_object(value)) if value.object else
+            ({"secure": value.text} if value.secure else value.text) for key, value in config.items()}
+
+
+def _yaml_object(obj: Any) -> Any:
+    """A secure value inside a map or list is written back as `{secure: <ciphertext>}` (object.go
+    `object.MarshalYAML`, which returns `marshalObject()`)."""
     if isinstance(obj, Ciphertext):
         return {"secure": obj.text}
     if isinstance(obj, list):
-        return [_yaml_form(v) for v in obj]
+        return [_yaml_object(v) for v in obj]
     if isinstance(obj, dict):
-        return {k: _yaml_form(v) for k, v in obj.items()}
+        return {k: _yaml_object(v) for k, v in obj.items()}
     return obj
-
-
-def stack_yaml_values(config: Mapping[str, Value]) -> dict[str, Any]:
-    """The config as the CLI writes it back to Pulumi.<stack>.yaml (value.go `MarshalYAML`)."""
-    return {key: _yaml_form(value_object(value)) if value.object else
-            ({"secure": value.text} if value.secure else value.text) for key, value in config.items()}

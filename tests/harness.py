@@ -34,7 +34,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from tests import engine_config as cli
-from tests import fake_cloud
+from tests import fake_cloud, render_cache
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["name"]
@@ -279,7 +279,18 @@ def run_program(
     stack_values = cli_config(stack, config, secrets=secrets, remove=remove, site_values=site_values,
                               stack_file=stack_file)
     values, secret_keys = program_config(stack, stack_values)
+    if ecr is None:  # a registry handed over is state the render changes: never from the cache
+        program = render_cache.cached(lambda: _render(stack, values, secret_keys, stack_values, ecr),
+                                      stack, values, secret_keys, cli.stack_yaml_values(stack_values))
+    else:
+        program = _render(stack, values, secret_keys, stack_values, ecr)
+    if program.error is not None and raise_errors:
+        raise program.error
+    return program
 
+
+def _render(stack: str, values: dict[str, str], secret_keys: list[str], stack_values: Mapping[str, cli.Value],
+            ecr: fake_cloud.FakeEcr | None) -> Program:
     mocks = FakeCloudMocks(ecr)
     monitor = RecordingMonitor(mocks)
     pulumi_settings.set_root_resource(None)
@@ -310,8 +321,6 @@ def run_program(
         sys.path[:] = saved_path
         os.chdir(saved_cwd)
         project_dir.cleanup()
-    if error is not None and raise_errors:
-        raise error
     return Program(stack, monitor.registered, monitor.stack_outputs, mocks.invokes, error)
 
 

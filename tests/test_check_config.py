@@ -157,7 +157,9 @@ def test_a_wrong_argument_is_a_usage_error(arguments, message, capsys):
 def test_it_runs_in_the_virtualenv_the_test_runner_makes():
     """Outside a prepared virtualenv the script asks scripts/test.py for .venvs/test and runs itself there."""
     runner = check_config.test_runner()
-    inspect.signature(runner.ensure).bind("test", runner.ENVIRONMENTS["test"])  # the call the script makes
+    # The call the script makes: ensure("test", ENVIRONMENTS["test"], ensure_uv()).
+    inspect.signature(runner.ensure).bind("test", runner.ENVIRONMENTS["test"], ROOT / ".venvs" / "uv" / "bin" / "uv")
+    assert callable(runner.ensure_uv)
     requirements = (ROOT / "requirements.txt").read_text()
     pinned = {line.split("==")[0].lower().replace("-", "_") for line in requirements.splitlines()
               if "==" in line and not line.startswith("#")}

@@ -90,10 +90,12 @@ def test_every_file_mentioned_exists():
 
 
 def test_the_outputs_and_role_names_mentioned_are_the_programs():
-    outputs = run_deployments(config={"githubActions": True}).outputs
-    sandbox_outputs = run_deployments("sandbox").outputs
+    delivery_outputs = run_deployments(config={"githubActions": True}).outputs
+    sandbox_outputs = run_deployments("sandbox", config={"githubSandboxPreview": True}).outputs
+    outputs = {**sandbox_outputs, **delivery_outputs}
     roles = {access.deploy_role_name(p.stack) for p in plan_module.PLANS}
     roles |= {github.role_name(kind, stack) for kind in ("preview", "deploy") for stack in github.STACKS}
+    roles.add(github.role_name("preview", github.SANDBOX_STACK))
     for where, text in TEXTS.items():
         assert "deploy_role_arns" in text
         for role in re.findall(r"hermes-eks-deploy-[a-z-]*[a-z]", text):
@@ -104,7 +106,7 @@ def test_the_outputs_and_role_names_mentioned_are_the_programs():
         for output in re.findall(r"`(github_(?:preview|deploy)_role_arn_[a-z_]*)", text):  # also `..._<stack>`
             assert any(name.startswith(output) for name in outputs), (where, output)
     # prod's account and the review stacks' account, between them, hold every stack's deploy role.
-    assert set(outputs["deploy_role_arns"]) | set(sandbox_outputs["deploy_role_arns"]) == {p.stack for p in plan_module.PLANS}
+    assert set(delivery_outputs["deploy_role_arns"]) | set(sandbox_outputs["deploy_role_arns"]) == {p.stack for p in plan_module.PLANS}
 
 
 def test_the_configuration_table_lists_every_setting_with_its_default():
@@ -153,7 +155,7 @@ def _named(pattern: str, text: str) -> set[str]:
 def test_no_pull_request_row_can_change_anything_but_its_review_stack():
     rows = who_can_change_what()
     pull_request_rows = {a: r for a, r in rows.items() if "pull request" in a.split("(")[0]}
-    assert len(pull_request_rows) == 4
+    assert len(pull_request_rows) == 5
     for actor, (credential, change) in pull_request_rows.items():
         if "review stack" in actor:
             assert change.startswith("its review stack") and "`hermes-eks-deploy-pr`" in credential
@@ -182,6 +184,20 @@ def test_the_preview_dev_row_says_it_reads_prods_account_because_its_role_is_mad
     assert change.startswith("nothing") and "`prod`'s resources, logs and S3 objects too" in change
     roles = {r.plain["name"] for r in run_deployments(config={"githubActions": True}).of_type("aws:iam/role:Role")}
     assert {"hermes-eks-deploy-github-preview-dev", "hermes-eks-deploy-prod"} <= roles  # one stack, one account
+
+
+def test_the_preview_sandbox_row_is_the_pull_requests_own_identity_made_only_in_the_account_without_prod():
+    credential, change = next(r for a, r in who_can_change_what().items() if a == "Author of a pull request (`Preview sandbox`)")
+    assert credential.startswith("subject `repo:<owner>/<repo>:pull_request`") and change.startswith("nothing")
+    assert "which holds no secret" in change and "never `prod`'s account" in change
+    [role] = [r for r in github.ROLES if r.stack == github.SANDBOX_STACK]
+    assert (role.subject, role.kind, role.made_by) == ("pull_request", "preview", "sandbox")
+    # Made only where `pr` is managed (never beside prod), and refused beside a secret.
+    sandbox_roles = {r.plain["name"] for r in run_deployments("sandbox", config={"githubSandboxPreview": True}).of_type("aws:iam/role:Role")}
+    assert "hermes-eks-deploy-github-preview-sandbox" in sandbox_roles and "hermes-eks-deploy-prod" not in sandbox_roles
+    assert run_deployments(config={"githubSandboxPreview": True}, raise_errors=False).resources == []
+    assert run_deployments("sandbox", config={"githubSandboxPreview": True}, secrets={"webhookUrl": "https://hooks.example.com/x"},
+                           raise_errors=False).resources == []
 
 
 def stack_config(stack: str) -> dict:
@@ -220,6 +236,8 @@ def test_every_team_in_the_table_has_exactly_the_stack_permissions_the_row_says(
 
 def test_every_role_in_the_table_is_a_role_the_programs_make_with_those_permissions():
     preview_roles = {github.role_name(r.kind, r.stack) for r in github.ROLES if r.kind == "preview"}
+    # Roles that preview a stack of the main program, which has an EKS cluster.
+    main_preview_roles = {github.role_name("preview", s) for s in github.STACKS}
     for actor, (credential, _) in who_can_change_what().items():
         for role in _named(r"`(hermes-eks-deploy-[a-z-]+[a-z])`", credential):
             if role.startswith("hermes-eks-deploy-github-preview"):
@@ -229,7 +247,7 @@ def test_every_role_in_the_table_is_a_role_the_programs_make_with_those_permissi
             else:
                 assert role in {access.deploy_role_name(p.stack) for p in plan_module.PLANS} | {
                     github.role_name("deploy", s) for s in github.STACKS}, actor
-        if "-preview-" in credential:
+        if any(f"`{role}`" in credential for role in main_preview_roles):
             assert "`AmazonEKSViewPolicy`" in credential  # clusterViewerPrincipalArns, never the admin list
 
 

@@ -87,3 +87,30 @@ def test_every_problem_is_reported_at_once():
 
 def test_every_setting_is_documented():
     assert set(settings_module.KEY_DOCS) == set(settings_module.DeliverySettings.model_fields)
+
+
+def test_the_sandbox_preview_is_refused_where_prod_could_be_and_beside_a_secret():
+    """Every pull request previews that stack without a reviewer: only in the account of the review
+    stacks (`stacks` holding `pr`, so never prod), and its Stack Read must decrypt no secret."""
+    assert problems({"githubSandboxPreview": True}) == [
+        'hermes-eks-deployments:githubSandboxPreview in Pulumi.delivery.yaml is true and '
+        'hermes-eks-deployments:stacks is ["dev", "prod"]; allowed: hermes-eks-deployments:githubSandboxPreview '
+        'only on the delivery stack whose stacks hold pr (as Pulumi.sandbox.yaml), or false']
+    run = run_deployments("sandbox", config={"githubSandboxPreview": True}, secrets={"webhookUrl": WEBHOOK},
+                          raise_errors=False)
+    assert run.resources == []
+    assert run.error.problems == [
+        "hermes-eks-deployments:webhookUrl in Pulumi.sandbox.yaml is <secret value hidden> and "
+        "hermes-eks-deployments:githubSandboxPreview is true; allowed: no secret on a stack every pull request "
+        "may read (unset it with `pulumi config rm webhookUrl`), or hermes-eks-deployments:githubSandboxPreview: false"]
+    assert WEBHOOK not in str(run.error)
+
+
+def test_the_sandbox_preview_is_accepted_on_the_sandbox_stack_file_and_off_by_default():
+    assert run_deployments("sandbox", config={"githubSandboxPreview": True}).error is None
+    assert run_deployments("sandbox", config={"githubSandboxPreview": True, "stacks": ["dev", "pr"]}).error is None
+    settings = settings_module.parse_settings(
+        {"aws:region": "eu-central-1", "hermes-eks-deployments:organization": "acme",
+         "hermes-eks-deployments:repository": "acme/hermes-eks", "hermes-eks-deployments:stacks": ["pr"]},
+        stack="sandbox")
+    assert settings.github_sandbox_preview is False

@@ -229,9 +229,8 @@ def test_the_readme_shows_config_set_commands_and_each_one_is_accepted_by_the_cl
         apply_command(config, command)
         key = next(w for w in shlex.split(command)[3:] if not w.startswith("--"))
         if re.split(r"[\[.]", key.split(":")[-1])[0] in LIST_OR_MAP_KEYS:
-            # `key[i]`, `key["k"]` or `key.k.k` (messaging.telegram.botToken): a path below the key.
-            assert "--path" in command and re.search(r"[\[.]", key.split(":")[-1]), (
-                f"a list/map item needs --path 'key[i]': {command}")
+            # A property path names a list item as key[i] and a map entry as key.name or key["name"].
+            assert "--path" in command and re.search(r"[\[.]", key), f"a list/map item needs --path 'key[i]': {command}"
         cli.merge_config("dev", PROJECT_DECLARATION, config)
 
 

@@ -134,11 +134,13 @@ def test_a_pull_requests_pulumi_identity_cannot_update_prod(run):
 
 
 def test_the_deny_protects_the_github_roles_and_provider_too():
+    """In the sandbox account too: the review stacks' role (IAM on role/*) never rewrites the preview role."""
     deny = access.iam_policy("aws", ACCOUNT)["Statement"][1]
-    for kind in ("preview", "deploy"):
-        for stack in github.STACKS:
-            arn = f"arn:aws:iam::{ACCOUNT}:role/{github.role_name(kind, stack)}"
-            assert any(fnmatch.fnmatchcase(arn, r) for r in deny["Resource"]), arn
+    names = {github.role_name(r.kind, r.stack) for r in github.ROLES}
+    assert "hermes-eks-deploy-github-preview-sandbox" in names
+    for name in names:
+        arn = f"arn:aws:iam::{ACCOUNT}:role/{name}"
+        assert any(fnmatch.fnmatchcase(arn, r) for r in deny["Resource"]), arn
     assert any(fnmatch.fnmatchcase(PROVIDER, r) for r in deny["Resource"])
 
 
@@ -168,3 +170,77 @@ def test_jobs_presenting_one_subject_must_share_one_team(monkeypatch):
     monkeypatch.setattr(github, "ROLES", (*github.ROLES, extra))
     with pytest.raises(ValueError, match="subject pull_request is given two teams"):
         github.subject_teams()
+
+
+# --- the sandbox account (githubSandboxPreview on `sandbox`): the `Preview sandbox` job's identities ---
+
+@pytest.fixture(scope="module")
+def sandbox_run():
+    return run_deployments("sandbox", config={"githubSandboxPreview": True})
+
+
+def test_the_sandbox_preview_role_trusts_only_a_pull_requests_own_subject(sandbox_run):
+    role = sandbox_run.one(ROLE, "github-actions-preview-sandbox")
+    assert role.plain["name"] == "hermes-eks-deploy-github-preview-sandbox"
+    assert json.loads(role.plain["assumeRolePolicy"]) == {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Allow",
+        "Principal": {"Federated": PROVIDER},
+        "Action": "sts:AssumeRoleWithWebIdentity",
+        "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+                                       "token.actions.githubusercontent.com:sub": "repo:example-org/hermes-eks:pull_request"}},
+    }]}
+    assert role.plain["maxSessionDuration"] == 7200
+    assert sandbox_run.outputs["github_preview_role_arn_sandbox"] == role.outputs["arn"]
+
+
+def test_the_sandbox_account_gets_its_own_github_provider_and_only_the_read_only_preview_role(sandbox_run):
+    provider = sandbox_run.one("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "github-actions-github-oidc")
+    assert (provider.plain["url"], provider.plain["clientIdLists"]) == (
+        "https://token.actions.githubusercontent.com", ["sts.amazonaws.com"])
+    github_roles = {r.plain["name"] for r in sandbox_run.of_type(ROLE) if "github" in r.plain["name"]}
+    assert github_roles == {"hermes-eks-deploy-github-preview-sandbox"}
+    attachments = {r.plain["role"]: r.plain["policyArn"]
+                   for r in sandbox_run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")}
+    assert attachments["hermes-eks-deploy-github-preview-sandbox"] == "arn:aws:iam::aws:policy/ReadOnlyAccess"
+    assert "hermes-eks-deploy-github-preview-sandbox" not in {
+        r.plain["role"] for r in sandbox_run.of_type("aws:iam/rolePolicy:RolePolicy")}
+    assert {k for k in sandbox_run.outputs if k.startswith("github")} == {
+        "github_oidc_provider_arn", "github_preview_role_arn_sandbox"}
+
+
+def test_the_sandbox_stack_grants_the_pull_request_team_stack_read_on_itself_and_nothing_else(sandbox_run):
+    """The team and GitHub's issuer stay `delivery`'s: the `pull_request` subject already gets that team's
+    token there, so `sandbox` only adds Stack Read on its own stack (Stack Read runs previews, never `up`)."""
+    grants = {(r.plain["team"], r.plain["project"], r.plain["stack"]): r.plain["permission"]
+              for r in sandbox_run.of_type(STACK_PERMISSION)}
+    assert grants == {("hermes-eks-preview-dev", "hermes-eks-deployments", "sandbox"): READ}
+    assert not sandbox_run.of_type(TEAM) and not sandbox_run.of_type("pulumiservice:index:OidcIssuer")
+    assert github.subject_teams()[github.ROLES[0]] == "hermes-eks-preview-dev"
+    assert github.ROLES[0].subject == "pull_request"
+
+
+def test_no_pull_request_subject_reaches_a_role_that_can_write_in_the_sandbox_account(sandbox_run):
+    reached = [r for r in sandbox_run.of_type(ROLE) if "token.actions.githubusercontent.com:sub" in
+               json.dumps(json.loads(r.plain["assumeRolePolicy"])["Statement"][0]["Condition"])]
+    assert [r.plain["name"] for r in reached] == ["hermes-eks-deploy-github-preview-sandbox"]
+
+
+def test_prods_account_makes_no_sandbox_role_and_the_sandbox_account_no_delivery_one(run, sandbox_run):
+    in_prods = {r.plain["name"] for r in run.of_type(ROLE)}
+    in_sandbox = {r.plain["name"] for r in sandbox_run.of_type(ROLE)}
+    assert "hermes-eks-deploy-github-preview-sandbox" not in in_prods
+    assert in_sandbox == {"hermes-eks-deploy-pr", "hermes-eks-deploy-github-preview-sandbox"}
+
+
+def test_the_sandbox_account_may_reuse_its_github_provider():
+    run = run_deployments("sandbox", config={"githubSandboxPreview": True, "githubOidcProvider": "existing"})
+    assert all("github" not in r.name for r in run.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider"))
+    lookups = [a for t, a in run.invokes if t == "aws:iam/getOpenIdConnectProvider:getOpenIdConnectProvider"]
+    assert lookups == [{"url": "https://token.actions.githubusercontent.com"}]
+    trust = json.loads(run.one(ROLE, "github-actions-preview-sandbox").plain["assumeRolePolicy"])
+    assert trust["Statement"][0]["Principal"]["Federated"] == PROVIDER
+
+
+def test_nothing_for_github_actions_in_the_sandbox_account_unless_asked():
+    plain = run_deployments("sandbox")
+    assert not [r for r in plain.resources if "github" in r.name]

@@ -430,7 +430,7 @@ def test_other_ingress_classes_get_no_alb_annotations():
 def test_credentials_are_exported_only_as_secrets(local):
     assert is_secret(local.outputs["api_server_key"]) and is_secret(local.outputs["dashboard_password"])
     for key, value in local.outputs.items():
-        if key not in ("api_server_key", "dashboard_password"):
+        if key not in ("api_server_key", "dashboard_password", "instance_credentials"):
             assert not is_secret(value), key
     assert local.outputs["namespace"] == "hermes"
     assert local.outputs["dashboard_service_name"] == "hermes-dashboard"

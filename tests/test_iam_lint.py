@@ -26,6 +26,7 @@ from components.cost_guardrails import budgets_trust_policy, scheduler_trust_pol
 from components.volume_metrics import put_metric_policy
 from components.workload_identity import irsa_trust_policy, pod_identity_trust_policy
 
+from tests import fake_cloud
 from tests.conftest import stack_program
 
 ACCOUNT = "123456789012"

@@ -148,13 +148,28 @@ ACCEPTED_CHECKOV_FINDINGS = {
 }
 
 
-def _checkov_failures(objects: list[dict], workdir: Path) -> set[str]:
-    manifest = workdir / "manifests.yaml"
-    manifest.write_text(yaml.safe_dump_all(objects))
+def privileged_deployment() -> dict:
+    """The first stack's Deployment with a privileged gateway that may escalate."""
+    deployment = next(o for o in PROGRAMS[0][1].kubernetes_objects() if o["kind"] == "Deployment")  # a copy
+    gateway = deployment["spec"]["template"]["spec"]["containers"][0]
+    gateway["securityContext"]["privileged"] = True
+    gateway["securityContext"]["allowPrivilegeEscalation"] = True
+    return deployment
+
+
+@pytest.fixture(scope="module")
+def checkov_failures(tmp_path_factory) -> dict[str, set[str]]:
+    """checkov's failed check ids per manifest file: one run over every manifest the tests below scan
+    (checkov takes seconds to start)."""
+    workdir = tmp_path_factory.mktemp("checkov")
+    manifests = {"rendered.yaml": [o for _, program in PROGRAMS for o in program.kubernetes_objects()],
+                 "privileged.yaml": [privileged_deployment()]}
+    for name, objects in manifests.items():
+        (workdir / name).write_text(yaml.safe_dump_all(objects))
     checkov = os.environ.get("HERMES_EKS_CHECKOV", "checkov")
     result = subprocess.run(
-        [checkov, "-f", str(manifest), "--framework", "kubernetes", "--skip-download", "--compact", "--quiet",
-         "-o", "json"],
+        [checkov, *(a for name in manifests for a in ("-f", name)), "--framework", "kubernetes", "--skip-download",
+         "--compact", "--quiet", "-o", "json"],
         capture_output=True, text=True, env={**os.environ, "BC_SKIP_MAPPING": "TRUE"}, cwd=workdir, timeout=300,
     )
     assert result.stdout.strip(), f"checkov produced no report: {result.stderr[-2000:]}"
@@ -162,22 +177,20 @@ def _checkov_failures(objects: list[dict], workdir: Path) -> set[str]:
     reports = report if isinstance(report, list) else [report]
     assert sum(r["summary"]["parsing_errors"] for r in reports) == 0
     assert sum(r["summary"]["passed"] for r in reports) > 20, "checkov ran almost no checks"
-    return {c["check_id"] for r in reports for c in r["results"]["failed_checks"]}
+    failures = {name: set() for name in manifests}
+    for check in (c for r in reports for c in r["results"]["failed_checks"]):
+        failures[check["file_path"].lstrip("/")].add(check["check_id"])  # "/rendered.yaml": relative to cwd
+    return failures
 
 
-def test_checkov_reports_only_the_accepted_findings(tmp_path):
-    objects = [o for _, program in PROGRAMS for o in program.kubernetes_objects()]
-    failures = _checkov_failures(objects, tmp_path)
+def test_checkov_reports_only_the_accepted_findings(checkov_failures):
+    failures = checkov_failures["rendered.yaml"]
     unexpected = failures - set(ACCEPTED_CHECKOV_FINDINGS)
     assert not unexpected, f"new checkov findings: {sorted(unexpected)}"
     stale = set(ACCEPTED_CHECKOV_FINDINGS) - failures
     assert not stale, f"accepted findings checkov no longer reports (remove them): {sorted(stale)}"
 
 
-def test_checkov_would_catch_a_privileged_container(tmp_path):
+def test_checkov_would_catch_a_privileged_container(checkov_failures):
     """The scanner is really looking: the same manifests with a privileged gateway must fail."""
-    deployment = next(o for o in PROGRAMS[0][1].kubernetes_objects() if o["kind"] == "Deployment")
-    gateway = deployment["spec"]["template"]["spec"]["containers"][0]
-    gateway["securityContext"]["privileged"] = True
-    gateway["securityContext"]["allowPrivilegeEscalation"] = True
-    assert {"CKV_K8S_16", "CKV_K8S_20"} <= _checkov_failures([deployment], tmp_path)
+    assert {"CKV_K8S_16", "CKV_K8S_20"} <= checkov_failures["privileged.yaml"]

@@ -470,3 +470,17 @@ def test_a_messaging_value_that_is_not_a_map_is_refused_with_the_platforms_and_n
     assert problems == ["hermes-eks:messaging in Pulumi.dev.yaml is <hidden: it may hold secret values>; allowed: a "
                         "YAML mapping from platform (telegram, slack, discord, matrix, email, signal, whatsappCloud, "
                         "sms) to its settings"]
+
+
+def test_messaging_is_refused_while_several_agents_would_share_its_bots():
+    problems = refused("dev", {"instances": {"hermes": {}, "research": {"namespace": "hermes-research"}},
+                               "messaging": {"telegram": {"botToken": {"secure": TELEGRAM_TOKEN}}}})
+    assert problems == ["hermes-eks:messaging in Pulumi.dev.yaml is <hidden: it may hold secret values>; allowed: unset "
+                        "while instances holds several agents (hermes, research): each would answer on the same bots; "
+                        "messaging per instance is not supported yet"]
+
+
+def test_one_instance_declared_explicitly_keeps_its_messaging():
+    p = run_program("local", {**BASE, **TELEGRAM_AND_SLACK, "instances": {"hermes": {}}})
+    env = {e["name"]: e for e in hermes_container(p)["env"]}
+    assert "valueFrom" in env["TELEGRAM_BOT_TOKEN"]

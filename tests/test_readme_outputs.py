@@ -20,6 +20,7 @@ NAMED = re.compile(r"pulumi stack output\s+(?:--show-secrets\s+)?([a-z][a-z0-9_]
 
 def exported() -> set[str]:
     names = set(run_deployments().outputs) | set(run_deployments(config={"githubActions": True}).outputs)
+    names |= set(run_deployments("sandbox", config={"githubSandboxPreview": True}).outputs)
     for stack in STACKS:
         names |= set(stack_program(stack).outputs)
     return names

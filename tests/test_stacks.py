@@ -108,7 +108,7 @@ def test_prod_is_larger_and_highly_available():
 
 # --- outputs -------------------------------------------------------------------------------------
 
-SECRET_OUTPUTS = {"api_server_key", "dashboard_password", "kubeconfig"}
+SECRET_OUTPUTS = {"api_server_key", "dashboard_password", "kubeconfig", "instance_credentials"}
 
 
 def test_credentials_and_kubeconfig_are_secret_outputs_and_nothing_else_leaks(any_stack: Program):

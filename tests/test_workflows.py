@@ -16,7 +16,8 @@ import pytest
 import yaml
 
 from tests.deployments_harness import PROGRAM as DELIVERY_PROGRAM
-from tests.deployments_harness import import_program_module
+from tests.deployments_harness import STACKS as DELIVERY_STACKS
+from tests.deployments_harness import import_program_module, run_deployments
 from tests.deployments_harness import stack_file_config as delivery_stack_file_config
 from tests.harness import ROOT, STACKS, stack_file_config
 
@@ -190,7 +191,7 @@ def test_no_pull_request_job_can_obtain_an_identity_that_writes():
     """Every identity a pull_request job can ask for is read-only: the Pulumi team reads its stacks
     (Stack Read runs previews, never `pulumi up`) and the AWS role is a preview role (ReadOnlyAccess)."""
     jobs = identities(PULL_REQUEST)
-    assert set(jobs) == {"preview-dev", "preview-prod", "preview-delivery"}
+    assert set(jobs) == {"preview-dev", "preview-prod", "preview-delivery", "preview-sandbox"}
     for name, (subject, team, variable) in jobs.items():
         assert subject in ("pull_request", "environment:prod-preview"), name
         grants = github_access.team_stacks(team, "hermes-eks", "hermes-eks-deployments")
@@ -206,6 +207,20 @@ def test_prod_and_the_delivery_stack_are_previewed_only_after_a_reviewer_approve
     # A pull request's job never names an environment that deploys (those admit only main).
     for job in jobs.values():
         assert job.get("environment") not in ("dev", "prod")
+
+
+def test_the_sandbox_stack_is_previewed_at_once_with_the_pull_requests_own_read_only_identity():
+    """No reviewer, like dev: the role it assumes is made only by `sandbox`, in the account without prod
+    where the pull request's review stack already runs, and its team reads that stack, which holds no secret."""
+    job = load(PULL_REQUEST)["jobs"]["preview-sandbox"]
+    assert "environment" not in job
+    assert identities(PULL_REQUEST)["preview-sandbox"] == (
+        "pull_request", "hermes-eks-preview-dev", "AWS_PREVIEW_ROLE_ARN_SANDBOX")
+    made = {stack: {r.plain["name"] for r in run.of_type("aws:iam/role:Role")} for stack, run in (
+        ("delivery", run_deployments(config={"githubActions": True})),
+        ("sandbox", run_deployments("sandbox", config={"githubSandboxPreview": True})))}
+    assert "hermes-eks-deploy-github-preview-sandbox" in made["sandbox"] - made["delivery"]
+    assert "hermes-eks-deploy-prod" not in made["sandbox"] and "hermes-eks-deploy-pr" in made["sandbox"]
 
 
 def test_deploy_jobs_get_the_write_identities_of_their_own_environment():
@@ -240,9 +255,9 @@ def _preview_jobs() -> dict[str, dict]:
 
 def test_every_aws_stack_is_previewed_with_the_policy_pack_and_commented():
     jobs = _preview_jobs()
-    assert set(jobs) - {"delivery"} == aws_stacks()
+    assert set(jobs) - set(DELIVERY_STACKS) == aws_stacks()
     for stack, preview in jobs.items():
-        region = (delivery_stack_file_config if stack == "delivery" else stack_file_config)(stack)["aws:region"]
+        region = (delivery_stack_file_config if stack in DELIVERY_STACKS else stack_file_config)(stack)["aws:region"]
         aws, = (s["with"] for s in steps(preview, "aws-actions/configure-aws-credentials"))
         assert aws["aws-region"] == region
         assert aws["role-to-assume"] == f"${{{{ vars.AWS_PREVIEW_ROLE_ARN_{stack.upper()} }}}}"
@@ -250,27 +265,30 @@ def test_every_aws_stack_is_previewed_with_the_policy_pack_and_commented():
         assert pulumi["comment-on-pr"] is True and pulumi["edit-pr-comment"] is True
         failed, = [s for s in preview["steps"] if s.get("if") == "failure()"]
         assert failed["run"].startswith("gh pr comment") and "${{" not in failed["run"], "values reach the shell as env"
-        if stack == "delivery":
+        if stack in DELIVERY_STACKS:
             continue
         assert pulumi["stack-name"] == f"${{{{ vars.PULUMI_ORGANIZATION }}}}/hermes-eks/{stack}"
         assert pulumi["policyPacks"] == "policy"
         assert pulumi["policyPackConfigs"] == f"policy/config/{stack}.json"
 
 
-def test_a_change_under_deployments_is_tested_and_its_stack_previewed():
+def test_a_change_under_deployments_is_tested_and_each_of_its_stacks_previewed():
     """The suite the test job runs (scripts/test.py: all of tests/) holds the deployments/ program's tests,
-    and the delivery stack is previewed from deployments/ with its own virtualenv."""
+    and every stack of deployments/ (a Pulumi.<stack>.yaml there) is previewed from deployments/ with
+    its own virtualenv."""
     for module in ("test_deployments_program.py", "test_deploy_access.py", "test_github_actions_access.py",
                    "test_delivery_settings.py", "test_pre_run.py"):
         assert (ROOT / "tests" / module).is_file()
-    preview = _preview_jobs()["delivery"]
-    pulumi, = pulumi_steps(preview)
+    assert DELIVERY_STACKS == ["delivery", "sandbox"]
     project = yaml.safe_load((DELIVERY_PROGRAM / "Pulumi.yaml").read_text())["name"]
-    assert pulumi["work-dir"] == "deployments"
-    assert pulumi["stack-name"] == f"${{{{ vars.PULUMI_ORGANIZATION }}}}/{project}/delivery"
-    assert "policyPacks" not in pulumi  # the pack's rules are the main program's
-    install = next(s["run"] for s in preview["steps"] if "pip install" in s.get("run", ""))
-    assert "python3 -m venv deployments/.venv" in install and "-r deployments/requirements.txt" in install
+    for stack in DELIVERY_STACKS:
+        preview = _preview_jobs()[stack]
+        pulumi, = pulumi_steps(preview)
+        assert pulumi["work-dir"] == "deployments"
+        assert pulumi["stack-name"] == f"${{{{ vars.PULUMI_ORGANIZATION }}}}/{project}/{stack}"
+        assert "policyPacks" not in pulumi  # the pack's rules are the main program's
+        install = next(s["run"] for s in preview["steps"] if "pip install" in s.get("run", ""))
+        assert "python3 -m venv deployments/.venv" in install and "-r deployments/requirements.txt" in install
     assert yaml.safe_load((DELIVERY_PROGRAM / "Pulumi.yaml").read_text())["runtime"]["options"]["virtualenv"] == ".venv"
 
 

@@ -73,6 +73,7 @@ from pathlib import Path
 if __name__ != "__main__":  # inside the pod only the boot model at the end runs, with Hermes' Python
     from components.hermes_agent import HERMES_HOME, HERMES_UID, IMAGE_HERMES
     from tests.contract.pod_runner import apply_fs_group
+    from tests.contract.staging import reachable
     from tests.harness import Program
 
 RUNNER = Path(__file__).with_name("pod_runner.py")
@@ -136,10 +137,13 @@ class Response:
 class RenderedPod:
     """The processes of the rendered Deployment, with image paths mapped to this machine."""
 
-    def __init__(self, program: Program, workdir: Path):
+    def __init__(self, program: Program, workdir: Path, deployment_name: str = ""):
+        """`deployment_name`: which instance's Deployment (a stack with several); empty: the only one."""
         self.program = program
-        deployment = next(o for o in program.kubernetes_objects() if o["kind"] == "Deployment")
+        deployment = next(o for o in program.kubernetes_objects() if o["kind"] == "Deployment"
+                          and deployment_name in ("", o["metadata"]["name"]))
         self.spec = deployment["spec"]["template"]["spec"]
+        namespace = deployment["metadata"].get("namespace")
         self.workdir = workdir
         link = workdir / "opt-data"
         if link.is_symlink():  # a second render of the same pod (a rollout): the same volume
@@ -167,7 +171,9 @@ class RenderedPod:
         self.site_packages = Path(subprocess.run(
             [str(hermes_python()), "-c", "import hermes_cli, os; print(os.path.dirname(os.path.dirname(hermes_cli.__file__)))"],
             capture_output=True, text=True, check=True).stdout.strip())
-        secrets = [o for o in program.kubernetes_objects() if o["kind"] == "Secret"]
+        # A pod reads Secrets of its own namespace only.
+        secrets = [o for o in program.kubernetes_objects() if o["kind"] == "Secret"
+                   and o["metadata"].get("namespace") == namespace]
         self.secret_data = {s["metadata"]["name"]: s.get("stringData", {}) for s in secrets}
 
     # --- paths and environment ----------------------------------------------------------------
@@ -248,7 +254,7 @@ class RenderedPod:
         if container.get("command"):
             return []
         env = self.env(container)
-        model = [str(hermes_python()), str(Path(__file__))]
+        model = [str(hermes_python()), str(reachable(Path(__file__)))]  # run as hermes below
         return [
             {"name": "stage2-and-reconcile", "env": env,
              "argv": [*self.container_identity(container), *model, "boot", str(self.home),

@@ -1,0 +1,127 @@
+"""tests/render_cache.py: a render is reused only when everything that decides it is the same."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+import settings
+from tests import fake_cloud, render_cache
+from tests.harness import run_program
+
+
+@dataclass
+class Rendered:
+    value: list
+    error: BaseException | None = None
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(render_cache.DIRECTORY_VARIABLE, str(tmp_path))
+    return tmp_path
+
+
+def counting(result_error=None):
+    calls = []
+
+    def render():
+        calls.append(1)
+        return Rendered([len(calls)], result_error)
+    return render, calls
+
+
+def test_the_same_render_is_reused_as_a_copy_of_its_own(cache):
+    render, calls = counting()
+    first = render_cache.cached(render, "dev", {"hermes-eks:storageSize": "20"})
+    first.value.append("changed by a test")
+    second = render_cache.cached(render, "dev", {"hermes-eks:storageSize": "20"})
+    assert calls == [1] and second.value == [1]
+    assert "1 rendered" in render_cache.summary(cache) and "1 reused" in render_cache.summary(cache)
+
+
+def test_other_config_renders_again(cache):
+    render, calls = counting()
+    render_cache.cached(render, "dev", {"hermes-eks:storageSize": "20"})
+    render_cache.cached(render, "dev", {"hermes-eks:storageSize": "30"})
+    render_cache.cached(render, "prod", {"hermes-eks:storageSize": "20"})
+    assert calls == [1, 1, 1]
+
+
+def test_a_changed_fake_cloud_renders_again(cache, monkeypatch):
+    render, calls = counting()
+    render_cache.cached(render, "dev")
+    monkeypatch.setattr(fake_cloud, "EXISTING_CLUSTERS", ["hermes-dev"])
+    render_cache.cached(render, "dev")
+    fake_cloud.EXISTING_CLUSTERS.append("other")  # changed in place, not replaced
+    render_cache.cached(render, "dev")
+    assert calls == [1, 1, 1]
+
+
+def test_a_changed_program_file_renders_again(cache, monkeypatch):
+    render, calls = counting()
+    render_cache.cached(render, "dev")
+    monkeypatch.setattr(render_cache, "source_digest", lambda: "a mutated settings.py")
+    render_cache.cached(render, "dev")
+    assert calls == [1, 1]
+
+
+def test_nothing_is_cached_while_a_program_module_is_patched(cache, monkeypatch):
+    render, calls = counting()
+    monkeypatch.setattr(settings, "load_settings", lambda *args, **kwargs: None)
+    assert render_cache.program_patched()
+    render_cache.cached(render, "dev")
+    render_cache.cached(render, "dev")
+    assert calls == [1, 1]
+    monkeypatch.undo()
+    assert not render_cache.program_patched()
+
+
+def test_a_failed_render_is_not_kept(cache):
+    render, calls = counting(result_error=ValueError("bad"))
+    render_cache.cached(render, "dev")
+    render_cache.cached(render, "dev")
+    assert calls == [1, 1]
+
+
+def test_without_a_session_directory_nothing_is_cached(monkeypatch):
+    monkeypatch.delenv(render_cache.DIRECTORY_VARIABLE, raising=False)
+    render, calls = counting()
+    render_cache.cached(render, "dev")
+    render_cache.cached(render, "dev")
+    assert calls == [1, 1]
+
+
+def test_a_reused_render_of_the_program_equals_a_fresh_one(cache, monkeypatch):
+    stored = run_program("local", {"storageSize": "31Gi"})
+    reused = run_program("local", {"storageSize": "31Gi"})
+    monkeypatch.delenv(render_cache.DIRECTORY_VARIABLE)
+    fresh = run_program("local", {"storageSize": "31Gi"})
+    assert "1 rendered" in render_cache.summary(cache) and "1 reused" in render_cache.summary(cache)
+    # Registration order is the event loop's, not the program's: compared by URN.
+    def by_urn(program):
+        return sorted(program.resources, key=lambda r: r.urn)
+    assert by_urn(reused) == by_urn(fresh) == by_urn(stored)
+    assert reused.outputs == fresh.outputs and reused.invokes == fresh.invokes
+
+
+def test_other_packages_render_again(cache, monkeypatch):
+    render, calls = counting()
+    render_cache.cached(render, "dev")
+    monkeypatch.setattr(render_cache, "installed_packages", lambda: "the test venv installed again")
+    render_cache.cached(render, "dev")
+    assert calls == [1, 1]
+
+
+def test_renders_kept_for_the_next_run_drop_every_other_generation(tmp_path):
+    stale = tmp_path / "0123456789abcdef"  # renders of files as they were before an edit
+    stale.mkdir()
+    (stale / "key.pickle").write_bytes(b"")
+    kept = render_cache.kept_directory(tmp_path)
+    assert list(tmp_path.iterdir()) == [kept]
+    (kept / "key.pickle").write_bytes(b"")
+    (kept / "outcomes.log").write_text("rendered 1.000\n")
+    # The next session with the same files: the same renders, a fresh count.
+    assert render_cache.kept_directory(tmp_path) == kept
+    assert (kept / "key.pickle").exists() and not (kept / "outcomes.log").exists()
