@@ -12,8 +12,9 @@ What a policy sees (pulumi-policy 1.21.0, pulumi_policy/policy.py `_PolicyAnalyz
   raises UnknownValueError, which the SDK reports as an advisory "can't run policy during preview".
   Such a rule runs for real at `pulumi up`, before the resource is created or changed.
 
-Per-stack exceptions come from the policy config (policy/config/<stack>.json). The engine fills schema
-defaults in; the code repeats each default (`_config`) so a rule is as strict without a config file.
+Per-stack exceptions come from the policy config (policy/config/<stack>.json), per Hermes instance under a
+rule's `instances` (`_config`). The engine fills schema defaults in; the code repeats each default
+(`_config`) so a rule is as strict without a config file.
 """
 
 from __future__ import annotations
@@ -127,9 +128,51 @@ STATEFUL_TYPES = (
 # Helpers: plain functions of the props, shared by the rules
 # ---------------------------------------------------------------------------------------------
 
-def _config(args, key: str, default: Any) -> Any:
-    """A config value; the schema's default when the engine did not fill it in (tests, old CLIs)."""
-    return args.get_config().get(key, default)
+# The components __main__.py creates once per Hermes instance, each named for its instance: everything
+# they create is named `<instance>` or `<instance>-...` (the `hermes` instance's volume: hermes-data).
+# A URN names the types of a resource's parents, not their names: urn:pulumi:<stack>::<project>::
+# <parent type>$...$<type>::<name> (pulumi 3.x sdk/python/lib/pulumi/urn.py `_parse_urn`, resource.py `create_urn`).
+INSTANCE_COMPONENTS = frozenset({
+    "hermes-eks:index:HermesAgent", "hermes-eks:index:BedrockAccess", "hermes-eks:index:RestoredVolume",
+})
+
+
+def instance_of(urn: str, instances: Sequence[str]) -> str | None:
+    """Which of `instances` created the resource at `urn`: one of its per-instance components is among
+    the resource's types and its name is the instance's or starts with `<instance>-` (the longest such
+    instance name wins). None for a stack-wide resource (cluster, add-ons, backups, alerts)."""
+    parts = urn.split("::", 3)
+    if len(parts) < 4 or not INSTANCE_COMPONENTS.intersection(parts[2].split("$")):
+        return None
+    name = parts[3]
+    owners = [i for i in instances if name == i or name.startswith(f"{i}-")]
+    return max(owners, key=len, default=None)
+
+
+def _config(args, key: str, default: Any, resource: Any = None) -> Any:
+    """A config value for `resource` (a resource rule's own resource unless given): the value under
+    `instances.<instance>` of the rule's config where the resource belongs to that instance and the
+    instance names the key, else the rule's value, else the schema's default when the engine did not
+    fill it in (tests, old CLIs)."""
+    config = args.get_config()
+    urn = getattr(resource if resource is not None else args, "urn", None)
+    instances = config.get("instances") or {}
+    instance = instance_of(urn, list(instances)) if urn and instances else None
+    if instance is not None and key in instances[instance]:
+        return instances[instance][key]
+    return config.get(key, default)
+
+
+def _config_schema(properties: dict[str, dict], *, per_instance: bool = True) -> PolicyConfigSchema:
+    """A rule's config schema; `instances` maps an instance name to exceptions, in the same keys and
+    schema, for that instance's resources only (see `_config`)."""
+    if per_instance:
+        properties = {**properties, "instances": {
+            "type": "object",
+            "description": "instance name -> values of these keys for that Hermes instance's resources only",
+            "additionalProperties": {"type": "object", "properties": dict(properties), "additionalProperties": False},
+        }}
+    return PolicyConfigSchema(properties=properties)
 
 
 def _get(value: Any, *path: str) -> Any:
@@ -269,7 +312,7 @@ dashboard_not_internet_facing = ResourceValidationPolicy(
                 "IngressClassParams, ELB) unless the stack allows otherwise.",
     enforcement_level=MANDATORY,
     validate=_dashboard_not_internet_facing,
-    config_schema=PolicyConfigSchema(properties={
+    config_schema=_config_schema({
         "allowInternetFacing": {
             "type": "boolean", "default": False,
             "description": "Allow an internet-facing ALB (e.g. behind OIDC login); a reviewed exception.",
@@ -314,7 +357,7 @@ tls_modern_policy = ResourceValidationPolicy(
                 "listeners) use a TLS 1.2+ policy with only modern ciphers.",
     enforcement_level=MANDATORY,
     validate=_tls_modern_policy,
-    config_schema=PolicyConfigSchema(properties={
+    config_schema=_config_schema({
         "allowedSslPolicies": {
             "type": "array", "items": {"type": "string"}, "default": MODERN_SSL_POLICIES,
             "description": "ELB security policies a listener may use.",
@@ -374,7 +417,7 @@ eks_endpoint_restricted = ResourceValidationPolicy(
                 "one IPv4 /8 and one IPv6 /32 (so no 0.0.0.0/0, ::/0 or pieces of them), unless the stack allows it.",
     enforcement_level=MANDATORY,
     validate=_eks_endpoint_restricted,
-    config_schema=PolicyConfigSchema(properties={
+    config_schema=_config_schema(per_instance=False, properties={
         "allowOpenPublicEndpoint": {
             "type": "boolean", "default": False,
             "description": "Allow a public endpoint open to any address (throwaway stacks only).",
@@ -416,7 +459,7 @@ image_from_stack_ecr = ResourceValidationPolicy(
     description="Hermes containers run an image from the stack's own ECR repository, pinned by digest.",
     enforcement_level=MANDATORY,
     validate=_image_from_stack_ecr,
-    config_schema=PolicyConfigSchema(properties={
+    config_schema=_config_schema({
         "requireEcrDigest": {
             "type": "boolean", "default": True,
             "description": "Require <ECR repository>@sha256:<digest> images (false: stacks without ECR).",
@@ -516,7 +559,7 @@ iam_no_wildcard_actions = ResourceValidationPolicy(
                 "AWS managed policies (whose actions AWS chooses) only from a reviewed list.",
     enforcement_level=MANDATORY,
     validate=_iam_no_wildcard_actions,
-    config_schema=PolicyConfigSchema(properties={
+    config_schema=_config_schema({
         "allowedActions": {
             "type": "array", "items": {"type": "string"}, "default": [],
             "description": "Wildcard actions allowed as reviewed exceptions, e.g. a vendored policy's.",
@@ -882,7 +925,7 @@ no_plain_credentials = ResourceValidationPolicy(
                 "credential-named env var from a ConfigMap, and a Secret's data marked secret in the Pulumi state.",
     enforcement_level=MANDATORY,
     validate=_no_plain_credentials,
-    config_schema=PolicyConfigSchema(properties={
+    config_schema=_config_schema({
         "allowedPlainEnvNames": {
             "type": "array", "items": {"type": "string"}, "default": [],
             "description": "Env or ConfigMap key names that look like credentials but are not (reviewed exceptions).",
@@ -958,7 +1001,7 @@ pod_security_baseline = ResourceValidationPolicy(
                 "capability beyond each container's documented set, and allowPrivilegeEscalation false.",
     enforcement_level=MANDATORY,
     validate=_pod_security_baseline,
-    config_schema=PolicyConfigSchema(properties={
+    config_schema=_config_schema({
         "allowedCapabilities": {
             "type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}},
             "default": DOCUMENTED_CAPABILITIES,
@@ -1018,7 +1061,7 @@ encryption_at_rest = ResourceValidationPolicy(
                 "customer key only where the policy config asks; CloudWatch Logs encrypts them anyway).",
     enforcement_level=MANDATORY,
     validate=_encryption_at_rest,
-    config_schema=PolicyConfigSchema(properties={
+    config_schema=_config_schema({
         "requireLogGroupKms": {
             "type": "boolean", "default": False,
             "description": "Also require a customer-managed KMS key (kmsKeyId) on every CloudWatch log group.",
@@ -1061,7 +1104,7 @@ stateful_resources_protected = ResourceValidationPolicy(
                 "deletion protection).",
     enforcement_level=MANDATORY,
     validate=_stateful_resources_protected,
-    config_schema=PolicyConfigSchema(properties={
+    config_schema=_config_schema({
         "requireProtection": {
             "type": "boolean", "default": True,
             "description": "false only for stacks whose state may be lost (dev, local, review stacks).",
@@ -1071,14 +1114,14 @@ stateful_resources_protected = ResourceValidationPolicy(
 
 
 def _volume_retained(args: StackValidationArgs, report: ReportViolation) -> None:
-    if not _config(args, "requireRetain", True):
-        return
     classes = [r for r in args.resources if r.resource_type == "kubernetes:storage.k8s.io/v1:StorageClass"]
     by_name = {_get(c.props, "metadata", "name"): c for c in classes}
     default = [c for c in classes
                if (_get(c.props, "metadata", "annotations") or {}).get("storageclass.kubernetes.io/is-default-class") == "true"]
     for claim in args.resources:
         if claim.resource_type != "kubernetes:core/v1:PersistentVolumeClaim":
+            continue
+        if not _config(args, "requireRetain", True, claim):
             continue
         name = _get(claim.props, "spec", "storageClassName")
         storage_class = by_name.get(name) if name else (default[0] if default else None)
@@ -1096,7 +1139,7 @@ volume_retained = StackValidationPolicy(
     description="The disk behind the Hermes volume outlives its claim: its StorageClass reclaims with Retain.",
     enforcement_level=MANDATORY,
     validate=_volume_retained,
-    config_schema=PolicyConfigSchema(properties={
+    config_schema=_config_schema({
         "requireRetain": {
             "type": "boolean", "default": True,
             "description": "false only for stacks whose Hermes data may be lost.",
@@ -1138,7 +1181,7 @@ backup_vault_keys_protected = StackValidationPolicy(
                 "vaults, with a 30-day deletion window.",
     enforcement_level=MANDATORY,
     validate=_backup_vault_keys_protected,
-    config_schema=PolicyConfigSchema(properties={
+    config_schema=_config_schema(per_instance=False, properties={
         "requireProtection": {
             "type": "boolean", "default": True,
             "description": "false only for stacks whose recovery points may be lost (dev, local, review stacks).",

@@ -929,3 +929,110 @@ def test_a_scoped_github_or_pulumi_cloud_trust_passes():
             "Principal": {"Federated": f"arn:aws:iam::123456789012:oidc-provider/{issuer}"},
             "Condition": {"StringEquals": {f"{issuer}:aud": "sts.amazonaws.com", f"{issuer}:sub": sub}}}]})})
         assert run_policy(policy, resource_args(role, engine_config(policy, "prod"))) == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Exceptions per instance: a rule's `instances.<name>` loosens that instance's resources only
+# ---------------------------------------------------------------------------------------------
+
+def _research(stack: str) -> dict:
+    research = {"namespace": "hermes-research"}
+    if stack == "prod":  # prod names its hosts; no two instances share one
+        research |= {"dashboardHost": "research.corp-internal.net", "apiHost": "research-api.corp-internal.net"}
+    return research
+
+
+def _two_instances(stack: str):
+    return run_program(stack, {"instances": {"hermes": {}, "research": _research(stack)}})
+
+
+def _with_instance_exception(policy, stack: str, instance: str, **values) -> dict:
+    config = engine_config(policy, stack)
+    config["instances"] = {instance: values}
+    schema = policy.config_schema
+    jsonschema.validate(config, {"type": "object", "properties": schema.properties, "additionalProperties": False})
+    return config
+
+
+def test_a_resource_belongs_to_the_instance_whose_component_created_it():
+    instances = ["hermes", "research", "research-eu"]
+    urn = "urn:pulumi:prod::hermes-eks::{}::{}".format
+    assert hp.instance_of(urn("hermes-eks:index:HermesAgent$kubernetes:core/v1:PersistentVolumeClaim", "research-data"), instances) == "research"
+    assert hp.instance_of(urn("hermes-eks:index:HermesAgent$kubernetes:core/v1:PersistentVolumeClaim", "research-eu-data"), instances) == "research-eu"
+    assert hp.instance_of(urn("hermes-eks:index:BedrockAccess$aws:iam/role:Role", "hermes-bedrock"), instances) == "hermes"
+    assert hp.instance_of(urn("pulumi:pulumi:Stack$hermes-eks:index:HermesAgent", "research"), instances) == "research"
+    # Stack-wide resources are named for the stack's `hermes` components, not for the `hermes` instance.
+    assert hp.instance_of(urn("hermes-eks:index:CostGuardrails$aws:budgets/budget:Budget", "hermes-bedrock"), instances) is None
+    assert hp.instance_of(urn("hermes-eks:index:ClusterAddons$kubernetes:storage.k8s.io/v1:StorageClass", "hermes-addons-gp3"), instances) is None
+    assert hp.instance_of(urn("hermes-eks:index:HermesAgent$kubernetes:core/v1:Secret", "other-credentials"), instances) is None
+
+
+def test_every_resource_of_a_second_instance_is_recognised_as_its_own():
+    program = _two_instances("prod")
+    research = {r.name for r in program.resources if hp.instance_of(r.urn, ["hermes", "research"]) == "research"}
+    assert {"research", "research-data", "research-credentials", "research-bedrock", "research-bedrock-invoke"} <= research
+    assert all(name == "research" or name.startswith("research-") for name in research)
+
+
+def test_only_rules_of_per_instance_resources_take_instance_exceptions():
+    takes = {p.name for p in hp.POLICIES if p.config_schema is not None and "instances" in p.config_schema.properties}
+    configured = {p.name for p in hp.POLICIES if p.config_schema is not None}
+    assert configured - takes == {"eks-endpoint-restricted", "backup-vault-keys-protected"}  # stack-wide resources
+    schema = BY_NAME["stateful-resources-protected"].config_schema
+    with pytest.raises(jsonschema.ValidationError):  # an instance's exception has the rule's own keys and types
+        jsonschema.validate({"instances": {"research": {"requireProtection": "no"}}}, {"type": "object", "properties": schema.properties})
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"instances": {"research": {"requireRetain": False}}}, {"type": "object", "properties": schema.properties})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_stack_passes_with_an_unprotected_second_instance_its_config_excepts(stack):
+    program = _two_instances(stack)
+    program.one("kubernetes:core/v1:PersistentVolumeClaim", "research-data").protect = False
+    program.one("kubernetes:core/v1:Namespace", "research").protect = False
+    for policy in hp.POLICIES:
+        config = engine_config(policy, stack)
+        if policy.name == "stateful-resources-protected":
+            config = _with_instance_exception(policy, stack, "research", requireProtection=False)
+        run = stack_args(program.resources, config) if isinstance(policy, StackValidationPolicy) else None
+        found = run_policy(policy, run) if run else [
+            m for r in program.resources for m in run_policy(policy, resource_args(r, config))]
+        assert found == [], (policy.name, found)
+
+
+def test_an_exception_for_one_instance_does_not_loosen_another():
+    program = _two_instances("prod")
+    for name in ("hermes-data", "research-data"):
+        program.one("kubernetes:core/v1:PersistentVolumeClaim", name).protect = False
+    policy = hp.stateful_resources_protected
+    config = _with_instance_exception(policy, "prod", "research", requireProtection=False)
+    found = [r.name for r in program.resources if run_policy(policy, resource_args(r, config))]
+    assert found == ["hermes-data"]
+
+    # An internet-facing Ingress: allowed for research, still refused for hermes.
+    policy = hp.dashboard_not_internet_facing
+    config = _with_instance_exception(policy, "prod", "research", allowInternetFacing=True)
+    found = []
+    for ingress in program.of_type("kubernetes:networking.k8s.io/v1:Ingress"):
+        props = copy.deepcopy(ingress.plain)
+        props["metadata"]["annotations"][hp.ALB_SCHEME] = "internet-facing"
+        found += [ingress.name for _ in run_policy(policy, resource_args(ingress, config, props=props))]
+    assert found and set(found) == {"hermes"}
+
+    # A stack rule: the shared StorageClass deletes disks; research's claim is excepted, hermes's is not.
+    policy = hp.volume_retained
+    storage_class = program.one("kubernetes:storage.k8s.io/v1:StorageClass")
+    outputs = {storage_class.urn: {**copy.deepcopy(reveal(storage_class.outputs)), "reclaimPolicy": "Delete"}}
+    config = _with_instance_exception(policy, "prod", "research", requireRetain=False)
+    violations = run_policy(policy, stack_args(program.resources, config, outputs))
+    assert len(violations) == 1 and "hermes-data" in violations[0] and "research" not in violations[0], violations
+
+
+def test_the_readmes_example_policy_configs_match_the_schemas():
+    section = (ROOT / "README.md").read_text().split("## Policy as code", 1)[1].split("\n## ", 1)[0]
+    examples = [json.loads(block) for block in re.findall(r"```json\n(.*?)```", section, re.S)]
+    assert any("instances" in values for example in examples for values in example.values())
+    for example in examples:
+        for name, values in example.items():
+            schema = BY_NAME[name].config_schema
+            jsonschema.validate(values, {"type": "object", "properties": schema.properties, "additionalProperties": False})
