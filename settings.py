@@ -13,7 +13,7 @@ import ipaddress
 import json
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, NamedTuple
 
@@ -504,17 +504,34 @@ def _shown(attribute: str, value: Any) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Cross-field rules: each returns problems naming the key a user should change.
+# Cross-field rules: each returns problems naming the key a user should change. Split along the line
+# INSTANCE_KEYS draws: the stack's rules run once per stack, an agent's once per instance, on that
+# instance's settings (parse_settings); a stack without `instances` is one agent, checked by both.
 # ---------------------------------------------------------------------------------------------
 
 _GRAVITON_FAMILY = re.compile(r"^(a1|[a-z]+[0-9]+g[a-z]*)\.")
 
 
 def _cross_field_problems(s: StackSettings) -> list[Problem]:
+    """Every cross-field problem of one agent's settings: the stack's rules and the agent's."""
+    return _stack_problems(s) + _instance_problems(s)
+
+
+def _collector(s: StackSettings) -> tuple[list[Problem], Callable[[str, str], None]]:
+    """A list of problems and `need`, which adds one naming a key of `s`. _stack_problems names only
+    stack-wide keys, _instance_problems only INSTANCE_KEYS (tests/test_instances.py reads both)."""
     problems: list[Problem] = []
 
     def need(attribute: str, allowed: str) -> None:
         problems.append(Problem(attribute, getattr(s, attribute), allowed))
+
+    return problems, need
+
+
+def _stack_problems(s: StackSettings) -> list[Problem]:
+    """The rules on the keys the whole stack shares: cluster, network, nodes, add-ons, image, backups,
+    alerts, the Bedrock budget. They read an agent's keys only through the stack's (`uses_bedrock`)."""
+    problems, need = _collector(s)
 
     if s.uses_aws and not s.aws_region:
         need("aws_region", f"an AWS region code (required when clusterSource is '{s.cluster_source}')")
@@ -536,6 +553,66 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
         need("hermes_git_commit", "a full 40-character commit SHA of the Hermes repository (required when imageSource is 'git')")
     if s.image_source != "git" and s.hermes_git_commit:
         need("hermes_git_commit", "empty unless imageSource is 'git'")
+
+    if s.uses_aws:
+        if not s.node_min_size <= s.node_desired_size <= s.node_max_size:
+            need("node_desired_size", f"between nodeMinSize ({s.node_min_size}) and nodeMaxSize ({s.node_max_size})")
+        for instance_type in s.node_instance_types:
+            arm = bool(_GRAVITON_FAMILY.match(instance_type))
+            if arm != (s.node_architecture == "arm64"):
+                need("node_instance_types", f"instance types of the {s.node_architecture} architecture "
+                     f"({instance_type} is {'arm64' if arm else 'x86_64'}); change nodeArchitecture or the types")
+                break
+        if not s.endpoint_public_access and s.endpoint_public_access_cidrs != ("0.0.0.0/0",):
+            need("endpoint_public_access_cidrs", "left at its default when endpointPublicAccess is false")
+
+    # --- backups ---------------------------------------------------------------------------------
+    if s.backup_copy_region and not s.uses_aws:
+        need("backup_copy_region", "empty when clusterSource is 'kubeconfig' (backups are AWS Backup's)")
+    if s.backup_copy_region and s.backup_copy_region == s.aws_region:
+        need("backup_copy_region", f"a region other than aws:region ({s.aws_region}), or empty for no copy")
+    # --- alerts and the Bedrock cost guardrails ----------------------------------------------
+    if s.alert_emails and not s.uses_aws:
+        need("alert_emails", "an empty list when clusterSource is 'kubeconfig' (alerts are SNS's)")
+    if s.bedrock_budget_deny_invoke and not _any_bedrock(s):
+        need("bedrock_budget_deny_invoke", "false unless modelProvider is 'bedrock'")
+
+    # --- cluster network: node zones, add-on versions -----------------------------------------
+    if s.cluster_source != "create" and s.node_zone_count != 1:
+        need("node_zone_count", "left at 1 unless clusterSource is 'create' (it lays out the nodes of a created cluster)")
+    if s.cluster_source == "create" and s.node_zone_count > s.availability_zone_count:
+        need("node_zone_count", f"at most availabilityZoneCount ({s.availability_zone_count}): node groups go in the VPC's zones")
+    if s.cluster_source == "kubeconfig" and s.addon_versions:
+        need("addon_versions", "empty unless clusterSource is 'create' or 'existing' (EKS add-ons)")
+    if s.cluster_source == "create":
+        missing = missing_versions(s.kubernetes_version, s.created_cluster_addons, s.addon_versions)
+        if missing:
+            need("addon_versions", f"a version for {', '.join(missing)}: kubernetesVersion {s.kubernetes_version} has "
+                 "no pinned add-on versions in components/addon_versions.py (see `aws eks describe-addon-versions`)")
+
+    # --- commands the stack exports (run as `$(pulumi stack output ...)`, operator_commands.py) ---
+    if UNSAFE_CHARACTERS.search(s.kubeconfig_context):
+        need("kubeconfig_context", f"a context name without {SHOWN_UNSAFE} (the exported kubectl commands "
+             "name it and run through $(...)); rename it with `kubectl config rename-context`")
+
+    # --- the Bedrock budget's services -----------------------------------------------------------
+    if len(set(s.bedrock_budget_services)) != len(s.bedrock_budget_services):
+        need("bedrock_budget_services", "a list without duplicates")
+    if not s.bedrock_budget_services:
+        need("bedrock_budget_services", "at least one service name (the budget counts only their cost)")
+
+    # --- messaging platforms (issue 15) -----------------------------------------------------------
+    problems += _messaging_problems(s)
+
+    # --- placeholders copied from examples (issue 6 item 11) ----------------------------------
+    problems += _placeholder_problems(s, [a for a in StackSettings.model_fields if a not in INSTANCE_KEYS])
+    return problems
+
+
+def _instance_problems(s: StackSettings) -> list[Problem]:
+    """The rules on the keys of one agent (INSTANCE_KEYS): its models and credentials, dashboard login,
+    hosts, restore. `s` is that agent's settings: the stack's, with the instance's own values in place."""
+    problems, need = _collector(s)
 
     if s.model_provider != "none" and not s.model_default:
         need("model_default", f"the default model id for provider '{s.model_provider}'")
@@ -585,18 +662,6 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
             if getattr(s, attribute):
                 need(attribute, "empty unless ingressClassName is 'alb' (an AWS Load Balancer Controller setting)")
 
-    if s.uses_aws:
-        if not s.node_min_size <= s.node_desired_size <= s.node_max_size:
-            need("node_desired_size", f"between nodeMinSize ({s.node_min_size}) and nodeMaxSize ({s.node_max_size})")
-        for instance_type in s.node_instance_types:
-            arm = bool(_GRAVITON_FAMILY.match(instance_type))
-            if arm != (s.node_architecture == "arm64"):
-                need("node_instance_types", f"instance types of the {s.node_architecture} architecture "
-                     f"({instance_type} is {'arm64' if arm else 'x86_64'}); change nodeArchitecture or the types")
-                break
-        if not s.endpoint_public_access and s.endpoint_public_access_cidrs != ("0.0.0.0/0",):
-            need("endpoint_public_access_cidrs", "left at its default when endpointPublicAccess is false")
-
     # --- a model provider and the credential it needs (issue 6 item 11) -----------------------
     # OpenRouter answers 401 to every call without a key. A `custom` endpoint may be an in-cluster
     # server that needs none (vLLM, Ollama), so its key is required only for the hosted APIs that
@@ -618,11 +683,7 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
             need("dashboard_oidc_client_secret", "unset when existingSecretName is set (that Secret holds every "
                  "credential: put HERMES_DASHBOARD_OIDC_CLIENT_SECRET into it)")
 
-    # --- backups and restore -------------------------------------------------------------------
-    if s.backup_copy_region and not s.uses_aws:
-        need("backup_copy_region", "empty when clusterSource is 'kubeconfig' (backups are AWS Backup's)")
-    if s.backup_copy_region and s.backup_copy_region == s.aws_region:
-        need("backup_copy_region", f"a region other than aws:region ({s.aws_region}), or empty for no copy")
+    # --- restore -------------------------------------------------------------------------------
     if s.restore_from_snapshot and not s.uses_aws:
         need("restore_from_snapshot", "empty when clusterSource is 'kubeconfig' (it restores an EBS snapshot)")
     if (s.restore_from_snapshot and s.cluster_source == "existing" and not s.storage_class_name
@@ -638,43 +699,11 @@ def _cross_field_problems(s: StackSettings) -> list[Problem]:
              f"in {snapshot_region}; copy it to {s.aws_region} first with `aws backup start-copy-job`)")
     if s.restore_availability_zone and not s.restore_from_snapshot:
         need("restore_availability_zone", "empty unless restoreFromSnapshot is set")
-    # --- alerts and the Bedrock cost guardrails ----------------------------------------------
-    if s.alert_emails and not s.uses_aws:
-        need("alert_emails", "an empty list when clusterSource is 'kubeconfig' (alerts are SNS's)")
-    if s.bedrock_budget_deny_invoke and not _any_bedrock(s):
-        need("bedrock_budget_deny_invoke", "false unless modelProvider is 'bedrock'")
     if s.restore_availability_zone and s.aws_region and not s.restore_availability_zone.startswith(s.aws_region):
         need("restore_availability_zone", f"a zone of aws:region {s.aws_region}, e.g. {s.aws_region}a")
 
-    # --- cluster network: node zones, add-on versions, who may reach Hermes -------------------
-    if s.cluster_source != "create" and s.node_zone_count != 1:
-        need("node_zone_count", "left at 1 unless clusterSource is 'create' (it lays out the nodes of a created cluster)")
-    if s.cluster_source == "create" and s.node_zone_count > s.availability_zone_count:
-        need("node_zone_count", f"at most availabilityZoneCount ({s.availability_zone_count}): node groups go in the VPC's zones")
-    if s.cluster_source == "kubeconfig" and s.addon_versions:
-        need("addon_versions", "empty unless clusterSource is 'create' or 'existing' (EKS add-ons)")
-    if s.cluster_source == "create":
-        missing = missing_versions(s.kubernetes_version, s.created_cluster_addons, s.addon_versions)
-        if missing:
-            need("addon_versions", f"a version for {', '.join(missing)}: kubernetesVersion {s.kubernetes_version} has "
-                 "no pinned add-on versions in components/addon_versions.py (see `aws eks describe-addon-versions`)")
-
-    # --- commands the stack exports (run as `$(pulumi stack output ...)`, operator_commands.py) ---
-    if UNSAFE_CHARACTERS.search(s.kubeconfig_context):
-        need("kubeconfig_context", f"a context name without {SHOWN_UNSAFE} (the exported kubectl commands "
-             "name it and run through $(...)); rename it with `kubectl config rename-context`")
-
-    # --- the Bedrock budget's services -----------------------------------------------------------
-    if len(set(s.bedrock_budget_services)) != len(s.bedrock_budget_services):
-        need("bedrock_budget_services", "a list without duplicates")
-    if not s.bedrock_budget_services:
-        need("bedrock_budget_services", "at least one service name (the budget counts only their cost)")
-
-    # --- messaging platforms (issue 15) -----------------------------------------------------------
-    problems += _messaging_problems(s)
-
     # --- placeholders copied from examples (issue 6 item 11) ----------------------------------
-    problems += _placeholder_problems(s)
+    problems += _placeholder_problems(s, INSTANCE_KEYS)
     return problems
 
 
@@ -758,10 +787,10 @@ def _reserved_domain(host: str, *, local_ok: bool) -> str:
     return ""
 
 
-def _placeholder_problems(s: StackSettings) -> list[Problem]:
-    """Every plain value (lists and map values included) holding an example host or account."""
+def _placeholder_problems(s: StackSettings, attributes: Iterable[str] = tuple(StackSettings.model_fields)) -> list[Problem]:
+    """Every plain value of `attributes` (lists and map values included) holding an example host or account."""
     problems = []
-    for attribute in StackSettings.model_fields:
+    for attribute in attributes:
         value = getattr(s, attribute)
         if attribute in SECRET_KEYS:
             continue
@@ -870,8 +899,7 @@ def parse_settings(
         instance_problems = _instance_value_problems(settings, stack_file, secret_keys)
         problems += instance_problems
         if not instance_problems:  # with an invalid value, cross-field rules would only repeat it
-            problems += [describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)
-                         if p.attribute not in INSTANCE_KEYS]
+            problems += [describe(p.attribute, p.value, p.allowed) for p in _stack_problems(settings)]
             problems += _instance_cross_field_problems(settings, stack_file, describe)
     if problems:
         raise ConfigError(stack, problems)
@@ -936,7 +964,7 @@ def _instance_cross_field_problems(s: StackSettings, stack_file: str, describe) 
     """The cross-field rules on the keys that belong to one agent, for each instance, and what no two
     instances may share. A problem every instance has with the same top-level default is that key's."""
     agents = s.agents
-    found = {a.name: [p for p in _cross_field_problems(a.settings) if p.attribute in INSTANCE_KEYS] for a in agents}
+    found = {a.name: _instance_problems(a.settings) for a in agents}
     messages: list[str] = []
 
     def name(agent: Agent, p: Problem) -> str:

@@ -113,9 +113,10 @@ def test_a_stack_without_problems_exits_zero_from_the_command_line():
 
 def test_prod_as_shipped_is_refused_for_its_placeholders():
     report = check_config.check("prod", ROOT / "Pulumi.prod.yaml")
+    # The stack's keys first, then the agent's (as for a stack with instances), each in declaration order.
     assert [p.split(" ", 1)[0] for p in report.problems] == [
-        "hermes-eks:dashboardHost", "hermes-eks:apiHost", "hermes-eks:clusterAdminPrincipalArns",
-        "hermes-eks:endpointPublicAccessCidrs"]
+        "hermes-eks:clusterAdminPrincipalArns", "hermes-eks:endpointPublicAccessCidrs",
+        "hermes-eks:dashboardHost", "hermes-eks:apiHost"]
 
 
 def test_bedrock_models_are_said_to_be_checked_at_preview_against_bedrock():

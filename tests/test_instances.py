@@ -8,6 +8,7 @@ After a change that adds or renames resources on purpose, regenerate it with
 
 from __future__ import annotations
 
+import ast
 import json
 import shlex
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from settings import ConfigError, parse_settings
+from settings import INSTANCE_KEYS, ConfigError, StackSettings, parse_settings
 from tests.delete_order import deleted_after, forced_before
 from tests.harness import Program, is_secret, reveal, run_program
 from tests.registration_diff import diff_registrations
@@ -75,6 +76,41 @@ def test_a_top_level_default_every_instance_breaks_alike_is_reported_once_under_
         "hermes": {}, "research": {"namespace": "hermes-research"}}}, stack="local")
     assert "hermes-eks:modelDefault is not set in Pulumi.local.yaml; allowed: the default model id for provider 'custom'" in problems
     assert not any("instances.research.modelDefault" in p for p in problems)
+
+
+def _keys_named_by_rules(function: str) -> set[str]:
+    """The keys the `need(...)` calls of a settings.py function name: a literal, either branch of a
+    conditional, or each key of the `for attribute in (...)` loop around the call."""
+    tree = ast.parse((Path(__file__).parents[1] / "settings.py").read_text())
+    [body] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function]
+    loops = {n.target.id: n.iter for n in ast.walk(body) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)}
+    named = set()
+    for call in ast.walk(body):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "need":
+            first = call.args[0]
+            first = loops.get(first.id, first) if isinstance(first, ast.Name) else first
+            named |= {c.value for c in ast.walk(first) if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+    return named
+
+
+def test_each_cross_field_rule_lives_once_on_its_side_of_the_stack_and_instance_line():
+    stack_keys, instance_keys = _keys_named_by_rules("_stack_problems"), _keys_named_by_rules("_instance_problems")
+    assert stack_keys and instance_keys
+    assert stack_keys <= set(StackSettings.model_fields) - set(INSTANCE_KEYS)
+    assert instance_keys <= set(INSTANCE_KEYS)
+    assert {"aws_region", "alert_emails", "bedrock_budget_services", "node_zone_count"} <= stack_keys
+    assert {"model_default", "api_host", "restore_availability_zone", "openrouter_api_key"} <= instance_keys
+
+
+def test_a_stack_wide_rule_is_reported_once_and_an_instance_rule_once_per_instance_that_breaks_it():
+    problems = config_problems({"alertEmails": ["ops@corp-internal.net"], "instances": {
+        "hermes": {}, "research": {"namespace": "hermes-research", "restoreAvailabilityZone": "eu-central-1a"},
+        "support": {"namespace": "hermes-support", "restoreAvailabilityZone": "eu-central-1b"}}}, stack="local")
+    assert [p for p in problems if "alertEmails" in p] == [
+        'hermes-eks:alertEmails in Pulumi.local.yaml is ["ops@corp-internal.net"]; allowed: an empty list when '
+        "clusterSource is 'kubeconfig' (alerts are SNS's)"]
+    assert [p.split(" in ")[0] for p in problems if "restoreAvailabilityZone" in p] == [
+        "hermes-eks:instances.research.restoreAvailabilityZone", "hermes-eks:instances.support.restoreAvailabilityZone"]
 
 
 def test_a_stack_wide_key_under_an_instance_is_refused_and_an_unknown_one_gets_a_hint():
