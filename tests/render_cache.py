@@ -51,7 +51,8 @@ copyreg.pickle(alias_pb2.Alias, lambda alias: (_alias, (alias.SerializeToString(
 def _program_modules() -> list[ModuleType]:
     """Every module the program is made of, imported now (before any test can patch one)."""
     names = [p.stem for p in ROOT.glob("*.py") if p.stem != "__main__"]
-    names += [f"components.{p.stem}" for p in (ROOT / "components").glob("*.py") if p.stem != "__init__"]
+    for package in ("components", "settings"):
+        names += [package, *(f"{package}.{p.stem}" for p in (ROOT / package).glob("*.py") if p.stem != "__init__")]
     return [importlib.import_module(name) for name in sorted(names)]
 
 

@@ -79,9 +79,9 @@ def test_a_top_level_default_every_instance_breaks_alike_is_reported_once_under_
 
 
 def _keys_named_by_rules(function: str) -> set[str]:
-    """The keys the `need(...)` calls of a settings.py function name: a literal, either branch of a
+    """The keys the `need(...)` calls of a settings/rules.py function name: a literal, either branch of a
     conditional, or each key of the `for attribute in (...)` loop around the call."""
-    tree = ast.parse((Path(__file__).parents[1] / "settings.py").read_text())
+    tree = ast.parse((Path(__file__).parents[1] / "settings" / "rules.py").read_text())
     [body] = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == function]
     loops = {n.target.id: n.iter for n in ast.walk(body) if isinstance(n, ast.For) and isinstance(n.target, ast.Name)}
     named = set()
