@@ -1,6 +1,6 @@
 """What only the AWS account can answer, asked before any resource is registered.
 
-settings.py validates what the stack files say; some mistakes only the account can reveal, and they
+settings/ validates what the stack files say; some mistakes only the account can reveal, and they
 would otherwise surface deep into `pulumi up`: a Bedrock model or inference profile the Region does
 not offer (first call denied or not found), or Ingress hosts no ACM certificate covers (the
 Ingress waits 10 minutes, then fails). These lookups are plain invokes, so they run, and fail, in

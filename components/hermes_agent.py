@@ -107,7 +107,7 @@ def env_file_problem(value: str) -> str:
     _posix_variable, dotenv/main.py resolve_variables) and decodes \\ and \\' in single quotes
     (dotenv/parser.py); and its own parser, which keeps single-quoted text as it is
     (hermes_cli/config.py _parse_env_value). It also strips non-ASCII characters from credentials
-    (env_loader.py _sanitize_loaded_credentials). Runs at preview (settings.py) and, for a Secret of
+    (env_loader.py _sanitize_loaded_credentials). Runs at preview (settings/) and, for a Secret of
     your own, in the pod (CONFIGURE_SCRIPT embeds this function's source).
     """
     if any(c in value for c in "\r\n\0"):

@@ -127,7 +127,7 @@ def _arch(platform: str) -> str:
 
 
 def validate(args: HermesImageArgs) -> None:
-    """Reject args no build could honour; settings.py checks the same for stack config."""
+    """Reject args no build could honour; settings/ checks the same for stack config."""
     if args.source not in ("mirror", "git"):
         raise ValueError(f"HermesImageArgs.source is {args.source!r}; allowed: 'mirror' or 'git'")
     if args.platform not in PLATFORMS:

@@ -64,7 +64,7 @@ class VolumeBackupsArgs:
 
 
 def validate(args: VolumeBackupsArgs) -> None:
-    """Reject args AWS Backup would refuse; settings.py checks the same for stack config."""
+    """Reject args AWS Backup would refuse; settings/ checks the same for stack config."""
     longest = 50 - (1 + 2 * SUFFIX_BYTES if args.keep_on_destroy else 0)
     if not VAULT_NAME.fullmatch(args.vault_name) or len(args.vault_name) > longest:
         raise ValueError(f"VolumeBackupsArgs.vault_name is {args.vault_name!r}; allowed: 2-{longest} letters, digits, - or _"

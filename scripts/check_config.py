@@ -61,7 +61,7 @@ from tests import fake_cloud  # noqa: E402
 from tests.harness import PROJECT, PROJECT_DECLARATION, run_program  # noqa: E402
 
 # An encrypted value's plaintext is known only to the Pulumi CLI (the stack's secrets provider);
-# where settings.py checks a secret's form, the program runs here on a stand-in of that form.
+# where settings/ checks a secret's form, the program runs here on a stand-in of that form.
 ENCRYPTED_STAND_INS = {config_key("api_server_key"): "0" * 64}
 
 # What a value declared in Pulumi.yaml must be, in the words of a stack file's YAML

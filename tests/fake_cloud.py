@@ -10,7 +10,7 @@ import base64
 import hashlib
 import json
 
-ACCOUNT = "210987654321"  # not AWS's documentation account, which settings.py refuses as a placeholder
+ACCOUNT = "210987654321"  # not AWS's documentation account, which settings/ refuses as a placeholder
 CLUSTER_NAME = "hermes-dev"
 OIDC_ISSUER = "oidc.eks.eu-central-1.amazonaws.com/id/EXAMPLED539D4633E53DE1B71EXAMPLE"
 

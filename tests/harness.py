@@ -303,7 +303,7 @@ def _render(stack: str, values: dict[str, str], secret_keys: list[str], stack_va
     error: BaseException | None = None
     saved_path, saved_cwd = list(sys.path), os.getcwd()
     sys.path.insert(0, str(ROOT))
-    # The CLI runs the program in the project directory, next to Pulumi.<stack>.yaml (settings.py reads
+    # The CLI runs the program in the project directory, next to Pulumi.<stack>.yaml (settings/ reads
     # which keys it sets, to name where a value came from): give it the stack file this test describes.
     project_dir = tempfile.TemporaryDirectory(prefix="hermes-eks-project-")
     (Path(project_dir.name) / f"Pulumi.{stack}.yaml").write_text(

@@ -1,4 +1,4 @@
-"""settings.py: every bad input is refused before any resource exists, with one clear message."""
+"""settings/: every bad input is refused before any resource exists, with one clear message."""
 
 from __future__ import annotations
 
