@@ -968,9 +968,14 @@ def test_a_resource_belongs_to_the_instance_whose_component_created_it():
 
 
 def test_every_resource_of_a_second_instance_is_recognised_as_its_own():
-    program = _two_instances("prod")
+    program = run_program("prod", {"instances": {"hermes": {}, "research": {
+        **_research("prod"), "restoreFromSnapshot": "snap-0123456789abcdef0"}}})
+    # The pack's list of per-instance components is what __main__.py creates for an instance.
+    assert {r.type for r in program.resources if r.name == "research" and r.type.startswith("hermes-eks:")} \
+        == hp.INSTANCE_COMPONENTS
     research = {r.name for r in program.resources if hp.instance_of(r.urn, ["hermes", "research"]) == "research"}
-    assert {"research", "research-data", "research-credentials", "research-bedrock", "research-bedrock-invoke"} <= research
+    assert {"research", "research-data-snap-0123456789abcdef0", "research-credentials", "research-bedrock",
+            "research-bedrock-invoke"} <= research
     assert all(name == "research" or name.startswith("research-") for name in research)
 
 
