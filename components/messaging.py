@@ -15,7 +15,7 @@ flag only for `allowAllUsers: true`. The startup abort for an open dm/group poli
 stack does not set (WeCom, Weixin, Yuanbao, QQ, the WhatsApp bridge): none of them is offered here.
 
 One table (PLATFORMS) is the single place for each platform's variables, required settings, secret
-settings, the hosts it must reach and whether it needs inbound HTTP. settings.py validates the stack's
+settings, the hosts it must reach and whether it needs inbound HTTP. settings/ validates the stack's
 map with it; wiring.py turns the result into the pod's env, the Secret's keys and the webhook Ingress.
 Nothing here reads config: a later change giving each agent its own messaging reuses it as is.
 """

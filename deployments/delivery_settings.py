@@ -267,7 +267,7 @@ def _combination_problems(settings: DeliverySettings, stack_file: str) -> list[s
 
 
 def _current_config() -> dict[str, Any]:
-    # Same reasoning as the main program's settings.py: the SDK has no "list every key" call, and
+    # Same reasoning as the main program's settings/loading.py: the SDK has no "list every key" call, and
     # listing them is what lets a typo be reported instead of ignored.
     merged = dict(pulumi.runtime.get_config_env())
     merged.update(pulumi.runtime.config.CONFIG.get())

@@ -238,7 +238,7 @@ CHANGES = {
     "Pulumi.prod.yaml": {"prod"},
     "Pulumi.pr.yaml": {"pr"},
     "__main__.py": {"dev", "prod", "pr"},
-    "settings.py": {"dev", "prod", "pr"},
+    "settings/models.py": {"dev", "prod", "pr"},
     "components/hermes_agent.py": {"dev", "prod", "pr"},
     "components/vendor/aws-load-balancer-controller-iam-policy.json": {"dev", "prod", "pr"},
     "requirements.txt": {"dev", "prod", "pr"},
