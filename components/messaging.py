@@ -17,7 +17,7 @@ stack does not set (WeCom, Weixin, Yuanbao, QQ, the WhatsApp bridge): none of th
 One table (PLATFORMS) is the single place for each platform's variables, required settings, secret
 settings, the hosts it must reach and whether it needs inbound HTTP. settings/ validates the stack's
 map with it; wiring.py turns the result into the pod's env, the Secret's keys and the webhook Ingress.
-Nothing here reads config: a later change giving each agent its own messaging reuses it as is.
+Nothing here reads config: each agent (settings/models.py INSTANCE_KEYS) has its own map.
 """
 
 from __future__ import annotations
@@ -221,6 +221,17 @@ PLATFORMS: dict[str, PlatformSpec] = {
     ),
 }
 ALLOW_ALL_USERS = "allowAllUsers"
+# The settings that are a platform's account: two gateways on one take each other's messages, so no two
+# agents of a stack may share them. Telegram answers a second getUpdates poller 409 Conflict
+# (core.telegram.org/bots/api#getupdates); Slack spreads one app's Socket Mode events over its open
+# connections (api.slack.com/apis/socket-mode, "Using multiple connections"); Discord sends every event
+# of one bot to each gateway connection, so both agents would answer; a mailbox or number is read by
+# whichever gateway fetches first.
+ACCOUNT_SETTINGS: dict[str, tuple[str, ...]] = {
+    "telegram": ("botToken",), "slack": ("botToken", "appToken"), "discord": ("botToken",),
+    "matrix": ("accessToken",), "email": ("address",), "signal": ("account",),
+    "whatsappCloud": ("phoneNumberId",), "sms": ("phoneNumber",),
+}
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import yaml
 from pydantic import ValidationError
 from pydantic.alias_generators import to_camel
 
-from components.messaging import parse_messaging, plaintext_secret_paths
+from components.messaging import ACCOUNT_SETTINGS, parse_messaging, plaintext_secret_paths
 from settings.key_docs import KEY_DOCS
 from settings.models import (
     INSTANCE_KEYS,
@@ -47,7 +47,8 @@ def parse_settings(
 
     `stack_file_keys`: the keys the stack file itself sets (the CLI merges Pulumi.yaml's defaults in,
     so the rest came from there); None: every key given is the stack file's. `plaintext_paths`: secret
-    settings inside the messaging map that the stack file holds unencrypted (components/messaging.py).
+    settings inside a messaging map that the stack file holds unencrypted, as paths below the project
+    (messaging.telegram.botToken, instances.research.messaging.telegram.botToken; components/messaging.py).
     Raises ConfigError listing every problem; returns the immutable settings otherwise.
     """
     stack_file = f"Pulumi.{stack}.yaml"
@@ -80,7 +81,8 @@ def parse_settings(
                 f"{config_key(attribute)} in {stack_file} is stored in plain text; allowed: an encrypted value set "
                 f"with `pulumi config set --secret {config_key(attribute).split(':', 1)[1]} ...`"
             )
-    problems += _plaintext_messaging(values.get("messaging"), stack_file, secret_keys, plaintext_paths)
+    problems += _plaintext_messaging(values.get("messaging"), stack_file, config_key("messaging") in secret_keys,
+                                     plaintext_paths, "messaging")
 
     try:
         settings = StackSettings.model_validate(values)
@@ -97,7 +99,7 @@ def parse_settings(
     if not settings.instances:
         problems += [describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)]
     else:
-        instance_problems = _instance_value_problems(settings, stack_file, secret_keys)
+        instance_problems = _instance_value_problems(settings, stack_file, secret_keys, plaintext_paths)
         problems += instance_problems
         if not instance_problems:  # with an invalid value, cross-field rules would only repeat it
             problems += [describe(p.attribute, p.value, p.allowed) for p in _stack_problems(settings)]
@@ -108,7 +110,8 @@ def parse_settings(
 
 
 
-def _instance_value_problems(s: StackSettings, stack_file: str, secret_keys: frozenset[str] | set[str]) -> list[str]:
+def _instance_value_problems(s: StackSettings, stack_file: str, secret_keys: frozenset[str] | set[str],
+                             plaintext_paths: tuple[str, ...] = ()) -> list[str]:
     """The instance names, the keys each instance sets and their values, one instance at a time."""
     problems: list[str] = []
     per_instance = {to_camel(a): a for a in INSTANCE_KEYS}
@@ -144,6 +147,9 @@ def _instance_value_problems(s: StackSettings, stack_file: str, secret_keys: fro
                 problems.append(f"{instance_key(name, attribute)} in {stack_file} is stored in plain text; allowed: an "
                                 f"encrypted value set with `pulumi config set --secret --path "
                                 f"'instances.{name}.{to_camel(attribute)}' ...`")
+        if "messaging" in values:
+            problems += _plaintext_messaging(values["messaging"], stack_file, f"{PROJECT}:instances" in secret_keys,
+                                             plaintext_paths, f"instances.{name}.messaging")
         try:
             InstanceSettings.model_validate(values)
         except ValidationError as error:
@@ -163,11 +169,14 @@ def _instance_cross_field_problems(s: StackSettings, stack_file: str, describe) 
     messages: list[str] = []
 
     def name(agent: Agent, p: Problem) -> str:
-        if p.attribute in agent.own_keys:
-            return f"{instance_key(agent.name, p.attribute)} in {stack_file} is {_shown(p.attribute, p.value)}; allowed: {p.allowed}"
-        if all(p in found[b.name] and p.attribute not in b.own_keys for b in agents):
+        head = p.attribute.partition(".")[0]  # a path below a map key is set where the map is
+        if head in agent.own_keys:
+            # A messaging rule's command names the top-level path (components/messaging.py set_command).
+            allowed = p.allowed.replace("--path 'messaging.", f"--path 'instances.{agent.name}.messaging.")
+            return f"{instance_key(agent.name, p.attribute)} in {stack_file} is {_shown(p.attribute, p.value)}; allowed: {allowed}"
+        if all(p in found[b.name] and head not in b.own_keys for b in agents):
             return describe(p.attribute, p.value, p.allowed)
-        return (f"{instance_key(agent.name, p.attribute)} is not set in {stack_file}, so the top-level default applies: "
+        return (f"{instance_key(agent.name, head)} is not set in {stack_file}, so the top-level default applies: "
                 + describe(p.attribute, p.value, p.allowed))
 
     for agent in agents:
@@ -177,7 +186,7 @@ def _instance_cross_field_problems(s: StackSettings, stack_file: str, describe) 
     # routes to one Service.
     taken: dict[str, str] = {}
     for agent in agents:
-        for attribute in ("namespace", "dashboard_host", "api_host"):
+        for attribute in ("namespace", "dashboard_host", "api_host", "messaging_webhook_host"):
             value = getattr(agent.settings, attribute)
             owner = taken.setdefault(f"{attribute == 'namespace'}:{value}", f"{agent.name}.{to_camel(attribute)}")
             if value and owner != f"{agent.name}.{to_camel(attribute)}":
@@ -186,6 +195,22 @@ def _instance_cross_field_problems(s: StackSettings, stack_file: str, describe) 
                     f"a {what} no other instance uses ({PROJECT}:instances.{owner} is {json.dumps(value)} too): "
                     + ("each instance's objects, credentials and NetworkPolicy live in a namespace of its own"
                        if attribute == "namespace" else "a host routes to one instance's Service")))))
+
+    # Two gateways on one bot or account take each other's messages (components/messaging.py
+    # ACCOUNT_SETTINGS). Tokens are compared here, decrypted, and never shown.
+    accounts: dict[tuple[str, str, str], str] = {}
+    for agent in agents:
+        for platform in agent.settings.messaging_config.platforms:
+            given = dict(platform.secrets + platform.values)
+            for key in ACCOUNT_SETTINGS[platform.name]:
+                item = platform.spec.fields[key]
+                value = given.get(item.env)
+                owner = accounts.setdefault((platform.name, key, value), agent.name) if value else agent.name
+                if owner != agent.name:
+                    shown = "<secret value hidden>" if item.kind == "secret" else json.dumps(value)
+                    messages.append(name(agent, Problem(f"messaging.{platform.name}.{key}", shown, (
+                        f"a {platform.spec.title} {key} no other instance uses (instance {owner} has the same): two "
+                        "gateways on one account take each other's messages; give each agent its own"))))
     return list(dict.fromkeys(messages))
 
 
@@ -294,25 +319,32 @@ def _stack_file_keys(stack: str, config: Mapping[str, Any]) -> frozenset[str]:
 
 
 def _plaintext_messaging_paths(stack: str) -> tuple[str, ...]:
+    """The unencrypted secret settings of the stack file's messaging maps, the stack's and each instance's."""
     path = Path.cwd() / f"Pulumi.{stack}.yaml"
     document = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
     config = document.get("config") or {}
-    return tuple(plaintext_secret_paths(config.get(config_key("messaging"), config.get("messaging"))))
+    found = [f"messaging.{p}" for p in plaintext_secret_paths(config.get(config_key("messaging"), config.get("messaging")))]
+    instances = config.get(config_key("instances"), config.get("instances"))
+    for name, raw in (instances.items() if isinstance(instances, dict) else ()):
+        if isinstance(raw, dict):
+            found += [f"instances.{name}.messaging.{p}" for p in plaintext_secret_paths(raw.get("messaging"))]
+    return tuple(found)
 
 
-def _plaintext_messaging(raw: Any, stack_file: str, secret_keys: Any, plaintext_paths: tuple[str, ...]) -> list[str]:
-    """Tokens inside hermes-eks:messaging stored unencrypted. The engine marks the whole map secret when
-    any leaf is encrypted, so a map it hands over unmarked holds every token in plain text; the stack
-    file itself shows a plain token beside encrypted ones (components/messaging.py plaintext_secret_paths)."""
+def _plaintext_messaging(raw: Any, stack_file: str, secret: bool, plaintext_paths: tuple[str, ...], where: str) -> list[str]:
+    """Tokens inside a messaging map (`where`: its path below the project) stored unencrypted. The engine
+    marks the whole key holding the map secret (`secret`) when any leaf is encrypted, so a map it hands
+    over unmarked holds every token in plain text; the stack file itself shows a plain token beside
+    encrypted ones (components/messaging.py plaintext_secret_paths)."""
     if raw is None:
         return []
     try:
         given = parse_messaging(raw).secret_paths
     except ValueError:
         return []
-    plain = given if config_key("messaging") not in secret_keys else tuple(p for p in plaintext_paths if p in given)
-    return [f"{config_key('messaging.' + p)} in {stack_file} is stored in plain text; allowed: an encrypted value "
-            f"set with `pulumi config set --secret --path 'messaging.{p}' ...`" for p in plain]
+    plain = given if not secret else tuple(p for p in given if f"{where}.{p}" in plaintext_paths)
+    return [f"{PROJECT}:{where}.{p} in {stack_file} is stored in plain text; allowed: an encrypted value "
+            f"set with `pulumi config set --secret --path '{where}.{p}' ...`" for p in plain]
 
 
 def _is_default(attribute: str, raw: Any) -> bool:

@@ -265,6 +265,8 @@ INSTANCE_KEYS = (
     "ingress_group_name", "ingress_annotations", "ingress_source_cidrs",
     # its volume restored from a snapshot, one instance at a time
     "restore_from_snapshot", "restore_availability_zone",
+    # its messaging bots (tokens in its own Secret), their webhook host and its egress policy
+    "messaging", "messaging_webhook_host", "egress_policy",
 )
 # The instance a stack without `instances` runs: its components keep the names they had before
 # instances existed, so moving a stack to `instances: {hermes: {}}` renames nothing.
@@ -294,5 +296,7 @@ def _agent(stack: StackSettings, name: str, raw: Mapping[str, Any]) -> Agent:
 
 
 def instance_key(name: str, attribute: str) -> str:
-    """The config path of an instance's own value, e.g. hermes-eks:instances.research.storageSize."""
-    return f"{PROJECT}:instances.{name}.{to_camel(attribute)}"
+    """The config path of an instance's own value, e.g. hermes-eks:instances.research.storageSize (or a
+    path below one: hermes-eks:instances.research.messaging.telegram.botToken)."""
+    attribute, dot, path = attribute.partition(".")
+    return f"{PROJECT}:instances.{name}.{to_camel(attribute)}" + dot + path

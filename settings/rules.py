@@ -116,9 +116,6 @@ def _stack_problems(s: StackSettings) -> list[Problem]:
     if not s.bedrock_budget_services:
         need("bedrock_budget_services", "at least one service name (the budget counts only their cost)")
 
-    # --- messaging platforms (issue 15) -----------------------------------------------------------
-    problems += _messaging_problems(s)
-
     # --- placeholders copied from examples (issue 6 item 11) ----------------------------------
     problems += _placeholder_problems(s, [a for a in StackSettings.model_fields if a not in INSTANCE_KEYS])
     return problems
@@ -217,6 +214,9 @@ def _instance_problems(s: StackSettings) -> list[Problem]:
     if s.restore_availability_zone and s.aws_region and not s.restore_availability_zone.startswith(s.aws_region):
         need("restore_availability_zone", f"a zone of aws:region {s.aws_region}, e.g. {s.aws_region}a")
 
+    # --- messaging platforms (issue 15): each agent's own bots ------------------------------------
+    problems += _messaging_problems(s)
+
     # --- placeholders copied from examples (issue 6 item 11) ----------------------------------
     problems += _placeholder_problems(s, INSTANCE_KEYS)
     return problems
@@ -252,12 +252,6 @@ def _messaging_problems(s: StackSettings) -> list[Problem]:
                         f"a host name of your own: {domain} is reserved for documentation and testing (RFC 2606, "
                         "RFC 6761); replace the placeholder")))
                     break
-    # Messaging is not yet an instance key: every instance would get the same bots, and two gateways
-    # polling one bot token take each other's messages (Telegram answers the second getUpdates 409).
-    if len(s.instances) > 1 and (m.given or s.messaging_webhook_host):
-        problems.append(Problem("messaging", None, f"unset while instances holds several agents "
-                                f"({', '.join(s.instances)}): each would answer on the same bots; messaging per "
-                                "instance is not supported yet"))
     needs_webhook = [p.spec.title for p in m.platforms if p.spec.webhook]
     if needs_webhook and not s.messaging_webhook_host:
         problems.append(Problem("messaging_webhook_host", "", f"the public host {', '.join(needs_webhook)} call back "

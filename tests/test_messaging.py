@@ -472,12 +472,140 @@ def test_a_messaging_value_that_is_not_a_map_is_refused_with_the_platforms_and_n
                         "sms) to its settings"]
 
 
-def test_messaging_is_refused_while_several_agents_would_share_its_bots():
+# --- messaging per agent (issue 16): each instance its own bots, Secret, webhook host and egress policy ------
+
+RESEARCH_TOKEN = "7098765432:AAGx1y2z3A4b5C6d7E8f9G0h1I2j3K4l5M6"
+RESEARCH_TELEGRAM = {"telegram": {"botToken": {"secure": RESEARCH_TOKEN}, "allowedUsers": [333333333]}}
+
+
+def secret_data(p: Program) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o["stringData"] for o in p.kubernetes_objects() if o["kind"] == "Secret"}
+
+
+def container_of(p: Program, deployment: str, container: str = "hermes") -> dict:
+    spec = next(o for o in p.kubernetes_objects() if o["kind"] == "Deployment"
+                and o["metadata"]["name"] == deployment)["spec"]["template"]["spec"]
+    return next(c for c in spec["containers"] + spec.get("initContainers", []) if c["name"] == container)
+
+
+@pytest.fixture(scope="module")
+def research_with_its_own_bot() -> Program:
+    return run_program("local", {**BASE, **TELEGRAM_AND_SLACK, "instances": {
+        "hermes": {}, "research": {"namespace": "hermes-research", "messaging": RESEARCH_TELEGRAM}}})
+
+
+def test_a_second_agents_secret_holds_only_its_own_tokens_and_the_firsts_is_unchanged(
+        research_with_its_own_bot, telegram_and_slack):
+    secrets = secret_data(research_with_its_own_bot)
+    assert secrets["hermes-credentials"] == secret_data(telegram_and_slack)["hermes-credentials"]
+    assert secrets["research-credentials"]["TELEGRAM_BOT_TOKEN"] == RESEARCH_TOKEN
+    assert not {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"} & secrets["research-credentials"].keys()
+    assert not any(token in json.dumps(secrets["research-credentials"]) for token in (TELEGRAM_TOKEN, SLACK_BOT, SLACK_APP))
+
+
+def test_a_second_agents_pod_reads_and_pins_its_own_bot_from_its_own_secret(research_with_its_own_bot):
+    env = {e["name"]: e for e in container_of(research_with_its_own_bot, "research")["env"]}
+    assert env["TELEGRAM_BOT_TOKEN"] == {"name": "TELEGRAM_BOT_TOKEN", "valueFrom": {
+        "secretKeyRef": {"name": "research-credentials", "key": "TELEGRAM_BOT_TOKEN"}}}
+    assert env["TELEGRAM_ALLOWED_USERS"]["value"] == "333333333"
+    assert "SLACK_BOT_TOKEN" not in env
+    configure = container_of(research_with_its_own_bot, "research", "configure")
+    pinned = configure["args"][configure["args"].index("--") + 1:]
+    assert {"TELEGRAM_BOT_TOKEN", "TELEGRAM_ALLOWED_USERS"} <= set(pinned)
+    assert not {"SLACK_BOT_TOKEN", "SLACK_APP_TOKEN"} & set(pinned)
+
+
+def test_an_instance_without_messaging_of_its_own_may_turn_the_top_level_bots_off():
+    p = run_program("local", {**BASE, **TELEGRAM_AND_SLACK, "instances": {
+        "hermes": {}, "research": {"namespace": "hermes-research", "messaging": {}}}})
+    assert "TELEGRAM_BOT_TOKEN" not in secret_data(p)["research-credentials"]
+    assert not any(e["name"].startswith(("TELEGRAM_", "SLACK_")) for e in container_of(p, "research")["env"])
+
+
+def test_a_second_agents_webhook_ingress_uses_its_own_host_and_reaches_only_its_own_pod():
+    p = run_program("dev", {"instances": {"hermes": {}, "research": {
+        "namespace": "hermes-research", "messagingWebhookHost": "research-hooks.corp-internal.net",
+        "messaging": WEBHOOK_PLATFORMS["messaging"]}}})
+    objects = p.kubernetes_objects()
+    assert [(o["metadata"]["name"], o["spec"]["rules"][0]["host"]) for o in objects if o["kind"] == "Ingress"] == [
+        ("research-webhooks", "research-hooks.corp-internal.net")]
+    service = next(o for o in objects if o["kind"] == "Service" and o["metadata"]["name"] == "research-webhooks")
+    assert service["spec"]["selector"] == {"app.kubernetes.io/name": "hermes-agent", "app.kubernetes.io/instance": "research"}
+    env = {e["name"]: e.get("value") for e in container_of(p, "research")["env"]}
+    assert env["SMS_WEBHOOK_URL"] == "https://research-hooks.corp-internal.net/webhooks/twilio"
+    assert "SMS_WEBHOOK_URL" not in {e["name"] for e in container_of(p, "hermes")["env"]}
+
+
+def test_an_agents_egress_policy_is_its_own_in_its_own_namespace():
+    p = run_program("local", {**BASE, "instances": {"hermes": {}, "research": {
+        "namespace": "hermes-research", "egressPolicy": True}}})
+    policies = [o for o in p.kubernetes_objects() if o["kind"] == "NetworkPolicy" and "Egress" in o["spec"]["policyTypes"]]
+    assert [(o["metadata"]["name"], o["metadata"]["namespace"]) for o in policies] == [("research-egress", "hermes-research")]
+    assert policies[0]["spec"]["podSelector"]["matchLabels"]["app.kubernetes.io/instance"] == "research"
+
+
+def test_a_bad_instance_messaging_value_names_the_instance_and_its_own_command():
+    problems = refused("dev", {"instances": {"hermes": {}, "research": {"namespace": "hermes-research", "messaging": {
+        "telegram": {"botToken": {"secure": "not a token"}}, "slack": {"botToken": {"secure": SLACK_BOT}}}}}})
+    assert problems == [
+        "hermes-eks:instances.research.messaging.telegram.botToken in Pulumi.dev.yaml is <secret value hidden>; allowed: "
+        "the bot token from @BotFather (123456:ABC...), without spaces or quotes",
+        "hermes-eks:instances.research.messaging.slack.appToken in Pulumi.dev.yaml is not set; allowed: the app-level "
+        "token for Socket Mode (xapp-...), required for Slack: `pulumi config set --secret --path "
+        "'instances.research.messaging.slack.appToken' ...`, or key SLACK_APP_TOKEN of existingSecretName"]
+
+
+def test_a_plain_text_token_under_an_instance_is_refused():
+    problems = refused("dev", {"instances": {"hermes": {}, "research": {
+        "namespace": "hermes-research", "messaging": {"telegram": {"botToken": RESEARCH_TOKEN}}}}})
+    assert problems == [
+        "hermes-eks:instances.research.messaging.telegram.botToken in Pulumi.dev.yaml is stored in plain text; allowed: "
+        "an encrypted value set with `pulumi config set --secret --path 'instances.research.messaging.telegram.botToken' ...`"]
+    assert not any(RESEARCH_TOKEN in p for p in problems)
+
+
+def test_a_plain_text_token_under_an_instance_beside_an_encrypted_value_is_refused_from_the_stack_file():
+    """Any {secure: ...} in `instances` makes the engine mark the whole key secret; the stack file shows the plain leaf."""
+    problems = refused("dev", {"instances": {"hermes": {}, "research": {
+        "namespace": "hermes-research", "apiServerKey": {"secure": "0123456789abcdef" * 4},
+        "messaging": {"slack": {"botToken": {"secure": SLACK_BOT}, "appToken": SLACK_APP}}}}})
+    assert problems == [
+        "hermes-eks:instances.research.messaging.slack.appToken in Pulumi.dev.yaml is stored in plain text; allowed: "
+        "an encrypted value set with `pulumi config set --secret --path 'instances.research.messaging.slack.appToken' ...`"]
+
+
+def test_two_agents_on_one_bot_are_refused_without_showing_the_token():
+    problems = refused("dev", {"instances": {
+        "hermes": {"messaging": RESEARCH_TELEGRAM},
+        "research": {"namespace": "hermes-research", "messaging": RESEARCH_TELEGRAM}}})
+    assert problems == [
+        "hermes-eks:instances.research.messaging.telegram.botToken in Pulumi.dev.yaml is <secret value hidden>; allowed: "
+        "a Telegram botToken no other instance uses (instance hermes has the same): two gateways on one account take "
+        "each other's messages; give each agent its own"]
+    assert not any(RESEARCH_TOKEN in p for p in problems)
+
+
+def test_top_level_messaging_shared_by_several_agents_is_refused_as_one_bot_for_two():
     problems = refused("dev", {"instances": {"hermes": {}, "research": {"namespace": "hermes-research"}},
                                "messaging": {"telegram": {"botToken": {"secure": TELEGRAM_TOKEN}}}})
-    assert problems == ["hermes-eks:messaging in Pulumi.dev.yaml is <hidden: it may hold secret values>; allowed: unset "
-                        "while instances holds several agents (hermes, research): each would answer on the same bots; "
-                        "messaging per instance is not supported yet"]
+    assert problems == [
+        "hermes-eks:instances.research.messaging is not set in Pulumi.dev.yaml, so the top-level default applies: "
+        "hermes-eks:messaging.telegram.botToken in Pulumi.dev.yaml is <secret value hidden>; allowed: a Telegram "
+        "botToken no other instance uses (instance hermes has the same): two gateways on one account take each "
+        "other's messages; give each agent its own"]
+
+
+def test_two_agents_may_not_share_a_webhook_host():
+    hooks = {"messagingWebhookHost": "hermes-hooks.corp-internal.net", "messaging": {"sms": {
+        "authToken": {"secure": "0123456789abcdef0123456789abcdef"}, "accountSid": "AC0123456789abcdef0123456789abcdef"}}}
+    problems = refused("dev", {"instances": {
+        "hermes": {**hooks, "messaging": {"sms": {**hooks["messaging"]["sms"], "phoneNumber": "+15005550006"}}},
+        "research": {**hooks, "namespace": "hermes-research",
+                     "messaging": {"sms": {**hooks["messaging"]["sms"], "phoneNumber": "+15005550007"}}}}})
+    assert problems == [
+        'hermes-eks:instances.research.messagingWebhookHost in Pulumi.dev.yaml is "hermes-hooks.corp-internal.net"; '
+        "allowed: a host no other instance uses (hermes-eks:instances.hermes.messagingWebhookHost is "
+        "\"hermes-hooks.corp-internal.net\" too): a host routes to one instance's Service"]
 
 
 def test_one_instance_declared_explicitly_keeps_its_messaging():
