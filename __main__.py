@@ -85,7 +85,7 @@ for agent in settings.agents:
         agent.name,
         agent_args(s, stack=STACK, image=image.image_ref if image else settings.hermes_image,
                    app_version=image_tag(settings.hermes_image), cluster=cluster, bedrock=role, restored=restored,
-                   volume_metrics=publish_volume_metrics),
+                   volume_metrics=publish_volume_metrics, messaging_key=agent.key("messaging")),
         opts=pulumi.ResourceOptions(providers=[kubernetes]),
     )
     instances[agent.name] = Instance(hermes, role if s.model_provider == "bedrock" else None)

@@ -200,12 +200,13 @@ def allowed_source_cidrs(s: StackSettings, cluster: HermesCluster | None) -> pul
     return cluster.load_balancer_source_cidrs(s.ingress_scheme)
 
 
-def messaging_workload(s: StackSettings) -> MessagingWorkload:
-    """The configured messaging platforms as the pod's env, Secret keys and webhook Ingress (issue 15)."""
+def messaging_workload(s: StackSettings, key: str) -> MessagingWorkload:
+    """The configured messaging platforms as the pod's env, Secret keys and webhook Ingress (issue 15);
+    `key`: the config key they are set under (the instance's own or the top-level one)."""
     m = s.messaging_config
     for platform in m.platforms:
         if platform.allow_all_users:
-            pulumi.warn(f"{config_key('messaging.' + platform.name + '.allowAllUsers')} is true: EVERY "
+            pulumi.warn(f"{key}.{platform.name}.allowAllUsers is true: EVERY "
                         f"{platform.spec.title} user who finds the bot can talk to the agent, and the agent runs "
                         f"tools with this pod's credentials ({platform.spec.allow_all_env}=true)")
     webhooks = tuple(webhook for _, webhook in m.webhooks)
@@ -293,8 +294,10 @@ def agent_args(
     bedrock: BedrockAccess | None,
     restored: RestoredVolume | None = None,
     volume_metrics: bool = False,
+    messaging_key: str = config_key("messaging"),
 ) -> HermesAgentArgs:
-    """`bedrock`: the Hermes pod's role (BedrockAccess), also when it only publishes volume metrics."""
+    """`bedrock`: the Hermes pod's role (BedrockAccess), also when it only publishes volume metrics.
+    `messaging_key`: where the agent's messaging is set (Agent.key), named by the preview's warnings."""
     storage_class = s.storage_class_name or (cluster.storage_class_name if cluster else None)
     return HermesAgentArgs(
         image=image,
@@ -323,7 +326,7 @@ def agent_args(
             availability_zone=restored.availability_zone, size_gib=restored.size_gib,
         ) if restored else None,
         allowed_source_cidrs=allowed_source_cidrs(s, cluster),
-        messaging=messaging_workload(s),
+        messaging=messaging_workload(s, messaging_key),
         webhook_source_cidrs=webhook_source_cidrs(s, cluster),
         egress_ports=egress_policy_ports(s),
         # The PVC's provider must read its StorageClass (WaitForFirstConsumer) to await it correctly,

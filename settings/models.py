@@ -288,6 +288,11 @@ class Agent(NamedTuple):
     settings: StackSettings
     own_keys: frozenset[str]  # the attributes the instance sets itself
 
+    def key(self, attribute: str) -> str:
+        """Where this agent's value of `attribute` (or a path below it) is set: its own key or the top-level one."""
+        own = attribute.partition(".")[0] in self.own_keys
+        return instance_key(self.name, attribute) if own else config_key(attribute)
+
 
 def _agent(stack: StackSettings, name: str, raw: Mapping[str, Any]) -> Agent:
     own = InstanceSettings.model_validate(raw or {})

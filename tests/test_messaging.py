@@ -522,10 +522,15 @@ def test_an_instance_without_messaging_of_its_own_may_turn_the_top_level_bots_of
     assert not any(e["name"].startswith(("TELEGRAM_", "SLACK_")) for e in container_of(p, "research")["env"])
 
 
-def test_a_second_agents_webhook_ingress_uses_its_own_host_and_reaches_only_its_own_pod():
-    p = run_program("dev", {"instances": {"hermes": {}, "research": {
+@pytest.fixture(scope="module")
+def research_webhooks_on_eks() -> Program:
+    return run_program("dev", {"instances": {"hermes": {}, "research": {
         "namespace": "hermes-research", "messagingWebhookHost": "research-hooks.corp-internal.net",
         "messaging": WEBHOOK_PLATFORMS["messaging"]}}})
+
+
+def test_a_second_agents_webhook_ingress_uses_its_own_host_and_reaches_only_its_own_pod(research_webhooks_on_eks):
+    p = research_webhooks_on_eks
     objects = p.kubernetes_objects()
     assert [(o["metadata"]["name"], o["spec"]["rules"][0]["host"]) for o in objects if o["kind"] == "Ingress"] == [
         ("research-webhooks", "research-hooks.corp-internal.net")]
@@ -534,6 +539,20 @@ def test_a_second_agents_webhook_ingress_uses_its_own_host_and_reaches_only_its_
     env = {e["name"]: e.get("value") for e in container_of(p, "research")["env"]}
     assert env["SMS_WEBHOOK_URL"] == "https://research-hooks.corp-internal.net/webhooks/twilio"
     assert "SMS_WEBHOOK_URL" not in {e["name"] for e in container_of(p, "hermes")["env"]}
+
+
+def test_every_policy_of_the_pack_passes_a_second_agents_webhook_ingress(research_webhooks_on_eks):
+    assert {p.name: resource_violations(p, research_webhooks_on_eks, "dev") for p in hp.POLICIES} == {
+        p.name: [] for p in hp.POLICIES}
+
+
+def test_allow_all_users_of_an_agents_own_bot_warns_naming_the_instance(monkeypatch):
+    warnings: list[str] = []
+    monkeypatch.setattr(pulumi, "warn", lambda message, *a, **k: warnings.append(message))
+    run_program("local", {**BASE, "instances": {"hermes": {}, "research": {"namespace": "hermes-research", "messaging": {
+        "telegram": {"botToken": {"secure": RESEARCH_TOKEN}, "allowAllUsers": True}}}}})
+    assert [w.split(" is true")[0] for w in warnings if "allowAllUsers" in w] == [
+        "hermes-eks:instances.research.messaging.telegram.allowAllUsers"]
 
 
 def test_an_agents_egress_policy_is_its_own_in_its_own_namespace():
