@@ -369,6 +369,24 @@ def test_the_readmes_commands_for_every_platform_build_a_stack_the_program_accep
                 assert env[item.env]["value"], item.env
 
 
+def test_the_readmes_per_agent_commands_give_the_second_agent_its_own_bot():
+    """README "Add an agent": the instance's messaging commands, replayed through the CLI port."""
+    add_an_agent = (ROOT / "README.md").read_text().split("## Add an agent", 1)[1].split("\n## ", 1)[0]
+    commands = [c for c in re.findall(r"^pulumi config set .*$", add_an_agent, re.M) if "instances.research.messaging" in c]
+    assert len(commands) == 2
+    config = cli_config("local", BASE)
+    cli.config_set(config, PROJECT, "instances.hermes.namespace", "hermes", path=True)
+    cli.config_set(config, PROJECT, "instances.research.namespace", "hermes-research", path=True)
+    for command in commands:
+        words = shlex.split(command)[3:]
+        key, value = [w for w in words if not w.startswith("--")]
+        value = {"$RESEARCH_TELEGRAM_BOT_TOKEN": RESEARCH_TOKEN}.get(value, value)
+        cli.config_set(config, PROJECT, key, value, path=True, secret="--secret" in words)
+    p = run_program("local", cli.stack_yaml_values(config))
+    assert secret_data(p)["research-credentials"]["TELEGRAM_BOT_TOKEN"] == RESEARCH_TOKEN
+    assert "TELEGRAM_BOT_TOKEN" not in secret_data(p)["hermes-credentials"]
+
+
 def test_the_readme_table_names_every_setting_variable_and_host_of_each_platform():
     section = readme_section()
     for name, spec in PLATFORMS.items():
