@@ -38,11 +38,13 @@ AGENT_TURN_SECONDS = 120
 
 class PodWithModelServer(RenderedPod):
     """The rendered pod, its env extended by `extra_env` (what the caller documents, image paths mapped),
-    its projected token files (`tokens`: the path inside the container -> the token), and the stand-in."""
+    its projected token files (`tokens`: the path inside the container -> the token), and the stand-in.
+    `deployment_name`: which instance's Deployment (RenderedPod)."""
 
     def __init__(self, program, workdir: Path, extra_env: dict[str, str] | None = None,
-                 addresses: tuple[str, ...] = (f"{MODEL_HOST}:{MODEL_PORT}",), tokens: dict[str, str] | None = None):
-        super().__init__(program, workdir)
+                 addresses: tuple[str, ...] = (f"{MODEL_HOST}:{MODEL_PORT}",), tokens: dict[str, str] | None = None,
+                 deployment_name: str = ""):
+        super().__init__(program, workdir, deployment_name)
         self.extra_env = dict(extra_env or {})
         self.addresses = list(addresses)
         self.record = workdir / "model-server.jsonl"

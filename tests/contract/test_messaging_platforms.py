@@ -49,8 +49,9 @@ def private_message(update_id: int, user_id: int, text: str) -> dict:
 class PodWithTelegram(PodWithModelServer):
     """The rendered pod, the model stand-in, and a Telegram Bot API stand-in with these updates queued."""
 
-    def __init__(self, program, workdir: Path, updates: list[dict]):
-        super().__init__(program, workdir, extra_env={"HERMES_TELEGRAM_DISABLE_FALLBACK_IPS": "1"})
+    def __init__(self, program, workdir: Path, updates: list[dict], deployment_name: str = ""):
+        super().__init__(program, workdir, extra_env={"HERMES_TELEGRAM_DISABLE_FALLBACK_IPS": "1"},
+                         deployment_name=deployment_name)
         self.telegram_record = workdir / "telegram.jsonl"
         self.telegram_record.write_text("")
         self.updates = workdir / "updates.json"
@@ -104,6 +105,32 @@ def test_telegram_answers_an_allowed_user_with_the_models_reply_and_ignores_a_st
     assert fake_models.REPLY in texts, replies
     assert [r for r in replies if str(r.get("chat_id")) == str(STRANGER)] == [], replies
     assert rendered.calls("/chat/completions"), "the model stand-in answered the turn"
+
+
+def test_a_second_agent_answers_on_its_own_bot_with_the_token_of_its_own_secret(tmp_path):
+    """Two agents, each with its own bot (README "Add an agent"): the research pod polls with research's
+    token only, pinned from research-credentials, and answers its own allowed user."""
+    research_token, research_user = "7098765432:AAGx1y2z3A4b5C6d7E8f9G0h1I2j3K4l5M6", 333333333
+    program = run_program("local", {**MODEL, "messaging": {"telegram": {
+        "botToken": {"secure": TOKEN}, "allowedUsers": [ALLOWED_USER]}}, "instances": {
+        "hermes": {}, "research": {"namespace": "hermes-research", "messaging": {"telegram": {
+            "botToken": {"secure": research_token}, "allowedUsers": [research_user]}}}}},
+        secrets={"customModelApiKey": "sk-custom-contract-key-0123456789"}, remove=("openrouterApiKey",))
+    rendered = PodWithTelegram(program, tmp_path, [private_message(1, ALLOWED_USER, "hello from hermes' user"),
+                                                   private_message(2, research_user, "ping")], deployment_name="research")
+    pod = start(rendered)
+    try:
+        wait_for(lambda: any(str(c["params"].get("chat_id")) == str(research_user)
+                             and fake_models.REPLY in c["params"].get("text", "")
+                             for c in rendered.telegram_calls("sendMessage")), 180, "the model's reply", pod)
+        time.sleep(3)
+    finally:
+        pod.stop()
+    assert {c["token"] for c in rendered.telegram_calls("getUpdates")} == {research_token}
+    env_file = (rendered.home / ".env").read_text()
+    assert research_token in env_file and TOKEN not in env_file
+    replies = [c["params"] for c in rendered.telegram_calls("sendMessage")]
+    assert [r for r in replies if str(r.get("chat_id")) == str(ALLOWED_USER)] == [], replies
 
 
 def test_without_an_allow_list_a_stranger_gets_a_pairing_code_and_is_answered_once_approved(tmp_path):
