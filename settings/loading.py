@@ -94,12 +94,17 @@ def parse_settings(
             allowed = str(item.get("ctx", {}).get("error", "")) or _pydantic_allowed(item)
             problems.append(describe(attribute, values.get(attribute), allowed))
         problems += [describe(p.attribute, p.value, p.allowed) for p in _independent_problems(values, failed)]
+        # Each instance's own values are checked on their own too, so one run lists every problem.
+        if "instances" not in failed and values.get("instances"):
+            instances = _json_text(values["instances"])
+            if isinstance(instances, Mapping):
+                problems += _instance_value_problems(instances, stack_file, secret_keys, plaintext_paths)
         raise ConfigError(stack, problems) from None
 
     if not settings.instances:
         problems += [describe(p.attribute, p.value, p.allowed) for p in _cross_field_problems(settings)]
     else:
-        instance_problems = _instance_value_problems(settings, stack_file, secret_keys, plaintext_paths)
+        instance_problems = _instance_value_problems(settings.instances, stack_file, secret_keys, plaintext_paths)
         problems += instance_problems
         if not instance_problems:  # with an invalid value, cross-field rules would only repeat it
             problems += [describe(p.attribute, p.value, p.allowed) for p in _stack_problems(settings)]
@@ -110,13 +115,13 @@ def parse_settings(
 
 
 
-def _instance_value_problems(s: StackSettings, stack_file: str, secret_keys: frozenset[str] | set[str],
+def _instance_value_problems(instances: Mapping[str, Any], stack_file: str, secret_keys: frozenset[str] | set[str],
                              plaintext_paths: tuple[str, ...] = ()) -> list[str]:
     """The instance names, the keys each instance sets and their values, one instance at a time."""
     problems: list[str] = []
     per_instance = {to_camel(a): a for a in INSTANCE_KEYS}
     stack_wide = {to_camel(a) for a in StackSettings.model_fields} - per_instance.keys()
-    for name, raw in s.instances.items():
+    for name, raw in instances.items():
         if not (re.fullmatch(DNS_LABEL, name) and len(name) <= INSTANCE_NAME_MAX):
             problems.append(f"{PROJECT}:instances in {stack_file} names an instance {json.dumps(name)}; allowed: a DNS-1123 "
                             f"label of at most {INSTANCE_NAME_MAX} characters (lowercase letters, digits and '-'): it "

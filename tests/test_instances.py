@@ -60,6 +60,13 @@ def test_an_invalid_instance_value_names_the_instance_the_key_the_file_and_what_
                         'number of Gi or Ti, e.g. 20Gi (EBS sizes volumes in GiB)']
 
 
+def test_an_instances_bad_value_is_listed_with_the_stacks_own_bad_values_in_one_run():
+    problems = config_problems({"storageSize": "lots", "instances": {"research": {"storageSize": "30G"}}})
+    allowed = "allowed: a whole number of Gi or Ti, e.g. 20Gi (EBS sizes volumes in GiB)"
+    assert problems == [f'hermes-eks:storageSize in Pulumi.dev.yaml is "lots"; {allowed}',
+                        f'hermes-eks:instances.research.storageSize in Pulumi.dev.yaml is "30G"; {allowed}']
+
+
 def test_a_cross_field_rule_names_the_instance_whose_values_break_it():
     problems = config_problems({"instances": {"hermes": {}, "research": {
         "namespace": "hermes-research", "modelProvider": "custom"}}}, stack="local")
