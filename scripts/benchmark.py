@@ -3,6 +3,7 @@
 
     python3 scripts/test.py --co -q >/dev/null   # once, to create .venvs/ (for the first two)
     python3 scripts/benchmark.py [--runs N] [--only program|pod|suite|profile] [--source REPOSITORY] [--traversable]
+                                 [--pytest "-n 3 --dist loadfile"]
 
 Reports, on this machine:
   - program evaluation: the real __main__.py under mocks, per stack file (median of N runs);
@@ -43,7 +44,8 @@ def in_test_venv(code: str) -> str:
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
-def suite_run(clone: Path, caches: Path | None, label: str, record: Path | None = None) -> int:
+def suite_run(clone: Path, caches: Path | None, label: str, record: Path | None = None,
+              extra: tuple[str, ...] = ()) -> int:
     """The README's test command in `clone`, with pip's and uv's caches in `caches`; prints the figures.
     With `record`, the CPU record of tests/cpu_record.py goes there and its report is printed."""
     env = dict(os.environ)
@@ -57,7 +59,7 @@ def suite_run(clone: Path, caches: Path | None, label: str, record: Path | None 
     load = os.getloadavg()[0]
     cpu = cpu_of_children()
     started = time.perf_counter()
-    result = subprocess.run([sys.executable, "scripts/test.py", *arguments], cwd=clone, env=env,
+    result = subprocess.run([sys.executable, "scripts/test.py", *arguments, *extra], cwd=clone, env=env,
                             capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     cpu = cpu_of_children() - cpu
@@ -163,13 +165,15 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", choices=("program", "pod", "suite", "profile"))
     parser.add_argument("--source", default=str(ROOT), help="the repository to clone for the suite (default: this one)")
+    parser.add_argument("--pytest", default="", help="with --only profile: more pytest arguments, e.g. '-n 3 --dist loadfile'")
     parser.add_argument("--traversable", action="store_true", help="clone into a 0755 directory instead of a 0700 one")
     options = parser.parse_args()
     print(f"machine: {platform.machine()}, {os.cpu_count()} cpus, Python {platform.python_version()}")
     if options.only == "profile":
         print(f"\nwhole test suite in this checkout ({os.cpu_count()} cpus), warm, CPU recorded")
         with tempfile.TemporaryDirectory(prefix="hermes-eks-cpu-") as record:
-            return suite_run(ROOT, None, "this checkout", record=Path(record))
+            extra = tuple(options.pytest.split())
+            return suite_run(ROOT, None, f"this checkout {options.pytest}".strip(), record=Path(record), extra=extra)
     if options.only in (None, "program", "pod") and not (VENVS / "test" / "bin" / "python").exists():
         raise SystemExit("run `python3 scripts/test.py --co -q` once first: it builds .venvs/")
 

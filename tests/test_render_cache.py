@@ -125,3 +125,23 @@ def test_renders_kept_for_the_next_run_drop_every_other_generation(tmp_path):
     # The next session with the same files: the same renders, a fresh count.
     assert render_cache.kept_directory(tmp_path) == kept
     assert (kept / "key.pickle").exists() and not (kept / "outcomes.log").exists()
+
+
+def test_a_process_output_is_kept_per_script_and_reused(cache):
+    runs = []
+
+    def run():
+        runs.append(1)
+        return f"output {len(runs)}"
+    assert render_cache.cached_output(run, "script a") == "output 1"
+    assert render_cache.cached_output(run, "script a") == "output 1"
+    assert render_cache.cached_output(run, "script b") == "output 2"
+    assert runs == [1, 1]
+
+
+def test_a_failed_process_keeps_no_output(cache):
+    def failing():
+        raise AssertionError("the process failed")
+    with pytest.raises(AssertionError):
+        render_cache.cached_output(failing, "script")
+    assert render_cache.cached_output(lambda: "ran again", "script") == "ran again"
