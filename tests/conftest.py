@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import gc
 import os
 import shutil
 import tempfile
@@ -14,9 +15,17 @@ from tests import render_cache
 from tests.harness import STACKS, Program, run_program
 
 
+# A render allocates millions of short-lived objects: at the default first-generation threshold (700)
+# the cyclic collector took a quarter of a render's CPU (measured on dev: 0.29 s per render by default,
+# 0.23 s with these thresholds, 0.22 s with the collector off).
+GC_THRESHOLDS = (50_000, 20, 20)
+
+
 def pytest_configure(config):
     """The render cache, set before pytest-xdist starts the workers that inherit it: kept in .venvs/renders
-    where scripts/test.py made .venvs/, else one for this session."""
+    where scripts/test.py made .venvs/, else one for this session. The collector's thresholds, in every
+    pytest process (the controller and each worker)."""
+    gc.set_threshold(*GC_THRESHOLDS)
     if render_cache.DIRECTORY_VARIABLE in os.environ:
         return
     venvs = render_cache.ROOT / ".venvs"

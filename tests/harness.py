@@ -14,6 +14,7 @@ dependencies, timeouts, parent) and the stack's outputs as registered, secret ma
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import os
 import runpy
@@ -289,6 +290,13 @@ def run_program(
     return program
 
 
+# The dashboard password's scrypt hash (components/dashboard_login.py, n=2**14) takes ~0.25 s of CPU, and
+# the fake cloud's password and salt are the same for every render of an instance (fake_cloud.resource):
+# inside a render each distinct input is hashed once per process. Tests hash with the real one.
+_REAL_SCRYPT = hashlib.scrypt
+_scrypt_once = functools.cache(_REAL_SCRYPT)
+
+
 def _render(stack: str, values: dict[str, str], secret_keys: list[str], stack_values: Mapping[str, cli.Value],
             ecr: fake_cloud.FakeEcr | None) -> Program:
     mocks = FakeCloudMocks(ecr)
@@ -309,6 +317,7 @@ def _render(stack: str, values: dict[str, str], secret_keys: list[str], stack_va
     (Path(project_dir.name) / f"Pulumi.{stack}.yaml").write_text(
         yaml.safe_dump({"config": cli.stack_yaml_values(stack_values)}, sort_keys=False))
     os.chdir(project_dir.name)
+    hashlib.scrypt = _scrypt_once
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
         root = pulumi_settings.get_root_resource()
@@ -318,6 +327,7 @@ def _render(stack: str, values: dict[str, str], secret_keys: list[str], stack_va
     except BaseException as caught:  # noqa: BLE001 - handed to the caller
         error = caught
     finally:
+        hashlib.scrypt = _REAL_SCRYPT
         sys.path[:] = saved_path
         os.chdir(saved_cwd)
         project_dir.cleanup()

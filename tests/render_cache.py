@@ -160,6 +160,31 @@ def cached(render: Callable, *decides):
         return result
 
 
+def cached_output(run: Callable[[], str], *decides) -> str:
+    """`run()`'s output: a render in a process of its own (one that leaves Pulumi's runtime unusable),
+    reduced to the text the test reads; kept and shared like a render, keyed by `decides` (the script
+    it runs) and what decides every render. `run` raises when the process failed: nothing is kept."""
+    configured = os.environ.get(DIRECTORY_VARIABLE)
+    if not configured:
+        return run()
+    directory = Path(configured)
+    directory.mkdir(parents=True, exist_ok=True)
+    key = render_key("output of a process", *decides)
+    stored = directory / f"{key}.txt"
+    started = time.perf_counter()
+    with (directory / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if stored.exists():
+            _record(directory, "reused", time.perf_counter() - started)
+            return stored.read_text()
+        output = run()
+        partial = directory / f"{key}.partial"
+        partial.write_text(output)
+        partial.rename(stored)
+        _record(directory, "rendered", time.perf_counter() - started)
+        return output
+
+
 def summary(directory: Path) -> str:
     """One line: how many renders ran, how many were reused, and the seconds each kind took."""
     log = directory / "outcomes.log"

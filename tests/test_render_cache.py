@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from dataclasses import dataclass
 
 import pytest
 
 import settings
+from components.dashboard_login import scrypt_password_hash
 from tests import fake_cloud, render_cache
-from tests.harness import run_program
+from tests.harness import reveal, run_program
+
+SECRET = "kubernetes:core/v1:Secret"
 
 
 @dataclass
@@ -125,3 +130,35 @@ def test_renders_kept_for_the_next_run_drop_every_other_generation(tmp_path):
     # The next session with the same files: the same renders, a fresh count.
     assert render_cache.kept_directory(tmp_path) == kept
     assert (kept / "key.pickle").exists() and not (kept / "outcomes.log").exists()
+
+
+def test_a_process_output_is_kept_per_script_and_reused(cache):
+    runs = []
+
+    def run():
+        runs.append(1)
+        return f"output {len(runs)}"
+    assert render_cache.cached_output(run, "script a") == "output 1"
+    assert render_cache.cached_output(run, "script a") == "output 1"
+    assert render_cache.cached_output(run, "script b") == "output 2"
+    assert runs == [1, 1]
+
+
+def test_a_failed_process_keeps_no_output(cache):
+    def failing():
+        raise AssertionError("the process failed")
+    with pytest.raises(AssertionError):
+        render_cache.cached_output(failing, "script")
+    assert render_cache.cached_output(lambda: "ran again", "script") == "ran again"
+
+
+def test_a_render_leaves_hashlibs_own_scrypt_in_place_and_its_hash_verifies(cache):
+    """tests/harness.py computes the dashboard password's scrypt hash once per input within renders;
+    tests computing a hash themselves (test_hermes_agent.py) get hashlib's real scrypt."""
+    real = hashlib.scrypt
+    program = run_program("local", {"storageSize": "31Gi"})
+    assert hashlib.scrypt is real and type(real).__name__ == "builtin_function_or_method"
+    password = reveal(program.outputs["dashboard_password"])
+    salt = program.one("random:index/randomBytes:RandomBytes", "hermes-dashboard-password-salt").outputs["base64"]
+    stored = reveal(program.one(SECRET).inputs["stringData"])
+    assert stored["HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH"] == scrypt_password_hash(password, base64.b64decode(salt))

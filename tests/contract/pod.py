@@ -63,15 +63,18 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 if __name__ != "__main__":  # inside the pod only the boot model at the end runs, with Hermes' Python
     from components.hermes_agent import HERMES_HOME, HERMES_UID, IMAGE_HERMES
+    from tests import cpu_record
     from tests.contract.pod_runner import apply_fs_group
     from tests.contract.staging import reachable
     from tests.harness import Program
@@ -347,6 +350,7 @@ class Pod:
 
     def __init__(self, rendered: RenderedPod):
         self.rendered = rendered
+        self._started = (time.perf_counter(), cpu_record.cpu_seconds(resource.RUSAGE_CHILDREN))
         spec_file = rendered.workdir / "pod.json"
         spec_file.write_text(json.dumps(rendered.runner_spec()))
         self.process = subprocess.Popen(
@@ -415,6 +419,12 @@ class Pod:
             self.process.stdin.write(json.dumps({"stop": True}) + "\n")
             self.process.stdin.flush()
             self.process.wait(timeout=60)
+            wall, children = self._started
+            # The runner's CPU and its containers' (it waits for them), plus any other subprocess the test
+            # waited for while the pod ran (for scripts/benchmark.py; off unless the suite records CPU).
+            cpu_record.record({"kind": "pod", "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+                               "ready": self.ready_seconds, "wall": round(time.perf_counter() - wall, 2),
+                               "cpu": round(cpu_record.cpu_seconds(resource.RUSAGE_CHILDREN) - children, 2)})
 
 
 # --- inside the pod: the image's boot, run by Hermes' own Python ---------------------------------
