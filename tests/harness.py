@@ -220,7 +220,9 @@ class RecordingMonitor(pulumi_mocks.MockMonitor):
                 outputs=self.resources[response.urn].state,
                 parent=request.parent,
                 protect=bool(request.protect),
-                dependencies=list(request.dependencies),
+                # The SDK gathers dependencies from a set as awaited outputs resolve: their order means
+                # nothing to the engine and differs between runs of the same program.
+                dependencies=sorted(request.dependencies),
                 custom_timeouts={k: getattr(timeouts, k) for k in ("create", "update", "delete") if getattr(timeouts, k)},
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 retain_on_delete=bool(request.retainOnDelete),
