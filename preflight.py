@@ -3,8 +3,9 @@
 settings/ validates what the stack files say; some mistakes only the account can reveal, and they
 would otherwise surface deep into `pulumi up`: a Bedrock model or inference profile the Region does
 not offer (first call denied or not found), or Ingress hosts no ACM certificate covers: each agent's
-dashboardHost, apiHost and messagingWebhookHost (the Ingress waits 10 minutes, then fails). These lookups are plain invokes, so they run, and fail, in
-`pulumi preview` as in `up`, with one ConfigError naming the key, the file, the value and what to do.
+dashboardHost, apiHost and messagingWebhookHost (the Ingress waits 10 minutes, then fails). These
+lookups are plain invokes, so they run, and fail, in `pulumi preview` as in `up`, with one ConfigError
+naming the key, the file, the value and what to do.
 They also hand the program what it needs from the account: each inference profile's destinations.
 """
 

@@ -231,7 +231,9 @@ def stand_in_of(key: str, path: tuple[str | int, ...]):
     item = PLATFORMS[platform].fields.get(setting) if platform in PLATFORMS else None
     if item is None or (len(below) == 3) != (item.kind in ("ids", "phone_ids")):
         return None
-    return TOKEN_STAND_INS.get(f"{platform}.{setting}") if item.kind == "secret" and item.pattern else KIND_STAND_INS[item.kind]
+    if item.kind == "secret" and item.pattern:
+        return TOKEN_STAND_INS.get(f"{platform}.{setting}")
+    return KIND_STAND_INS[item.kind]
 
 
 def account_questions(s: StackSettings, file_name: str) -> list[str]:
