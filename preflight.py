@@ -2,9 +2,10 @@
 
 settings/ validates what the stack files say; some mistakes only the account can reveal, and they
 would otherwise surface deep into `pulumi up`: a Bedrock model or inference profile the Region does
-not offer (first call denied or not found), or Ingress hosts no ACM certificate covers (the
-Ingress waits 10 minutes, then fails). These lookups are plain invokes, so they run, and fail, in
-`pulumi preview` as in `up`, with one ConfigError naming the key, the file, the value and what to do.
+not offer (first call denied or not found), or Ingress hosts no ACM certificate covers: each agent's
+dashboardHost, apiHost and messagingWebhookHost (the Ingress waits 10 minutes, then fails). These
+lookups are plain invokes, so they run, and fail, in `pulumi preview` as in `up`, with one ConfigError
+naming the key, the file, the value and what to do.
 They also hand the program what it needs from the account: each inference profile's destinations.
 """
 
@@ -43,13 +44,25 @@ def aws_lookups(region: str) -> Lookups:
     return Lookups(profile_model_arns, foundation_model, acm_lookup(region or None))
 
 
-def certificate_hosts(s: StackSettings) -> tuple[str, ...]:
-    """The hosts whose certificate the Load Balancer Controller must discover (none when it is given)."""
-    if not s.ingress_enabled or s.ingress_class_name != "alb":
-        return ()
-    if s.ingress_certificate_arn or s.ingress_annotations.get(CERTIFICATE_ARN_ANNOTATION):
-        return ()
-    return tuple(h for h in (s.dashboard_host, s.api_host) if h)
+def certificate_hosts(s: StackSettings) -> dict[str, str]:
+    """Each host whose certificate the Load Balancer Controller must discover -> the attribute naming it.
+
+    wiring.py gives `ingressCertificateArn` to both Ingresses (ingress_config, messaging_workload) but
+    `ingressAnnotations` only to the dashboard/API one: a certificate ARN set among those annotations
+    leaves the webhook Ingress (`<instance>-webhooks`) to discovery by its host.
+    """
+    if s.ingress_class_name != "alb" or s.ingress_certificate_arn:
+        return {}
+    hosts: dict[str, str] = {}
+    if s.ingress_enabled and not s.ingress_annotations.get(CERTIFICATE_ARN_ANNOTATION):
+        hosts |= {s.dashboard_host: "dashboard_host", s.api_host: "api_host"}
+    if s.messaging_config.webhooks:
+        hosts[s.messaging_webhook_host] = "messaging_webhook_host"
+    return {host: attribute for host, attribute in hosts.items() if host}
+
+
+def _listed(items: Sequence[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def check_account(s: StackSettings, stack: str, lookups: Lookups | None = None) -> AccountFacts:
@@ -93,12 +106,11 @@ def check_account(s: StackSettings, stack: str, lookups: Lookups | None = None) 
 
         hosts = certificate_hosts(a)
         if hosts:
-            found = find_certificates(hosts, lookups.certificate)
+            found = find_certificates(list(hosts), lookups.certificate)
             missing = [host for host, arn in found.items() if arn is None]
             certificates |= {host: arn for host, arn in found.items() if arn}
             if missing:
-                keys = " and ".join(key(attribute) for attribute in ("dashboard_host", "api_host")
-                                    if getattr(a, attribute) in missing)
+                keys = _listed([key(hosts[host]) for host in missing])
                 names = ", ".join(" or ".join(candidate_domains(host)) for host in missing)
                 problems.append(
                     f"{key('ingress_certificate_arn')} is not set in {stack_file} and no ISSUED ACM certificate in "

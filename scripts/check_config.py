@@ -14,6 +14,7 @@ with the program's requirements it creates .venvs/test as scripts/test.py does a
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -54,15 +55,44 @@ if __name__ == "__main__" and not _in_a_prepared_virtualenv():
 sys.path.insert(0, str(ROOT))
 
 import settings  # noqa: E402 - after the virtualenv is chosen
+from components.messaging import PLATFORMS  # noqa: E402
 from preflight import certificate_hosts  # noqa: E402
-from settings import ConfigError, StackSettings, config_key  # noqa: E402
+from settings import INSTANCE_KEYS, ConfigError, StackSettings, config_key, plaintext_messaging_paths  # noqa: E402
 from tests import engine_config as cli  # noqa: E402
 from tests import fake_cloud  # noqa: E402
 from tests.harness import PROJECT, PROJECT_DECLARATION, run_program  # noqa: E402
 
 # An encrypted value's plaintext is known only to the Pulumi CLI (the stack's secrets provider);
-# where settings/ checks a secret's form, the program runs here on a stand-in of that form.
-ENCRYPTED_STAND_INS = {config_key("api_server_key"): "0" * 64}
+# where settings/ checks a secret's form, the program runs here on a stand-in of that form, made from
+# the sha256 hex digest of the ciphertext: one ciphertext, one stand-in, so agents given the same
+# encrypted token are still refused as sharing one bot (components/messaging.py ACCOUNT_SETTINGS).
+# Top-level keys and instances.<name>.<key> by attribute (settings/values.py _api_server_key):
+ENCRYPTED_STAND_INS = {"api_server_key": lambda digest: digest}
+# Messaging leaves (hermes-eks:messaging.<platform>.<setting>, also under instances.<name>.) by the
+# setting's format in components/messaging.py PLATFORMS: a token's own pattern, else _TOKEN, which
+# 64 hex characters match; a setting that is not a secret, by its KINDS entry.
+TOKEN_STAND_INS = {
+    "telegram.botToken": lambda digest: f"{int(digest[:12], 16) % 10**10:010d}:{digest[:35]}",
+    "slack.botToken": lambda digest: f"xoxb-{digest[:24]}",
+    "slack.appToken": lambda digest: f"xapp-{digest[:24]}",
+}
+KIND_STAND_INS = {
+    "secret": lambda digest: digest,
+    "ids": lambda digest: str(int(digest[:12], 16)),  # one element of the list
+    "phone_ids": lambda digest: f"+49{int(digest[:12], 16) % 10**11:011d}",
+    "channel": lambda digest: digest[:20],
+    "url": lambda digest: f"https://h{digest[:12]}.corp-internal.net",
+    "https_url": lambda digest: f"https://h{digest[:12]}.corp-internal.net",
+    "host": lambda digest: f"h{digest[:12]}.corp-internal.net",
+    "port": lambda digest: "443",
+    "email": lambda digest: f"h{digest[:12]}@corp-internal.net",
+    "phone": lambda digest: f"+49{int(digest[:12], 16) % 10**11:011d}",
+    "matrix_user": lambda digest: f"@h{digest[:12]}:corp-internal.net",
+    "text": lambda digest: digest[:32],
+    "bool": lambda digest: "false",
+}
+ATTRIBUTES = {config_key(attribute): attribute for attribute in StackSettings.model_fields}
+INSTANCE_ATTRIBUTES = {config_key(attribute).split(":", 1)[1]: attribute for attribute in INSTANCE_KEYS}
 
 # What a value declared in Pulumi.yaml must be, in the words of a stack file's YAML
 # (project.go `ValidateConfigValue` for each simpleConfigType).
@@ -147,20 +177,22 @@ def check(stack: str, stack_file: Path) -> Report:
     problems, refused_keys = engine_problems(stack, file_name, values)
     report.problems += problems
 
-    encrypted = {key: cli.Value(ENCRYPTED_STAND_INS.get(key, value.text), secure=True)
+    encrypted_paths: list[str] = []
+    encrypted = {key: cli.marshal_string(with_stand_ins(key, (), cli.value_object(value), encrypted_paths))
                  for key, value in values.items() if value.secure}
     merged, _ = cli.merge_with_missing(PROJECT_DECLARATION, {**values, **encrypted})
     config, secret_keys = cli.program_config(merged)
     parsed: StackSettings | None = None
     try:
         parsed = settings.parse_settings(config, stack=stack, secret_keys=frozenset(secret_keys),
-                                         stack_file_keys=frozenset(values))
+                                         stack_file_keys=frozenset(values),
+                                         plaintext_paths=plaintext_messaging_paths(cli.stack_yaml_values(values)))
     except ConfigError as error:
         report.problems += [p for p in error.problems if p.split(" ", 1)[0] not in refused_keys]
-    if encrypted:
+    if encrypted_paths:
         report.at_preview.append(
-            f"{', '.join(sorted(encrypted))} in {file_name}: encrypted, so only whether "
-            f"{'they are' if len(encrypted) > 1 else 'it is'} set is checked here; the Pulumi CLI decrypts "
+            f"{', '.join(encrypted_paths)} in {file_name}: encrypted, so only whether "
+            f"{'they are' if len(encrypted_paths) > 1 else 'it is'} set is checked here; the Pulumi CLI decrypts "
             "secrets and the program checks their form at preview")
 
     if parsed is None or report.problems:
@@ -169,6 +201,39 @@ def check(stack: str, stack_file: Path) -> Report:
     report.at_preview += account_questions(parsed, file_name)
     report.outcome = run_under_mocks(report, parsed, encrypted)
     return report
+
+
+def with_stand_ins(key: str, path: tuple[str | int, ...], obj, found: list[str]):
+    """`obj` (a config value's object tree) with each encrypted leaf replaced by its stand-in, where
+    settings/ checks its form; `found` collects each encrypted leaf's config path."""
+    if isinstance(obj, cli.Ciphertext):
+        found.append(key + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path))
+        stand_in = stand_in_of(key, path)
+        return cli.Ciphertext(stand_in(hashlib.sha256(obj.text.encode()).hexdigest()) if stand_in else obj.text)
+    if isinstance(obj, dict):
+        return {k: with_stand_ins(key, (*path, k), v, found) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [with_stand_ins(key, (*path, i), v, found) for i, v in enumerate(obj)]
+    return obj
+
+
+def stand_in_of(key: str, path: tuple[str | int, ...]):
+    """The stand-in maker for the encrypted leaf at `path` below `key`, or None: its ciphertext will do."""
+    if key == config_key("instances") and len(path) >= 2:
+        attribute, below = INSTANCE_ATTRIBUTES.get(str(path[1])), path[2:]
+    else:
+        attribute, below = ATTRIBUTES.get(key), path
+    if attribute in ENCRYPTED_STAND_INS and not below:
+        return ENCRYPTED_STAND_INS[attribute]
+    if attribute != "messaging" or len(below) not in (2, 3):
+        return None
+    platform, setting = str(below[0]), str(below[1])
+    item = PLATFORMS[platform].fields.get(setting) if platform in PLATFORMS else None
+    if item is None or (len(below) == 3) != (item.kind in ("ids", "phone_ids")):
+        return None
+    if item.kind == "secret" and item.pattern:
+        return TOKEN_STAND_INS.get(f"{platform}.{setting}")
+    return KIND_STAND_INS[item.kind]
 
 
 def account_questions(s: StackSettings, file_name: str) -> list[str]:
@@ -181,22 +246,22 @@ def account_questions(s: StackSettings, file_name: str) -> list[str]:
                 f"{config_key(attribute)} in {file_name} names {json.dumps(model)}: its form is checked here; whether "
                 f"Bedrock offers it in {s.effective_bedrock_region} is checked at preview against Bedrock")
     if s.uses_aws:
-        for host in certificate_hosts(s):
-            questions.append(
-                f"{config_key('ingress_certificate_arn')} is not set in {file_name}: whether an ISSUED ACM certificate "
-                f"covers {host} is checked at preview against ACM")
-    return questions
+        for agent in s.agents:
+            for host, attribute in certificate_hosts(agent.settings).items():
+                questions.append(
+                    f"{agent.key('ingress_certificate_arn')} is not set in {file_name}: whether an ISSUED ACM "
+                    f"certificate covers {host} ({agent.key(attribute)}) is checked at preview against ACM")
+    return list(dict.fromkeys(questions))
 
 
 def run_under_mocks(report: Report, s: StackSettings, encrypted: dict[str, cli.Value]) -> str:
     # The account's answers are assumed favourable here (they are listed as checked at preview).
     certificates = dict(fake_cloud.ACM_CERTIFICATES)
-    for host in certificate_hosts(s):
+    for host in (host for agent in s.agents for host in certificate_hosts(agent.settings)):
         fake_cloud.ACM_CERTIFICATES.setdefault(
             host, f"arn:aws:acm:{s.aws_region}:{fake_cloud.ACCOUNT}:certificate/00000000-0000-4000-8000-000000000000")
-    secrets = {key: value.text for key, value in encrypted.items()}
     try:
-        program = run_program(report.stack, secrets=secrets, site_values=False, raise_errors=False,
+        program = run_program(report.stack, cli.stack_yaml_values(encrypted), site_values=False, raise_errors=False,
                               stack_file=report.stack_file)
     finally:
         fake_cloud.ACM_CERTIFICATES.clear()

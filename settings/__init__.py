@@ -16,6 +16,7 @@ from settings.key_docs import (  # noqa: F401 - re-exported
 from settings.loading import (  # noqa: F401 - re-exported
     load_settings,
     parse_settings,
+    plaintext_messaging_paths,
 )
 from settings.models import (  # noqa: F401 - re-exported
     DEFAULT_INSTANCE,

@@ -324,10 +324,14 @@ def _stack_file_keys(stack: str, config: Mapping[str, Any]) -> frozenset[str]:
 
 
 def _plaintext_messaging_paths(stack: str) -> tuple[str, ...]:
-    """The unencrypted secret settings of the stack file's messaging maps, the stack's and each instance's."""
     path = Path.cwd() / f"Pulumi.{stack}.yaml"
     document = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
-    config = document.get("config") or {}
+    return plaintext_messaging_paths(document.get("config") or {})
+
+
+def plaintext_messaging_paths(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The unencrypted secret settings of a stack file's messaging maps, the stack's and each instance's
+    (`config`: the file's `config:` section as YAML, `{secure: ...}` leaves included)."""
     found = [f"messaging.{p}" for p in plaintext_secret_paths(config.get(config_key("messaging"), config.get("messaging")))]
     instances = config.get(config_key("instances"), config.get("instances"))
     for name, raw in (instances.items() if isinstance(instances, dict) else ()):

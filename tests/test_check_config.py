@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from components.messaging import PLATFORMS, parse_messaging
 from tests.harness import PROJECT, PROJECT_DECLARATION, ROOT
 from tests import engine_config as cli
 
@@ -132,7 +134,7 @@ def test_ingress_hosts_without_a_certificate_are_said_to_be_checked_at_preview_a
     report = check_config.check("dev", stack_file(tmp_path, text, "dev"))
     assert report.problems == []
     assert ("hermes-eks:ingressCertificateArn is not set in Pulumi.dev.yaml: whether an ISSUED ACM certificate "
-            "covers hermes.mycorp.net is checked at preview against ACM") in report.at_preview
+            "covers hermes.mycorp.net (hermes-eks:dashboardHost) is checked at preview against ACM") in report.at_preview
 
 
 def test_encrypted_values_are_not_decrypted_and_say_so(tmp_path):
@@ -143,6 +145,97 @@ def test_encrypted_values_are_not_decrypted_and_say_so(tmp_path):
     assert report.at_preview == [
         "hermes-eks:apiServerKey in Pulumi.local.yaml: encrypted, so only whether it is set is checked here; the "
         "Pulumi CLI decrypts secrets and the program checks their form at preview"]
+
+
+# As `pulumi config set --secret --path` writes them: each token a `{secure: ...}` leaf of the map.
+ENCRYPTED_MESSAGING = """\
+  hermes-eks:messaging:
+    telegram:
+      botToken:
+        secure: v1:AAABAAAAAAAAAAAAAAAAAGtlcm5lbHRva2VuMQ==
+      allowedUsers: [111111111]
+  hermes-eks:instances:
+    hermes: {}
+    research:
+      namespace: hermes-research
+      apiServerKey:
+        secure: v1:AAABAAAAAAAAAAAAAAAAAGFwaXNlcnZlcmtleQ==
+      messagingWebhookHost: research-hooks.mycorp.net
+      messaging:
+        slack:
+          botToken:
+            secure: v1:AAABAAAAAAAAAAAAAAAAAHNsYWNrYm90
+          appToken:
+            secure: v1:AAABAAAAAAAAAAAAAAAAAHNsYWNrYXBw
+          allowedUsers: [U0123ABCD]
+        sms:
+          authToken:
+            secure: v1:AAABAAAAAAAAAAAAAAAAAHR3aWxpbw==
+          accountSid: AC0123456789abcdef0123456789abcdef
+          phoneNumber: "+15005550006"
+"""
+
+
+def test_encrypted_messaging_tokens_and_instance_secrets_are_checked_for_presence_only(tmp_path):
+    text = (ROOT / "Pulumi.dev.yaml").read_text() + ENCRYPTED_MESSAGING
+    report = check_config.check("dev", stack_file(tmp_path, text, "dev"))
+    assert report.problems == []
+    assert report.outcome.startswith("The program ran under Pulumi mocks and registered ")
+    assert (
+        "hermes-eks:messaging.telegram.botToken, hermes-eks:instances.research.apiServerKey, "
+        "hermes-eks:instances.research.messaging.slack.appToken, hermes-eks:instances.research.messaging.slack.botToken, "
+        "hermes-eks:instances.research.messaging.sms.authToken in Pulumi.dev.yaml: encrypted, so only whether they are "
+        "set is checked here; the Pulumi CLI decrypts secrets and the program checks their form at preview"
+    ) in report.at_preview
+    # The webhook Ingress's host is asked of ACM at preview (preflight.py), so the mocks assume a certificate.
+    assert ("hermes-eks:ingressCertificateArn is not set in Pulumi.dev.yaml: whether an ISSUED ACM certificate covers "
+            "research-hooks.mycorp.net (hermes-eks:instances.research.messagingWebhookHost) is checked at preview "
+            "against ACM") in report.at_preview
+
+
+def test_a_plain_text_token_beside_encrypted_ones_is_still_refused(tmp_path):
+    text = (ROOT / "Pulumi.dev.yaml").read_text() + ENCRYPTED_MESSAGING.replace(
+        "appToken:\n            secure: v1:AAABAAAAAAAAAAAAAAAAAHNsYWNrYXBw",
+        "appToken: xapp-1-A0123456789-1234567890123-abcdef0123456789")
+    report = check_config.check("dev", stack_file(tmp_path, text, "dev"))
+    assert report.problems == [
+        "hermes-eks:instances.research.messaging.slack.appToken in Pulumi.dev.yaml is stored in plain text; allowed: "
+        "an encrypted value set with `pulumi config set --secret --path 'instances.research.messaging.slack.appToken' ...`"]
+    assert "xapp-1-A0123456789" not in "\n".join(report.problems + report.at_preview)
+
+
+def test_a_plain_text_messaging_map_is_still_refused(tmp_path):
+    text = (ROOT / "Pulumi.dev.yaml").read_text() + (
+        "  hermes-eks:messaging:\n    telegram:\n      botToken: 7012345678:AAHf3kq9Zx0Yw1Vb2Nc3Md4Le5Kf6Jg7Ih8\n")
+    report = check_config.check("dev", stack_file(tmp_path, text, "dev"))
+    assert [p.split("; allowed")[0] for p in report.problems] == [
+        "hermes-eks:messaging.telegram.botToken in Pulumi.dev.yaml is stored in plain text"]
+
+
+def test_two_agents_given_the_same_encrypted_token_are_refused_as_sharing_one_bot(tmp_path):
+    telegram = "      messaging:\n        telegram:\n          botToken: {secure: v1:AAABAAAAAAAAAAAAAAAAAGtlcm5lbHRva2VuMQ==}\n"
+    text = (ROOT / "Pulumi.dev.yaml").read_text() + (
+        f"  hermes-eks:instances:\n    hermes:\n{telegram}    research:\n      namespace: hermes-research\n{telegram}")
+    report = check_config.check("dev", stack_file(tmp_path, text, "dev"))
+    [problem] = report.problems
+    assert problem.startswith("hermes-eks:instances.research.messaging.telegram.botToken in Pulumi.dev.yaml is "
+                              "<secret value hidden>; allowed: a Telegram botToken no other instance uses")
+
+
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_every_encrypted_setting_of_a_platform_gets_a_stand_in_its_validation_accepts(platform):
+    fields = PLATFORMS[platform].fields
+    ciphertext = f"v1:{platform}"
+    tree = {platform: {key: [cli.Ciphertext(ciphertext)] if item.kind in ("ids", "phone_ids") else cli.Ciphertext(ciphertext)
+                       for key, item in fields.items()}}
+    for key in ("hermes-eks:messaging", "hermes-eks:instances"):
+        found: list[str] = []
+        below = {"research": {"messaging": tree}} if key == "hermes-eks:instances" else tree
+        replaced = check_config.with_stand_ins(key, (), below, found)
+        plain = cli.decrypted_text(cli.marshal_string(replaced))
+        messaging = json.loads(plain)["research"]["messaging"] if key == "hermes-eks:instances" else plain
+        assert parse_messaging(messaging).problems == ()
+        assert len(found) == len(fields)
 
 
 @pytest.mark.parametrize("arguments, message", [

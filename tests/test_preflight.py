@@ -212,3 +212,58 @@ def test_find_certificates_prefers_the_exact_name_and_reports_missing_hosts_as_n
     names = {"a.example.com": "exact", "*.example.com": "wildcard"}
     assert find_certificates(["a.example.com", "b.example.com", "c.other.org"], names.get) == {
         "a.example.com": "exact", "b.example.com": "wildcard", "c.other.org": None}
+
+
+# --- the webhook Ingress's host (messaging platforms Hermes is called back by) -----------------------
+
+SMS = {"sms": {"authToken": {"secure": "0123456789abcdef0123456789abcdef"},
+               "accountSid": "AC0123456789abcdef0123456789abcdef", "phoneNumber": "+15005550006"}}
+HOOKS = "hermes-hooks.mycorp.net"  # no certificate in fake_cloud.ACM_CERTIFICATES names it or *.mycorp.net
+
+
+def webhook_ingress(program: Program, name: str = "hermes-webhooks") -> dict:
+    return next(o for o in program.kubernetes_objects() if o["kind"] == "Ingress" and o["metadata"]["name"] == name)
+
+
+def test_a_webhook_host_without_a_certificate_fails_the_preview_naming_its_key():
+    [problem] = refused("dev", {"messagingWebhookHost": HOOKS, "messaging": SMS}).problems
+    assert problem.startswith("hermes-eks:ingressCertificateArn is not set in Pulumi.dev.yaml and no ISSUED ACM "
+                              f"certificate in eu-central-1 is named for {HOOKS} (hermes-eks:messagingWebhookHost); "
+                              f"allowed: the ARN of an ISSUED certificate for those hosts, or an ISSUED certificate "
+                              f"in ACM named {HOOKS} or *.mycorp.net")
+
+
+def test_an_agents_own_webhook_host_without_a_certificate_is_named_by_its_instance_key():
+    [problem] = refused("dev", {"instances": {"hermes": {}, "research": {
+        "namespace": "hermes-research", "messagingWebhookHost": HOOKS, "messaging": SMS}}}).problems
+    assert f"is named for {HOOKS} (hermes-eks:instances.research.messagingWebhookHost)" in problem
+
+
+def test_every_host_without_a_certificate_is_named_with_its_key(monkeypatch):
+    monkeypatch.setattr(fake_cloud, "ACM_CERTIFICATES", {})
+    [problem] = refused("prod", {"messagingWebhookHost": "hermes-hooks.corp-internal.net", "messaging": SMS}).problems
+    assert ("named for hermes.corp-internal.net, hermes-api.corp-internal.net, hermes-hooks.corp-internal.net "
+            "(hermes-eks:dashboardHost, hermes-eks:apiHost and hermes-eks:messagingWebhookHost)") in problem
+
+
+def test_a_webhook_host_a_certificate_covers_is_looked_up_and_its_ingress_discovers_the_certificate(monkeypatch):
+    monkeypatch.setattr(fake_cloud, "ACM_CERTIFICATES", {"*.mycorp.net": CERT})
+    program = run_program("dev", {"messagingWebhookHost": HOOKS, "messaging": SMS})
+    assert program.error is None
+    assert [args["domain"] for token, args in program.invokes if token == ACM] == [HOOKS, "*.mycorp.net"]
+    assert "alb.ingress.kubernetes.io/certificate-arn" not in webhook_ingress(program)["metadata"]["annotations"]
+
+
+def test_a_certificate_arn_among_the_ingress_annotations_does_not_reach_the_webhook_ingress_so_its_host_is_checked(
+        monkeypatch):
+    monkeypatch.setattr(fake_cloud, "ACM_CERTIFICATES", {})
+    [problem] = refused("prod", {"ingressAnnotations": {"alb.ingress.kubernetes.io/certificate-arn": CERT},
+                                 "messagingWebhookHost": HOOKS, "messaging": SMS}).problems
+    assert f"is named for {HOOKS} (hermes-eks:messagingWebhookHost)" in problem
+
+
+def test_with_ingress_certificate_arn_the_webhook_ingress_gets_it_and_nothing_is_looked_up(monkeypatch):
+    monkeypatch.setattr(fake_cloud, "ACM_CERTIFICATES", {})
+    program = run_program("dev", {"ingressCertificateArn": CERT, "messagingWebhookHost": HOOKS, "messaging": SMS})
+    assert program.error is None and not [token for token, _ in program.invokes if token == ACM]
+    assert webhook_ingress(program)["metadata"]["annotations"]["alb.ingress.kubernetes.io/certificate-arn"] == CERT
