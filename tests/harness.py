@@ -92,6 +92,7 @@ class Program:
     outputs: dict  # stack outputs, secret markers kept
     invokes: list[tuple[str, dict]]
     error: BaseException | None = None
+    warnings: list[str] = field(default_factory=list)  # pulumi.warn messages: what the preview shows
 
     def of_type(self, type_: str) -> list[Registered]:
         return [r for r in self.resources if r.type == type_]
@@ -320,6 +321,10 @@ def _render(stack: str, values: dict[str, str], secret_keys: list[str], stack_va
         yaml.safe_dump({"config": cli.stack_yaml_values(stack_values)}, sort_keys=False))
     os.chdir(project_dir.name)
     hashlib.scrypt = _scrypt_once
+    # Kept with the render (and so with a cached one), instead of patched by each test.
+    warnings: list[str] = []
+    real_warn = pulumi.warn
+    pulumi.warn = lambda message, *args, **kwargs: warnings.append(message)
     try:
         _sync_await(run_pulumi_func(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")))
         root = pulumi_settings.get_root_resource()
@@ -330,10 +335,11 @@ def _render(stack: str, values: dict[str, str], secret_keys: list[str], stack_va
         error = caught
     finally:
         hashlib.scrypt = _REAL_SCRYPT
+        pulumi.warn = real_warn
         sys.path[:] = saved_path
         os.chdir(saved_cwd)
         project_dir.cleanup()
-    return Program(stack, monitor.registered, monitor.stack_outputs, mocks.invokes, error)
+    return Program(stack, monitor.registered, monitor.stack_outputs, mocks.invokes, error, warnings)
 
 
 def fake_hex(seed: str, length: int) -> str:

@@ -12,7 +12,6 @@ import json
 import re
 import shlex
 
-import pulumi
 import pytest
 
 from components.messaging import PLATFORMS, parse_messaging
@@ -200,16 +199,14 @@ def test_with_an_own_secret_the_platforms_tokens_come_from_its_keys():
 
 # --- opening a platform to everyone ---------------------------------------------------------------
 
-def test_allow_all_users_opens_only_that_platform_and_warns_in_the_preview(monkeypatch):
-    warnings: list[str] = []
-    monkeypatch.setattr(pulumi, "warn", lambda message, *a, **k: warnings.append(message))
+def test_allow_all_users_opens_only_that_platform_and_warns_in_the_preview():
     p = run_program("local", {**BASE, "messaging": {
         "telegram": {"botToken": {"secure": TELEGRAM_TOKEN}, "allowAllUsers": True},
         "slack": {"botToken": {"secure": SLACK_BOT}, "appToken": {"secure": SLACK_APP}}}})
     env = {e["name"]: e.get("value") for e in hermes_container(p)["env"]}
     assert env["TELEGRAM_ALLOW_ALL_USERS"] == "true"
     assert "SLACK_ALLOW_ALL_USERS" not in env and "GATEWAY_ALLOW_ALL_USERS" not in env
-    assert [w for w in warnings if "allowAllUsers" in w] == [
+    assert [w for w in p.warnings if "allowAllUsers" in w] == [
         "hermes-eks:messaging.telegram.allowAllUsers is true: EVERY Telegram user who finds the bot can talk to the "
         "agent, and the agent runs tools with this pod's credentials (TELEGRAM_ALLOW_ALL_USERS=true)"]
 
@@ -564,12 +561,10 @@ def test_every_policy_of_the_pack_passes_a_second_agents_webhook_ingress(researc
         p.name: [] for p in hp.POLICIES}
 
 
-def test_allow_all_users_of_an_agents_own_bot_warns_naming_the_instance(monkeypatch):
-    warnings: list[str] = []
-    monkeypatch.setattr(pulumi, "warn", lambda message, *a, **k: warnings.append(message))
-    run_program("local", {**BASE, "instances": {"hermes": {}, "research": {"namespace": "hermes-research", "messaging": {
+def test_allow_all_users_of_an_agents_own_bot_warns_naming_the_instance():
+    p = run_program("local", {**BASE, "instances": {"hermes": {}, "research": {"namespace": "hermes-research", "messaging": {
         "telegram": {"botToken": {"secure": RESEARCH_TOKEN}, "allowAllUsers": True}}}}})
-    assert [w.split(" is true")[0] for w in warnings if "allowAllUsers" in w] == [
+    assert [w.split(" is true")[0] for w in p.warnings if "allowAllUsers" in w] == [
         "hermes-eks:instances.research.messaging.telegram.allowAllUsers"]
 
 

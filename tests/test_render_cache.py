@@ -162,3 +162,14 @@ def test_a_render_leaves_hashlibs_own_scrypt_in_place_and_its_hash_verifies(cach
     salt = program.one("random:index/randomBytes:RandomBytes", "hermes-dashboard-password-salt").outputs["base64"]
     stored = reveal(program.one(SECRET).inputs["stringData"])
     assert stored["HERMES_DASHBOARD_BASIC_AUTH_PASSWORD_HASH"] == scrypt_password_hash(password, base64.b64decode(salt))
+
+
+def test_a_reused_render_keeps_the_warnings_its_preview_would_show(cache):
+    """pulumi.warn runs only while the program runs: a render taken from the cache must carry them."""
+    from tests.test_messaging import BASE, TELEGRAM_TOKEN  # noqa: PLC0415 - one render of that module's
+
+    config = {**BASE, "messaging": {"telegram": {"botToken": {"secure": TELEGRAM_TOKEN}, "allowAllUsers": True}}}
+    stored, reused = run_program("local", config), run_program("local", config)
+    assert "1 rendered" in render_cache.summary(cache) and "1 reused" in render_cache.summary(cache)
+    assert [w for w in stored.warnings if "allowAllUsers" in w] != []
+    assert reused.warnings == stored.warnings
