@@ -59,7 +59,8 @@ LIFT_SCHEDULE = "cron(5 0 1 * ? *)"  # 00:05 UTC on the 1st: the new budget peri
 # EventBridge Scheduler's universal target for Budgets' ExecuteBudgetAction
 # (docs.aws.amazon.com/scheduler/latest/UserGuide/managing-targets-universal.html: aws-sdk:<service>:<apiAction>).
 LIFT_TARGET = "arn:{partition}:scheduler:::aws-sdk:budgets:executeBudgetAction"
-# ExecuteBudgetAction's ExecutionType values are APPROVE, RETRY, REVERSE and RESET
+# ExecuteBudgetAction's ExecutionType values are APPROVE_BUDGET_ACTION, RETRY_BUDGET_ACTION,
+# REVERSE_BUDGET_ACTION and RESET_BUDGET_ACTION
 # (API_budgets_ExecuteBudgetAction.html). REVERSE undoes what the action did (the action's status
 # becomes REVERSE_SUCCESS: API_budgets_Action.html, Status), which is the lift: the deny goes.
 LIFT_EXECUTION = "REVERSE_BUDGET_ACTION"
