@@ -34,6 +34,9 @@ KINDS: dict[str, tuple[str, str]] = {
     "ids": (_ID, "a YAML list of user ids as the platform shows them (no spaces, commas or '*')"),
     "phone_ids": (_ID, "a YAML list of phone numbers (+4915112345678) or ids (no spaces, commas or '*')"),
     "channel": (r"[^\s,'\"\\]{1,256}", "a chat, channel or room id without spaces"),
+    # Signal's home channel is a number (+ and digits) or a group id; the adapter takes only a value
+    # starting with '+' for a number (gateway/platforms/signal.py ~232).
+    "phone_or_group": (r"[^\s,'\"\\]{1,256}", "a phone number (+4915112345678) or a Signal group id"),
     "url": (r"https?://[^\s/?#'\"\\]+[^\s'\"\\]*", "an http(s):// URL"),
     "https_url": (r"https://[^\s/?#'\"\\]+[^\s'\"\\]*", "an https:// URL"),
     "host": (r"(?=.{1,253}$)([a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?\.)*[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?",
@@ -177,7 +180,7 @@ PLATFORMS: dict[str, PlatformSpec] = {
             "account": Field("SIGNAL_ACCOUNT", "phone", "the registered Signal number", required=True),
             "allowedUsers": Field("SIGNAL_ALLOWED_USERS", "phone_ids", "the numbers allowed to talk to the agent"),
             "groupAllowedUsers": Field("SIGNAL_GROUP_ALLOWED_USERS", "ids", "group ids the agent answers in"),
-            "homeChannel": Field("SIGNAL_HOME_CHANNEL", "channel", "number or group for cron and notifications"),
+            "homeChannel": Field("SIGNAL_HOME_CHANNEL", "phone_or_group", "number or group for cron and notifications"),
         },
         "SIGNAL_ALLOW_ALL_USERS",
         ("the signal-cli REST endpoint (httpUrl); it reaches Signal's servers itself",),
@@ -382,7 +385,7 @@ def _parse_platform(name: str, spec: PlatformSpec, settings: Mapping[str, Any],
                 values.append((item.env, ",".join(texts)))
         else:
             regex, allowed = KINDS[item.kind]
-            text = _text(_phone(value) if item.kind == "phone" else value)
+            text = _text(_phone(value) if item.kind in ("phone", "phone_or_group") else value)
             if text is None or not re.fullmatch(regex, text) or (item.kind == "port" and int(text) > 65535):
                 problems.append(MessagingProblem(path, _shown(value), f"{allowed} ({item.meaning})"))
             else:

@@ -50,7 +50,10 @@ IAM_ACTIONS = (
     "iam:AddClientIDToOpenIDConnectProvider", "iam:UpdateOpenIDConnectProviderThumbprint",
 )
 # Everything that writes IAM: denied on the delivery roles and the OIDC providers they trust, so a
-# deployment can never widen its own trust or permissions.
+# deployment cannot rewrite them directly. It can still create a new role with any policy and assume
+# it (the IAM actions above plus PowerUserAccess's sts:AssumeRole): a deploy role is as strong as its
+# account, which is why review stacks get an account without prod (delivery_settings.py `stacks`) and
+# dev's role runs only reviewed code. A permissions boundary on created roles would close this.
 IAM_WRITES = ("iam:Put*", "iam:Attach*", "iam:Detach*", "iam:Delete*", "iam:Update*", "iam:Create*",
               "iam:Tag*", "iam:Untag*", "iam:Add*", "iam:Remove*")
 

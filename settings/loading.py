@@ -121,6 +121,11 @@ def _instance_value_problems(instances: Mapping[str, Any], stack_file: str, secr
     problems: list[str] = []
     per_instance = {to_camel(a): a for a in INSTANCE_KEYS}
     stack_wide = {to_camel(a) for a in StackSettings.model_fields} - per_instance.keys()
+    for name, other in ((a, b) for a in instances for b in instances if b.startswith(f"{a}-")):
+        problems.append(f"{PROJECT}:instances in {stack_file} names the instances {json.dumps(name)} and "
+                        f"{json.dumps(other)}; allowed: names of which none is another's followed by '-' (an "
+                        f"instance's objects are named <instance>-..., so {other}'s could be taken for {name}'s, "
+                        "e.g. by the policy pack's per-instance exceptions)")
     for name, raw in instances.items():
         if not (re.fullmatch(DNS_LABEL, name) and len(name) <= INSTANCE_NAME_MAX):
             problems.append(f"{PROJECT}:instances in {stack_file} names an instance {json.dumps(name)}; allowed: a DNS-1123 "
@@ -147,8 +152,11 @@ def _instance_value_problems(instances: Mapping[str, Any], stack_file: str, secr
                 problems.append(f"{PROJECT}:instances.{name}.{key} in {stack_file} is not a setting of this program; {hint}")
         # The engine keeps a map with one secure value in it as one secret (`pulumi config set --secret
         # --path 'instances.<name>.<key>'` encrypts the value; the whole key is then secret to the program).
+        # Once any value under `instances` is encrypted the whole key is secret to the program, so a plain
+        # credential beside it shows only in the stack file (plaintext_messaging_paths reads it).
         for attribute in sorted(SECRET_KEYS & values.keys()):
-            if f"{PROJECT}:instances" not in secret_keys:
+            if (f"{PROJECT}:instances" not in secret_keys
+                    or f"instances.{name}.{to_camel(attribute)}" in plaintext_paths):
                 problems.append(f"{instance_key(name, attribute)} in {stack_file} is stored in plain text; allowed: an "
                                 f"encrypted value set with `pulumi config set --secret --path "
                                 f"'instances.{name}.{to_camel(attribute)}' ...`")
@@ -337,7 +345,14 @@ def plaintext_messaging_paths(config: Mapping[str, Any]) -> tuple[str, ...]:
     for name, raw in (instances.items() if isinstance(instances, dict) else ()):
         if isinstance(raw, dict):
             found += [f"instances.{name}.messaging.{p}" for p in plaintext_secret_paths(raw.get("messaging"))]
+            found += [f"instances.{name}.{key}" for key in sorted(raw) if to_camel(key) == key
+                      and key in {to_camel(a) for a in SECRET_KEYS} and not _encrypted(raw[key])]
     return tuple(found)
+
+
+def _encrypted(value: Any) -> bool:
+    """A stack file's `{secure: ...}` value, as `pulumi config set --secret` writes it."""
+    return isinstance(value, dict) and set(value) == {"secure"}
 
 
 def _plaintext_messaging(raw: Any, stack_file: str, secret: bool, plaintext_paths: tuple[str, ...], where: str) -> list[str]:

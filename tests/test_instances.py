@@ -250,12 +250,34 @@ def test_removing_an_instance_deletes_only_its_resources_and_keeps_the_rest():
     assert all("research" in name for _, name in deleted)
 
 
-def test_instances_named_like_the_hermes_instances_children_register_no_urn_twice():
-    names = ("hermes-api", "hermes-dashboard", "hermes-bedrock", "hermes-data", "hermes-volume")
-    program = run_program("dev", {"instances": {"hermes": {}, **{n: {"namespace": f"ns-{n}"} for n in names}}})
-    urns = [r.urn for r in program.resources]
-    assert len(urns) == len(set(urns))
-    assert {d.name for d in program.of_type("kubernetes:apps/v1:Deployment")} == {"hermes", *names}
+def test_instances_named_like_another_instances_children_are_refused():
+    """An instance's objects are named <instance>-...: `hermes-api` could be taken for the `hermes`
+    instance's Service, by the engine (one URN twice) or by the pack's per-instance exceptions."""
+    problems = config_problems({"instances": {"hermes": {}, "hermes-api": {"namespace": "ns-api"},
+                                              "research": {"namespace": "hermes-research"}}})
+    assert problems == [
+        'hermes-eks:instances in Pulumi.dev.yaml names the instances "hermes" and "hermes-api"; allowed: names of '
+        "which none is another's followed by '-' (an instance's objects are named <instance>-..., so hermes-api's "
+        "could be taken for hermes's, e.g. by the policy pack's per-instance exceptions)"]
+
+
+def test_a_plain_instance_credential_beside_an_encrypted_one_is_refused_from_the_stack_file():
+    """Any encrypted value under `instances` makes the whole key secret to the program: only the stack
+    file still shows that another credential there is plain text."""
+    from settings import plaintext_messaging_paths  # noqa: PLC0415
+
+    stack_file = {"hermes-eks:instances": {"hermes": {}, "research": {
+        "namespace": "hermes-research", "openrouterApiKey": "sk-or-v1-plain0123456789abcdef",
+        "apiServerKey": {"secure": "v1:AAAA"}}}}
+    paths = plaintext_messaging_paths(stack_file)
+    assert paths == ("instances.research.openrouterApiKey",)
+    values = {"hermes-eks:instances": {"hermes": {}, "research": {
+        "namespace": "hermes-research", "openrouterApiKey": "sk-or-v1-plain0123456789abcdef", "apiServerKey": "a" * 64}}}
+    with pytest.raises(ConfigError) as raised:
+        parse_settings(values, stack="dev", secret_keys={"hermes-eks:instances"}, plaintext_paths=paths)
+    assert raised.value.problems == [
+        "hermes-eks:instances.research.openrouterApiKey in Pulumi.dev.yaml is stored in plain text; allowed: an "
+        "encrypted value set with `pulumi config set --secret --path 'instances.research.openrouterApiKey' ...`"]
 
 
 def test_a_removed_instances_claim_was_protected_so_its_volume_is_never_deleted_silently():

@@ -402,11 +402,13 @@ def test_a_phone_number_the_cli_stored_as_a_number_gets_its_plus_back():
     config = cli_config("local", BASE)
     for key, value in (("messaging.signal.httpUrl", "http://signal-cli.signal.svc:8080"),
                        ("messaging.signal.account", "+4915112345678"),
-                       ("messaging.signal.allowedUsers[0]", "+4915187654321")):
+                       ("messaging.signal.allowedUsers[0]", "+4915187654321"),
+                       ("messaging.signal.homeChannel", "+4915187654321")):
         cli.config_set(config, PROJECT, key, value, path=True)
     assert cli.stack_yaml_values(config)["hermes-eks:messaging"]["signal"]["account"] == 4915112345678
     env = {e["name"]: e.get("value") for e in hermes_container(run_program("local", cli.stack_yaml_values(config)))["env"]}
-    assert (env["SIGNAL_ACCOUNT"], env["SIGNAL_ALLOWED_USERS"]) == ("+4915112345678", "+4915187654321")
+    assert (env["SIGNAL_ACCOUNT"], env["SIGNAL_ALLOWED_USERS"], env["SIGNAL_HOME_CHANNEL"]) == (
+        "+4915112345678", "+4915187654321", "+4915187654321")  # the adapter reads only '+...' as a number
 
 
 # --- the optional egress policy -----------------------------------------------------------------
