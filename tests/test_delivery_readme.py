@@ -285,3 +285,22 @@ def test_the_advisory_table_names_only_rules_of_the_pack():
     table = table[:table.index("\n\n")]
     named = set(re.findall(r"`([a-z0-9-]+)`", table))
     assert named and named <= set(BY_NAME)
+
+
+def test_the_path_table_says_stack_rules_report_after_the_change_where_the_pack_runs_at_up():
+    from tests.test_policy_pack import BY_NAME
+
+    policy_section = README[README.index("\n## Policy as code\n"):README.index("\n## GitHub Actions\n")]
+    table = policy_section[policy_section.index("| Path | Pack at preview | Pack at update |"):]
+    table = table[:table.index("\n\n")]
+    stack_rules = set(re.findall(r"^\| `([a-z0-9-]+)` \(stack\) \|", policy_section, flags=re.M))
+    assert stack_rules and stack_rules <= set(BY_NAME)
+    for line in table.splitlines()[2:]:
+        path, _, at_update, advises = (cell.strip() for cell in line.strip("|").split(" | "))
+        assert "none: the update blocks" not in advises, path
+        if at_update.startswith("no"):
+            continue
+        # The pack runs at `up`: resource rules block, stack rules run after the changes were made.
+        assert "report at `up` after the changes were made" in advises, path
+        assert "on a stack's first creation only advise at preview" in advises, path
+        assert set(re.findall(r"`([a-z0-9-]+)`", advises)) - {"up"} == stack_rules, path
