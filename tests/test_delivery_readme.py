@@ -304,3 +304,47 @@ def test_the_path_table_says_stack_rules_report_after_the_change_where_the_pack_
         assert "report at `up` after the changes were made" in advises, path
         assert "on a stack's first creation only advise at preview" in advises, path
         assert set(re.findall(r"`([a-z0-9-]+)`", advises)) - {"up"} == stack_rules, path
+
+
+def _setup_step(number: int) -> str:
+    flat = " ".join(ACTIONS.split())
+    start = flat.index(f" {number}. **")
+    return flat[start:flat.index(f" {number + 1}. **", start) if f" {number + 1}. **" in flat[start:] else None]
+
+
+def test_the_deploy_rows_say_only_the_deployment_branch_rule_keeps_the_ref_because_the_aws_trust_matches_the_subject():
+    rows = who_can_change_what()
+    deploy_rows = [credential for actor, (credential, _) in rows.items()
+                   if actor.startswith(("Whoever merges to `main`", "`prod` environment reviewers"))]
+    assert len(deploy_rows) == 2
+    for credential in deploy_rows:
+        assert "only by the" in credential and "deployment-branch rule" in credential
+        assert "the AWS role matches the subject only" in credential and "the team also requires that ref" in credential
+    for role in (r for r in github.ROLES if r.kind == "deploy"):
+        [statement] = github.trust_policy("arn:aws:iam::123456789012:oidc-provider/x", "acme/hermes-eks", role)["Statement"]
+        assert statement["Condition"] == {"StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": f"repo:acme/hermes-eks:{role.subject}"}}
+        assert github.issuer_rules("acme/hermes-eks", role) == {
+            "sub": f"repo:acme/hermes-eks:{role.subject}", "ref": "refs/heads/main"}
+    step = _setup_step(3)
+    assert "The deployment-branch rule of `dev` and `prod` (`main` only) is required" in step
+    assert "OIDC subject customisation (a subject template that includes `ref`), which this program does not do" in step
+
+
+def test_the_prod_preview_row_holds_only_with_another_reviewer_and_a_runner_the_deploy_job_does_not_reuse():
+    import yaml
+
+    actor, (_, change) = next((a, r) for a, r in who_can_change_what().items() if "`prod-preview`" in a)
+    assert "after another `prod-preview` reviewer approves" in actor and change.startswith("nothing")
+    assert "`vars.PROD_RUNNER` is an ephemeral runner or not the deploy job's" in change
+    workflows = ROOT / ".github" / "workflows"
+    preview = yaml.safe_load((workflows / "pull-request.yml").read_text())["jobs"]["preview-prod"]
+    deploy = yaml.safe_load((workflows / "deploy.yml").read_text())["jobs"]["prod"]
+    # Why the caveat exists: an approved pull request's code and prod's deploy share vars.PROD_RUNNER.
+    assert "vars.PROD_RUNNER" in preview["runs-on"] and "vars.PROD_RUNNER" in deploy["runs-on"]
+    assert preview["permissions"].get("pull-requests") == "write"
+    step = _setup_step(3)
+    assert '`prod-preview` (required reviewers with "Prevent self-review" on' in step
+    assert "it must be an ephemeral, just-in-time runner" in step
+    assert '"Allow GitHub Actions to create and approve pull requests" (Settings, Actions, General, Workflow permissions) off' in step
