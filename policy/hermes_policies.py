@@ -371,6 +371,7 @@ tls_modern_policy = ResourceValidationPolicy(
 # offices, VPNs and runners are far smaller; anything wider is the internet cut into pieces
 # (0.0.0.0/1 + 128.0.0.0/1 is 0.0.0.0/0).
 MAX_ENDPOINT_ADDRESSES = {4: 2 ** 24, 6: 2 ** 96}
+IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
 
 
 def endpoint_reach_problem(cidrs: list) -> str | None:
@@ -379,17 +380,28 @@ def endpoint_reach_problem(cidrs: list) -> str | None:
     if not cidrs:
         return "no CIDRs, which EKS takes as 0.0.0.0/0"
     networks: dict[int, list] = {4: [], 6: []}
+    written: dict[int, list] = {4: [], 6: []}  # the CIDRs as given, for the message
     for cidr in cidrs:
         try:
             network = ipaddress.ip_network(str(cidr), strict=False)
         except ValueError:
             return f"{cidr!r}, which is not a CIDR"
         networks[network.version].append(network)
+        written[network.version].append(str(cidr))
+        # An IPv4-mapped IPv6 range (::ffff:0:0/96, RFC 4291 section 2.5.5.2) names IPv4 addresses: it counts
+        # against the IPv4 budget, a range containing all of it as the whole IPv4 internet.
+        if network.version == 6 and network.subnet_of(IPV4_MAPPED):
+            networks[4].append(ipaddress.ip_network(
+                (network.network_address.ipv4_mapped, network.prefixlen - 96)))
+            written[4].append(str(cidr))
+        elif network.version == 6 and network.supernet_of(IPV4_MAPPED):
+            networks[4].append(ipaddress.ip_network("0.0.0.0/0"))
+            written[4].append(str(cidr))
     for version, found in networks.items():
         covered = sum(n.num_addresses for n in ipaddress.collapse_addresses(found))
         if covered > MAX_ENDPOINT_ADDRESSES[version]:
             limit = "one /8" if version == 4 else "one /32"
-            return (f"{[str(n) for n in found]}, together {covered} IPv{version} addresses "
+            return (f"{written[version]}, together {covered} IPv{version} addresses "
                     f"({covered / 2 ** (32 if version == 4 else 128):.1%} of the space), more than {limit}")
     return None
 

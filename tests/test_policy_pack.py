@@ -573,6 +573,10 @@ NEGATIVE = [
     ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["10.0.0.0/8", "11.0.0.0/9", "12.0.0.0/9"]), None, {}, "more than one /8"),
     ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["2001:db8::/31"]), None, {}, "more than one /32"),
     ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["203.0.113.0/24", "internet"]), None, {}, "not a CIDR"),
+    # IPv4-mapped IPv6 ranges are IPv4 addresses: the IPv4 internet written as IPv6.
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["::ffff:0:0/96"]), None, {}, "more than one /8"),
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["10.0.0.0/8", "::ffff:b00:0/104"]), None, {}, "more than one /8"),
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["::/64"]), None, {}, "more than one /8"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("docker.io/nousresearch/hermes-agent:v2026.7.20@sha256:" + "ab" * 32), None, {}, "not an ECR image"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/prod/hermes-agent:latest"), None, {}, "not an ECR image"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/prod/hermes-agent:v1@sha256:" + "ab" * 32), None, {}, "not an ECR image"),
