@@ -93,14 +93,22 @@ POD_IDENTITY_SESSION_TAGS = ("eks-cluster-arn", "kubernetes-namespace", "kuberne
 EKS_OIDC_PROVIDER = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/(oidc\.eks\.[^/]+/id/[A-Za-z0-9]+)$")
 SERVICE_ACCOUNT_SUBJECT = re.compile(r"system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+")
 
-# An env var whose name says it carries a credential must take it from a Secret (valueFrom).
-SECRET_ENV_NAME = re.compile(r"(^|_)(KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|CREDENTIALS?|PRIVATE)(_|$)")
+# An env var whose name says it carries a credential must take it from a Secret (valueFrom). Names are
+# compared in UPPER_SNAKE form (_env_style: apiKey, slack_token -> API_KEY, SLACK_TOKEN); the longer words
+# also count glued to what precedes them (OPENAI_APIKEY, DBPASSWORD).
+SECRET_ENV_NAME = re.compile(
+    r"(^|_)(KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|CREDENTIALS?|PRIVATE)(_|$)"
+    r"|(APIKEY|ACCESSKEY|PASSWORD|PASSWD|TOKEN|SECRET)(_|$)"
+)
 # Values that are credentials whatever the variable is called: AWS access key ids (long-term AKIA,
 # temporary ASIA), PEM private keys, OpenAI-style sk- keys, GitHub tokens, Slack tokens, JWTs.
 SECRET_VALUE = re.compile(
     r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|\bsk-[A-Za-z0-9_-]{20,}"
     r"|\b(?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{22,}|\bxox[abposr]-[A-Za-z0-9-]{10,}"
     r"|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
+    # A password in a URL's userinfo (RFC 3986 section 3.2.1): postgres://user:password@host. A
+    # Kubernetes reference $(VAR) in its place is expanded from the pod's env, so it is not a literal.
+    r"|\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]+:(?!\$\()[^\s/?#@]+@"
 )
 # A credential handed over as a literal in args, a command or an annotation: --password=..., token: ...
 CREDENTIAL_ASSIGNMENT = re.compile(
@@ -901,7 +909,7 @@ def _credential_problems(resource_type: str, props: Mapping, allowed_names: set)
             if not isinstance(env, Mapping) or env.get("name") in allowed_names:
                 continue
             name = str(env.get("name", ""))
-            if not SECRET_ENV_NAME.search(name):
+            if not SECRET_ENV_NAME.search(_env_style(name)):
                 continue
             if env.get("value"):
                 yield f"{where} sets {name} as a plain value; put it in a Secret and use valueFrom.secretKeyRef"
@@ -910,7 +918,8 @@ def _credential_problems(resource_type: str, props: Mapping, allowed_names: set)
 
 
 def _env_style(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", key).upper()
+    """A key in UPPER_SNAKE form: apiKey, api-key, slack_token -> API_KEY, API_KEY, SLACK_TOKEN."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key)).upper()
 
 
 def _no_plain_credentials(args: ResourceValidationArgs, report: ReportViolation) -> None:

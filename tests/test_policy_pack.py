@@ -628,6 +628,15 @@ NEGATIVE = [
     ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("OPENROUTER_API_KEY", "sk-or-v1-0123456789abcdef0123"), None, {}, "OPENROUTER_API_KEY"),
     ("no-plain-credentials", "local", DEPLOYMENT, None, m_env("HERMES_DASHBOARD_BASIC_AUTH_PASSWORD", "hunter2"), None, {}, "PASSWORD"),
     ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("EXTRA", "AKIAIOSFODNN7EXAMPLE", container="configure"), None, {}, "initContainers[1].env"),
+    # Credential names in any case and spelling: camelCase, lower snake, words glued together.
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("slack_token", "not-a-known-token-format"), None, {}, "sets slack_token as a plain value"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("apiKey", "0123456789"), None, {}, "sets apiKey as a plain value"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("OPENAI_APIKEY", "0123456789"), None, {}, "sets OPENAI_APIKEY as a plain value"),
+    ("no-plain-credentials", "dev", DEPLOYMENT, None, m_env("DBPASSWORD", "hunter2", container="configure"), None, {}, "sets DBPASSWORD as a plain value"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("AWS_ACCESSKEY", "0123456789"), None, {}, "sets AWS_ACCESSKEY as a plain value"),
+    # A password inside a URL, whatever the variable or field is called.
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("DATABASE_URL", "postgres://user:Sup3rS3cretPw@db.example:5432/hermes"), None, {}, "holds what looks like a credential"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_container_field("hermes", "args", ["--upstream", "https://user:pass@proxy.example/"]), None, {}, "args[1] holds what looks like a credential"),
     # Credentials outside env values.
     ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env_from_config_map("OPENAI_API_KEY"), None, {}, "from a ConfigMap"),
     ("no-plain-credentials", "prod", DEPLOYMENT, None, m_container_field("hermes", "args", ["--api-key=0123456789abcdef"]), None, {}, "api-key=..."),
@@ -878,7 +887,9 @@ def test_a_secret_whose_data_is_not_a_secret_output_is_reported():
 def test_a_configmap_holding_a_credential_is_reported():
     policy = BY_NAME["no-plain-credentials"]
     for data, expected in (({"OPENAI_API_KEY": "not-a-real-one"}, "data.OPENAI_API_KEY is named like a credential"),
-                           ({"config.yaml": "api_key: sk-" + "a" * 24}, "data.config.yaml holds what looks like a credential")):
+                           ({"config.yaml": "api_key: sk-" + "a" * 24}, "data.config.yaml holds what looks like a credential"),
+                           ({"apiKey": "not-a-real-one"}, "data.apiKey is named like a credential"),
+                           ({"proxy": "http://hermes:pass@proxy.example"}, "data.proxy holds what looks like a credential")):
         config_map = _synthetic("kubernetes:core/v1:ConfigMap", "settings", {"metadata": {"name": "settings"}, "data": data})
         violations = run_policy(policy, resource_args(config_map, engine_config(policy, "prod")))
         assert any(expected in v for v in violations), violations
@@ -893,6 +904,12 @@ def test_the_pod_security_exceptions_are_the_capabilities_the_pod_adds():
         "hermes": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"],
         "volume-owner": ["CHOWN", "DAC_OVERRIDE"],
     }
+
+
+def test_a_url_naming_its_password_by_reference_or_a_user_only_is_not_a_credential():
+    for text in ("postgres://user:$(DB_PASSWORD)@db.example/hermes", "ssh://git@github.com/NousResearch/hermes-agent",
+                 "http://[::1]:8080/health", "https://example.com:8443/a@b"):
+        assert not hp.SECRET_VALUE.search(text), text
 
 
 @pytest.mark.parametrize("cidrs", [["203.0.113.0/24"], ["10.0.0.0/8"], ["10.0.0.0/9", "11.0.0.0/9"],
