@@ -231,6 +231,13 @@ def pod_spec(resource_type: str, props: Mapping) -> Mapping | None:
     return spec if isinstance(spec, Mapping) else None
 
 
+def pod_annotations(resource_type: str, props: Mapping) -> Mapping:
+    """The annotations of the pod (template) whose spec pod_spec returns."""
+    path = POD_TEMPLATE_PATHS.get(resource_type)
+    annotations = _get(props, *path[:-1], "metadata", "annotations") if path else None
+    return annotations if isinstance(annotations, Mapping) else {}
+
+
 def containers(spec: Mapping) -> Iterator[tuple[str, Mapping]]:
     """("container"|"initContainer", container) for every container of a pod spec."""
     for kind, key in (("initContainer", "initContainers"), ("container", "containers")):
@@ -969,7 +976,35 @@ DOCUMENTED_CAPABILITIES = {
 }
 
 
-def pod_security_problems(spec: Mapping, allowed_capabilities: Mapping) -> Iterator[str]:
+# Kubernetes Pod Security Standards, Baseline (kubernetes.io/docs/concepts/security/pod-security-standards/):
+# "Sysctls" lists the only sysctls a pod may set; "SELinux" the only seLinuxOptions types (user and role
+# must be unset); "AppArmor" the allowed profiles: appArmorProfile type RuntimeDefault or Localhost (or
+# unset), annotation container.apparmor.security.beta.kubernetes.io/* runtime/default or localhost/* (or unset).
+SAFE_SYSCTLS = {
+    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+}
+SELINUX_TYPES = {"container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+APPARMOR_PROFILE_TYPES = {None, "RuntimeDefault", "Localhost"}
+
+
+def _confinement_problems(where: str, context: Mapping) -> Iterator[str]:
+    """SELinux and AppArmor settings of a pod or container securityContext outside the baseline."""
+    selinux = context.get("seLinuxOptions") or {}
+    if selinux.get("type") not in (None, "", *SELINUX_TYPES):
+        yield f"{where} sets seLinuxOptions type {selinux.get('type')!r} (allowed: {sorted(SELINUX_TYPES)})"
+    for field in ("user", "role"):
+        if selinux.get(field):
+            yield f"{where} sets seLinuxOptions {field} {selinux.get(field)!r}"
+    if _get(context, "appArmorProfile", "type") not in APPARMOR_PROFILE_TYPES:
+        yield f"{where} has appArmorProfile {_get(context, 'appArmorProfile', 'type')}"
+
+
+def pod_security_problems(spec: Mapping, allowed_capabilities: Mapping,
+                          annotations: Mapping | None = None) -> Iterator[str]:
     """Where a pod spec breaks the Pod Security baseline (kubernetes.io/docs/concepts/security/
     pod-security-standards, "Baseline") or lets a process gain privileges (allowPrivilegeEscalation
     must be false: unset means true). Only pod templates the program registers are read: the pods of a
@@ -984,6 +1019,14 @@ def pod_security_problems(spec: Mapping, allowed_capabilities: Mapping) -> Itera
         yield "the pod's seccompProfile is Unconfined"
     if _get(spec, "securityContext", "windowsOptions", "hostProcess"):
         yield "the pod is a Windows HostProcess pod"
+    for sysctl in _as_list(_get(spec, "securityContext", "sysctls")):
+        if isinstance(sysctl, Mapping) and sysctl.get("name") not in SAFE_SYSCTLS:
+            yield f"the pod sets sysctl {sysctl.get('name')!r}, outside the baseline's safe set"
+    yield from _confinement_problems("the pod", spec.get("securityContext") or {})
+    for key, value in (annotations or {}).items():
+        if (str(key).startswith(APPARMOR_ANNOTATION_PREFIX) and value
+                and value != "runtime/default" and not str(value).startswith("localhost/")):
+            yield f"annotation {key} sets AppArmor profile {value!r}"
     for kind, container in containers(spec):
         name = str(container.get("name"))
         where = f"{kind} {name!r}"
@@ -1002,6 +1045,7 @@ def pod_security_problems(spec: Mapping, allowed_capabilities: Mapping) -> Itera
             yield f"{where} sets procMount {context.get('procMount')}"
         if _get(context, "windowsOptions", "hostProcess"):
             yield f"{where} is a Windows HostProcess container"
+        yield from _confinement_problems(where, context)
         for port in _as_list(container.get("ports")):
             if isinstance(port, Mapping) and port.get("hostPort"):
                 yield f"{where} binds hostPort {port.get('hostPort')}"
@@ -1011,14 +1055,16 @@ def _pod_security_baseline(args: ResourceValidationArgs, report: ReportViolation
     spec = pod_spec(args.resource_type, args.props)
     if spec is None:
         return
-    for problem in pod_security_problems(spec, _config(args, "allowedCapabilities", DOCUMENTED_CAPABILITIES)):
+    for problem in pod_security_problems(spec, _config(args, "allowedCapabilities", DOCUMENTED_CAPABILITIES),
+                                         pod_annotations(args.resource_type, args.props)):
         report(f"{args.name}: {problem}.")
 
 
 pod_security_baseline = ResourceValidationPolicy(
     name="pod-security-baseline",
     description="Pods meet the Pod Security baseline: no privileged container, no host network, PID or IPC "
-                "namespace, no hostPath volume or hostPort, no Unconfined seccomp or unmasked /proc, no "
+                "namespace, no hostPath volume or hostPort, no Unconfined seccomp or unmasked /proc, no unsafe "
+                "sysctl, SELinux type, user or role, no Unconfined AppArmor, no "
                 "capability beyond each container's documented set, and allowPrivilegeEscalation false.",
     enforcement_level=MANDATORY,
     validate=_pod_security_baseline,

@@ -435,6 +435,12 @@ def m_pod(field, value):
     return mutate
 
 
+def m_pod_security(field, value):
+    def mutate(p):
+        _pod(p).setdefault("securityContext", {})[field] = value
+    return mutate
+
+
 def m_security(container, field, value):
     def mutate(p):
         context = _container(p, container)["securityContext"]
@@ -670,6 +676,15 @@ NEGATIVE = [
     ("pod-security-baseline", "prod", DEPLOYMENT, None, m_add_capabilities("volume-metrics", "KILL"), None, {}, "'volume-metrics' adds"),
     ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("hermes", "seccompProfile", {"type": "Unconfined"}), None, {}, "Unconfined"),
     ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("hermes", "procMount", "Unmasked"), None, {}, "procMount Unmasked"),
+    # Sysctls, SELinux and AppArmor outside the baseline (kubernetes.io Pod Security Standards).
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_pod_security("sysctls", [{"name": "kernel.msgmax", "value": "65536"}]), None, {}, "sysctl 'kernel.msgmax'"),
+    ("pod-security-baseline", "dev", DEPLOYMENT, None, m_pod_security("sysctls", [{"name": "net.ipv4.tcp_syncookies", "value": "1"}, {"name": "net.core.somaxconn", "value": "1024"}]), None, {}, "sysctl 'net.core.somaxconn'"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("hermes", "seLinuxOptions", {"type": "spc_t"}), None, {}, "seLinuxOptions type 'spc_t'"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("configure", "seLinuxOptions", {"type": "container_t", "user": "system_u"}), None, {}, "seLinuxOptions user 'system_u'"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_pod_security("seLinuxOptions", {"role": "sysadm_r"}), None, {}, "the pod sets seLinuxOptions role"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_pod_annotation("container.apparmor.security.beta.kubernetes.io/hermes", "unconfined"), None, {}, "AppArmor profile 'unconfined'"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("volume-owner", "appArmorProfile", {"type": "Unconfined"}), None, {}, "'volume-owner' has appArmorProfile Unconfined"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_pod_security("appArmorProfile", {"type": "Unconfined"}), None, {}, "the pod has appArmorProfile Unconfined"),
     ("encryption-at-rest", "prod", "kubernetes:storage.k8s.io/v1:StorageClass", None, m_path(None, "parameters", "encrypted"), None, {}, "encrypted"),
     ("encryption-at-rest", "dev", "kubernetes:storage.k8s.io/v1:StorageClass", None, m_path("false", "parameters", "encrypted"), None, {}, "'false'"),
     ("encryption-at-rest", "prod", "aws:ecr/repository:Repository", None, m_set("encryptionConfigurations", []), None, {}, "KMS encryptionConfiguration"),
@@ -904,6 +919,19 @@ def test_the_pod_security_exceptions_are_the_capabilities_the_pod_adds():
         "hermes": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"],
         "volume-owner": ["CHOWN", "DAC_OVERRIDE"],
     }
+
+
+def test_the_pod_security_baseline_allows_its_safe_sysctls_selinux_types_and_apparmor_profiles():
+    spec = {"securityContext": {"sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"},
+                                            {"name": "kernel.shm_rmid_forced", "value": "1"}],
+                                "seLinuxOptions": {"type": "container_init_t", "level": "s0:c123,c456"},
+                                "appArmorProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "hermes", "securityContext": {
+                "allowPrivilegeEscalation": False, "seLinuxOptions": {"type": "container_t"},
+                "appArmorProfile": {"type": "Localhost", "localhostProfile": "hermes"}}}]}
+    annotations = {"container.apparmor.security.beta.kubernetes.io/hermes": "localhost/hermes",
+                   "container.apparmor.security.beta.kubernetes.io/other": "runtime/default"}
+    assert list(hp.pod_security_problems(spec, hp.DOCUMENTED_CAPABILITIES, annotations)) == []
 
 
 def test_a_url_naming_its_password_by_reference_or_a_user_only_is_not_a_credential():
