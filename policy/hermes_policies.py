@@ -320,6 +320,71 @@ def is_messaging_webhook_ingress(props: Mapping) -> bool:
     return True
 
 
+# The webhook ports, literally: 0.19.0's gateway/platforms/whatsapp_cloud.py listens on 8090 (lines 89-91),
+# plugins/platforms/sms/adapter.py on 8080 (lines 43-44); components/messaging.py names them whatsapp, twilio.
+MESSAGING_WEBHOOK_PORTS = {"whatsapp": 8090, "twilio": 8080}
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+SERVICE = "kubernetes:core/v1:Service"
+
+
+def webhook_service_problems(service: Mapping | None, name: str) -> Iterator[str]:
+    """Why the Service a webhook Ingress routes to may reach more than the webhook adapters: every port
+    is a webhook port name to its own port number (targetPort that name or number), and nothing else."""
+    if service is None:
+        yield f"Service {name!r} is not in this stack, so its ports cannot be checked"
+        return
+    if _get(service, "spec", "type") not in (None, "ClusterIP"):
+        yield f"Service {name!r} is of type {_get(service, 'spec', 'type')}"
+    for port in _as_list(_get(service, "spec", "ports")):
+        port_name = port.get("name") if isinstance(port, Mapping) else None
+        number = MESSAGING_WEBHOOK_PORTS.get(port_name)
+        if number is None or port.get("port") != number or port.get("targetPort") not in (port_name, number):
+            target = _get(port, "targetPort")
+            yield (f"Service {name!r} port {port_name!r} ({_whole(_get(port, 'port'))} -> "
+                   f"{_whole(target)}) is not a webhook port (allowed: "
+                   f"{', '.join(f'{n!r} ({p} -> {n})' for n, p in MESSAGING_WEBHOOK_PORTS.items())})")
+
+
+def _whole(value: Any) -> Any:
+    # Numbers in outputs come back as floats (8090.0).
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _messaging_webhook_service_ports(args: StackValidationArgs, report: ReportViolation) -> None:
+    """is_messaging_webhook_ingress trusts the Ingress's Service and port names; here the Service and the
+    container ports those names resolve to are checked among the stack's resources."""
+    services = {(_get(r.props, "metadata", "namespace"), _get(r.props, "metadata", "name")): r.props
+                for r in args.resources if r.resource_type == SERVICE}
+    for resource in args.resources:
+        if resource.resource_type != INGRESS or not is_messaging_webhook_ingress(resource.props):
+            continue
+        namespace = _get(resource.props, "metadata", "namespace")
+        names = {str(_get(path, "backend", "service", "name"))
+                 for rule in _as_list(_get(resource.props, "spec", "rules"))
+                 for path in _as_list(_get(rule, "http", "paths"))}
+        for name in sorted(names):
+            for problem in webhook_service_problems(services.get((namespace, name)), name):
+                report(f"Webhook Ingress {resource.name}: {problem}.", resource.urn)
+    for resource in args.resources:
+        spec = pod_spec(resource.resource_type, resource.props)
+        for kind, container in containers(spec or {}):
+            for port in _as_list(container.get("ports")):
+                if (isinstance(port, Mapping) and port.get("name") in MESSAGING_WEBHOOK_PORTS
+                        and port.get("containerPort") != MESSAGING_WEBHOOK_PORTS[port.get("name")]):
+                    report(f"{resource.name}: {kind} {container.get('name')!r} names port "
+                           f"{_whole(port.get('containerPort'))} {port.get('name')!r}, the webhook port of "
+                           f"{MESSAGING_WEBHOOK_PORTS[port.get('name')]}.", resource.urn)
+
+
+messaging_webhook_service_ports = StackValidationPolicy(
+    name="messaging-webhook-service-ports",
+    description="The Service behind the internet-facing messaging webhook Ingress has only the webhook ports "
+                "(whatsapp 8090, twilio 8080), and no container names another port after them.",
+    enforcement_level=MANDATORY,
+    validate=_messaging_webhook_service_ports,
+)
+
+
 dashboard_not_internet_facing = ResourceValidationPolicy(
     name="dashboard-not-internet-facing",
     description="The Hermes dashboard and API are never reachable from the internet: no NodePort, "
@@ -1259,6 +1324,7 @@ backup_vault_keys_protected = StackValidationPolicy(
 
 POLICIES = [
     dashboard_not_internet_facing,
+    messaging_webhook_service_ports,
     tls_modern_policy,
     eks_endpoint_restricted,
     image_from_stack_ecr,

@@ -887,6 +887,55 @@ def test_a_mutated_stack_is_reported(policy_name, case):
     assert stack_violations(policy_name, stack, type_, name) == []
 
 
+@pytest.fixture(scope="module")
+def webhook_program():
+    from tests.test_messaging import WEBHOOK_PLATFORMS  # noqa: PLC0415 (test_messaging imports this module)
+    return run_program("dev", WEBHOOK_PLATFORMS)
+
+
+def _webhook_violations(program, type_: str, name: str, mutate=None) -> list[str]:
+    target = program.one(type_, name)
+    outputs = copy.deepcopy(reveal(target.outputs))
+    if mutate is not None:
+        mutate(outputs)
+    policy = BY_NAME["messaging-webhook-service-ports"]
+    return run_policy(policy, stack_args(program.resources, engine_config(policy, "dev"), {target.urn: outputs}))
+
+
+def _service_port(name, **changes):
+    def mutate(p):
+        port = next(port for port in p["spec"]["ports"] if port["name"] == name)
+        port.update(changes)
+    return mutate
+
+
+def _renamed_container_port(old, new):
+    def mutate(p):
+        ports = {port["name"]: port for port in _container(p)["ports"]}
+        ports[old]["name"], ports[new]["name"] = new, old
+    return mutate
+
+
+def test_the_webhook_service_the_program_renders_passes(webhook_program):
+    assert _webhook_violations(webhook_program, SERVICE, "hermes-webhooks") == []
+
+
+@pytest.mark.parametrize(("type_", "name", "mutate", "expected"), [
+    # A webhook port name to the dashboard's port, by number or by a container port renamed after it.
+    (SERVICE, "hermes-webhooks", _service_port("whatsapp", targetPort=9119), "port 'whatsapp' (8090 -> 9119)"),
+    (SERVICE, "hermes-webhooks", _service_port("twilio", targetPort="dashboard"), "port 'twilio' (8080 -> dashboard)"),
+    (SERVICE, "hermes-webhooks", _service_port("twilio", port=8642), "port 'twilio' (8642 -> twilio)"),
+    (SERVICE, "hermes-webhooks", lambda p: p["spec"]["ports"].append({"name": "http", "port": 9119, "targetPort": "dashboard"}), "port 'http' (9119 -> dashboard)"),
+    (SERVICE, "hermes-webhooks", lambda p: p["spec"].update(type="NodePort"), "of type NodePort"),
+    (DEPLOYMENT, None, _renamed_container_port("whatsapp", "dashboard"), "the webhook port of 8090"),
+    # The Ingress pointing at another Service named like the webhook one (foo-webhooks) is checked on it.
+    (INGRESS, "hermes-webhooks", lambda p: p["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(name="foo-webhooks"), "'foo-webhooks' is not in this stack"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_a_webhook_service_reaching_more_than_the_webhook_ports_is_reported(webhook_program, type_, name, mutate, expected):
+    violations = _webhook_violations(webhook_program, type_, name, mutate)
+    assert any(expected in v for v in violations), violations
+
+
 def test_a_secret_whose_data_is_not_a_secret_output_is_reported():
     secret = _find("prod", "kubernetes:core/v1:Secret")
     policy = BY_NAME["no-plain-credentials"]
@@ -964,7 +1013,8 @@ def test_a_volume_whose_disk_is_deleted_with_its_claim_is_reported_in_prod():
 
 def test_every_rule_has_a_negative_case():
     covered = {case[0] for case in NEGATIVE} | {case[0] for case in SYNTHETIC}
-    covered |= set(STACK_NEGATIVE) | {"pod-identity-roles-trust-only-eks-pods", "hermes-volume-retained"}
+    covered |= set(STACK_NEGATIVE) | {"pod-identity-roles-trust-only-eks-pods", "hermes-volume-retained",
+                                      "messaging-webhook-service-ports"}
     assert covered == set(BY_NAME)
     assert {p.name for p in hp.POLICIES if isinstance(p, ResourceValidationPolicy)} <= {case[0] for case in NEGATIVE}
 
