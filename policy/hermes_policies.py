@@ -93,14 +93,22 @@ POD_IDENTITY_SESSION_TAGS = ("eks-cluster-arn", "kubernetes-namespace", "kuberne
 EKS_OIDC_PROVIDER = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:oidc-provider/(oidc\.eks\.[^/]+/id/[A-Za-z0-9]+)$")
 SERVICE_ACCOUNT_SUBJECT = re.compile(r"system:serviceaccount:[a-z0-9-]+:[a-z0-9.-]+")
 
-# An env var whose name says it carries a credential must take it from a Secret (valueFrom).
-SECRET_ENV_NAME = re.compile(r"(^|_)(KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|CREDENTIALS?|PRIVATE)(_|$)")
+# An env var whose name says it carries a credential must take it from a Secret (valueFrom). Names are
+# compared in UPPER_SNAKE form (_env_style: apiKey, slack_token -> API_KEY, SLACK_TOKEN); the longer words
+# also count glued to what precedes them (OPENAI_APIKEY, DBPASSWORD).
+SECRET_ENV_NAME = re.compile(
+    r"(^|_)(KEY|SECRET|TOKEN|PASSWORD|PASSWD|PASS|CREDENTIALS?|PRIVATE)(_|$)"
+    r"|(APIKEY|ACCESSKEY|PASSWORD|PASSWD|TOKEN|SECRET)(_|$)"
+)
 # Values that are credentials whatever the variable is called: AWS access key ids (long-term AKIA,
 # temporary ASIA), PEM private keys, OpenAI-style sk- keys, GitHub tokens, Slack tokens, JWTs.
 SECRET_VALUE = re.compile(
     r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b|-----BEGIN [A-Z ]*PRIVATE KEY-----|\bsk-[A-Za-z0-9_-]{20,}"
     r"|\b(?:ghp|gho|ghs|ghu|ghr)_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{22,}|\bxox[abposr]-[A-Za-z0-9-]{10,}"
     r"|\beyJ[A-Za-z0-9_-]{10,}\.eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}"
+    # A password in a URL's userinfo (RFC 3986 section 3.2.1): postgres://user:password@host. A
+    # Kubernetes reference $(VAR) in its place is expanded from the pod's env, so it is not a literal.
+    r"|\b[A-Za-z][A-Za-z0-9+.-]*://[^\s/?#@:]+:(?!\$\()[^\s/?#@]+@"
 )
 # A credential handed over as a literal in args, a command or an annotation: --password=..., token: ...
 CREDENTIAL_ASSIGNMENT = re.compile(
@@ -223,6 +231,13 @@ def pod_spec(resource_type: str, props: Mapping) -> Mapping | None:
     return spec if isinstance(spec, Mapping) else None
 
 
+def pod_annotations(resource_type: str, props: Mapping) -> Mapping:
+    """The annotations of the pod (template) whose spec pod_spec returns."""
+    path = POD_TEMPLATE_PATHS.get(resource_type)
+    annotations = _get(props, *path[:-1], "metadata", "annotations") if path else None
+    return annotations if isinstance(annotations, Mapping) else {}
+
+
 def containers(spec: Mapping) -> Iterator[tuple[str, Mapping]]:
     """("container"|"initContainer", container) for every container of a pod spec."""
     for kind, key in (("initContainer", "initContainers"), ("container", "containers")):
@@ -305,6 +320,71 @@ def is_messaging_webhook_ingress(props: Mapping) -> bool:
     return True
 
 
+# The webhook ports, literally: 0.19.0's gateway/platforms/whatsapp_cloud.py listens on 8090 (lines 89-91),
+# plugins/platforms/sms/adapter.py on 8080 (lines 43-44); components/messaging.py names them whatsapp, twilio.
+MESSAGING_WEBHOOK_PORTS = {"whatsapp": 8090, "twilio": 8080}
+INGRESS = "kubernetes:networking.k8s.io/v1:Ingress"
+SERVICE = "kubernetes:core/v1:Service"
+
+
+def webhook_service_problems(service: Mapping | None, name: str) -> Iterator[str]:
+    """Why the Service a webhook Ingress routes to may reach more than the webhook adapters: every port
+    is a webhook port name to its own port number (targetPort that name or number), and nothing else."""
+    if service is None:
+        yield f"Service {name!r} is not in this stack, so its ports cannot be checked"
+        return
+    if _get(service, "spec", "type") not in (None, "ClusterIP"):
+        yield f"Service {name!r} is of type {_get(service, 'spec', 'type')}"
+    for port in _as_list(_get(service, "spec", "ports")):
+        port_name = port.get("name") if isinstance(port, Mapping) else None
+        number = MESSAGING_WEBHOOK_PORTS.get(port_name)
+        if number is None or port.get("port") != number or port.get("targetPort") not in (port_name, number):
+            target = _get(port, "targetPort")
+            yield (f"Service {name!r} port {port_name!r} ({_whole(_get(port, 'port'))} -> "
+                   f"{_whole(target)}) is not a webhook port (allowed: "
+                   f"{', '.join(f'{n!r} ({p} -> {n})' for n, p in MESSAGING_WEBHOOK_PORTS.items())})")
+
+
+def _whole(value: Any) -> Any:
+    # Numbers in outputs come back as floats (8090.0).
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def _messaging_webhook_service_ports(args: StackValidationArgs, report: ReportViolation) -> None:
+    """is_messaging_webhook_ingress trusts the Ingress's Service and port names; here the Service and the
+    container ports those names resolve to are checked among the stack's resources."""
+    services = {(_get(r.props, "metadata", "namespace"), _get(r.props, "metadata", "name")): r.props
+                for r in args.resources if r.resource_type == SERVICE}
+    for resource in args.resources:
+        if resource.resource_type != INGRESS or not is_messaging_webhook_ingress(resource.props):
+            continue
+        namespace = _get(resource.props, "metadata", "namespace")
+        names = {str(_get(path, "backend", "service", "name"))
+                 for rule in _as_list(_get(resource.props, "spec", "rules"))
+                 for path in _as_list(_get(rule, "http", "paths"))}
+        for name in sorted(names):
+            for problem in webhook_service_problems(services.get((namespace, name)), name):
+                report(f"Webhook Ingress {resource.name}: {problem}.", resource.urn)
+    for resource in args.resources:
+        spec = pod_spec(resource.resource_type, resource.props)
+        for kind, container in containers(spec or {}):
+            for port in _as_list(container.get("ports")):
+                if (isinstance(port, Mapping) and port.get("name") in MESSAGING_WEBHOOK_PORTS
+                        and port.get("containerPort") != MESSAGING_WEBHOOK_PORTS[port.get("name")]):
+                    report(f"{resource.name}: {kind} {container.get('name')!r} names port "
+                           f"{_whole(port.get('containerPort'))} {port.get('name')!r}, the webhook port of "
+                           f"{MESSAGING_WEBHOOK_PORTS[port.get('name')]}.", resource.urn)
+
+
+messaging_webhook_service_ports = StackValidationPolicy(
+    name="messaging-webhook-service-ports",
+    description="The Service behind the internet-facing messaging webhook Ingress has only the webhook ports "
+                "(whatsapp 8090, twilio 8080), and no container names another port after them.",
+    enforcement_level=MANDATORY,
+    validate=_messaging_webhook_service_ports,
+)
+
+
 dashboard_not_internet_facing = ResourceValidationPolicy(
     name="dashboard-not-internet-facing",
     description="The Hermes dashboard and API are never reachable from the internet: no NodePort, "
@@ -371,6 +451,7 @@ tls_modern_policy = ResourceValidationPolicy(
 # offices, VPNs and runners are far smaller; anything wider is the internet cut into pieces
 # (0.0.0.0/1 + 128.0.0.0/1 is 0.0.0.0/0).
 MAX_ENDPOINT_ADDRESSES = {4: 2 ** 24, 6: 2 ** 96}
+IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
 
 
 def endpoint_reach_problem(cidrs: list) -> str | None:
@@ -379,17 +460,28 @@ def endpoint_reach_problem(cidrs: list) -> str | None:
     if not cidrs:
         return "no CIDRs, which EKS takes as 0.0.0.0/0"
     networks: dict[int, list] = {4: [], 6: []}
+    written: dict[int, list] = {4: [], 6: []}  # the CIDRs as given, for the message
     for cidr in cidrs:
         try:
             network = ipaddress.ip_network(str(cidr), strict=False)
         except ValueError:
             return f"{cidr!r}, which is not a CIDR"
         networks[network.version].append(network)
+        written[network.version].append(str(cidr))
+        # An IPv4-mapped IPv6 range (::ffff:0:0/96, RFC 4291 section 2.5.5.2) names IPv4 addresses: it counts
+        # against the IPv4 budget, a range containing all of it as the whole IPv4 internet.
+        if network.version == 6 and network.subnet_of(IPV4_MAPPED):
+            networks[4].append(ipaddress.ip_network(
+                (network.network_address.ipv4_mapped, network.prefixlen - 96)))
+            written[4].append(str(cidr))
+        elif network.version == 6 and network.supernet_of(IPV4_MAPPED):
+            networks[4].append(ipaddress.ip_network("0.0.0.0/0"))
+            written[4].append(str(cidr))
     for version, found in networks.items():
         covered = sum(n.num_addresses for n in ipaddress.collapse_addresses(found))
         if covered > MAX_ENDPOINT_ADDRESSES[version]:
             limit = "one /8" if version == 4 else "one /32"
-            return (f"{[str(n) for n in found]}, together {covered} IPv{version} addresses "
+            return (f"{written[version]}, together {covered} IPv{version} addresses "
                     f"({covered / 2 ** (32 if version == 4 else 128):.1%} of the space), more than {limit}")
     return None
 
@@ -889,7 +981,7 @@ def _credential_problems(resource_type: str, props: Mapping, allowed_names: set)
             if not isinstance(env, Mapping) or env.get("name") in allowed_names:
                 continue
             name = str(env.get("name", ""))
-            if not SECRET_ENV_NAME.search(name):
+            if not SECRET_ENV_NAME.search(_env_style(name)):
                 continue
             if env.get("value"):
                 yield f"{where} sets {name} as a plain value; put it in a Secret and use valueFrom.secretKeyRef"
@@ -898,7 +990,8 @@ def _credential_problems(resource_type: str, props: Mapping, allowed_names: set)
 
 
 def _env_style(key: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "_", key).upper()
+    """A key in UPPER_SNAKE form: apiKey, api-key, slack_token -> API_KEY, API_KEY, SLACK_TOKEN."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", key)).upper()
 
 
 def _no_plain_credentials(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -948,7 +1041,35 @@ DOCUMENTED_CAPABILITIES = {
 }
 
 
-def pod_security_problems(spec: Mapping, allowed_capabilities: Mapping) -> Iterator[str]:
+# Kubernetes Pod Security Standards, Baseline (kubernetes.io/docs/concepts/security/pod-security-standards/):
+# "Sysctls" lists the only sysctls a pod may set; "SELinux" the only seLinuxOptions types (user and role
+# must be unset); "AppArmor" the allowed profiles: appArmorProfile type RuntimeDefault or Localhost (or
+# unset), annotation container.apparmor.security.beta.kubernetes.io/* runtime/default or localhost/* (or unset).
+SAFE_SYSCTLS = {
+    "kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range", "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+}
+SELINUX_TYPES = {"container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
+APPARMOR_ANNOTATION_PREFIX = "container.apparmor.security.beta.kubernetes.io/"
+APPARMOR_PROFILE_TYPES = {None, "RuntimeDefault", "Localhost"}
+
+
+def _confinement_problems(where: str, context: Mapping) -> Iterator[str]:
+    """SELinux and AppArmor settings of a pod or container securityContext outside the baseline."""
+    selinux = context.get("seLinuxOptions") or {}
+    if selinux.get("type") not in (None, "", *SELINUX_TYPES):
+        yield f"{where} sets seLinuxOptions type {selinux.get('type')!r} (allowed: {sorted(SELINUX_TYPES)})"
+    for field in ("user", "role"):
+        if selinux.get(field):
+            yield f"{where} sets seLinuxOptions {field} {selinux.get(field)!r}"
+    if _get(context, "appArmorProfile", "type") not in APPARMOR_PROFILE_TYPES:
+        yield f"{where} has appArmorProfile {_get(context, 'appArmorProfile', 'type')}"
+
+
+def pod_security_problems(spec: Mapping, allowed_capabilities: Mapping,
+                          annotations: Mapping | None = None) -> Iterator[str]:
     """Where a pod spec breaks the Pod Security baseline (kubernetes.io/docs/concepts/security/
     pod-security-standards, "Baseline") or lets a process gain privileges (allowPrivilegeEscalation
     must be false: unset means true). Only pod templates the program registers are read: the pods of a
@@ -963,6 +1084,14 @@ def pod_security_problems(spec: Mapping, allowed_capabilities: Mapping) -> Itera
         yield "the pod's seccompProfile is Unconfined"
     if _get(spec, "securityContext", "windowsOptions", "hostProcess"):
         yield "the pod is a Windows HostProcess pod"
+    for sysctl in _as_list(_get(spec, "securityContext", "sysctls")):
+        if isinstance(sysctl, Mapping) and sysctl.get("name") not in SAFE_SYSCTLS:
+            yield f"the pod sets sysctl {sysctl.get('name')!r}, outside the baseline's safe set"
+    yield from _confinement_problems("the pod", spec.get("securityContext") or {})
+    for key, value in (annotations or {}).items():
+        if (str(key).startswith(APPARMOR_ANNOTATION_PREFIX) and value
+                and value != "runtime/default" and not str(value).startswith("localhost/")):
+            yield f"annotation {key} sets AppArmor profile {value!r}"
     for kind, container in containers(spec):
         name = str(container.get("name"))
         where = f"{kind} {name!r}"
@@ -981,6 +1110,7 @@ def pod_security_problems(spec: Mapping, allowed_capabilities: Mapping) -> Itera
             yield f"{where} sets procMount {context.get('procMount')}"
         if _get(context, "windowsOptions", "hostProcess"):
             yield f"{where} is a Windows HostProcess container"
+        yield from _confinement_problems(where, context)
         for port in _as_list(container.get("ports")):
             if isinstance(port, Mapping) and port.get("hostPort"):
                 yield f"{where} binds hostPort {port.get('hostPort')}"
@@ -990,14 +1120,16 @@ def _pod_security_baseline(args: ResourceValidationArgs, report: ReportViolation
     spec = pod_spec(args.resource_type, args.props)
     if spec is None:
         return
-    for problem in pod_security_problems(spec, _config(args, "allowedCapabilities", DOCUMENTED_CAPABILITIES)):
+    for problem in pod_security_problems(spec, _config(args, "allowedCapabilities", DOCUMENTED_CAPABILITIES),
+                                         pod_annotations(args.resource_type, args.props)):
         report(f"{args.name}: {problem}.")
 
 
 pod_security_baseline = ResourceValidationPolicy(
     name="pod-security-baseline",
     description="Pods meet the Pod Security baseline: no privileged container, no host network, PID or IPC "
-                "namespace, no hostPath volume or hostPort, no Unconfined seccomp or unmasked /proc, no "
+                "namespace, no hostPath volume or hostPort, no Unconfined seccomp or unmasked /proc, no unsafe "
+                "sysctl, SELinux type, user or role, no Unconfined AppArmor, no "
                 "capability beyond each container's documented set, and allowPrivilegeEscalation false.",
     enforcement_level=MANDATORY,
     validate=_pod_security_baseline,
@@ -1192,6 +1324,7 @@ backup_vault_keys_protected = StackValidationPolicy(
 
 POLICIES = [
     dashboard_not_internet_facing,
+    messaging_webhook_service_ports,
     tls_modern_policy,
     eks_endpoint_restricted,
     image_from_stack_ecr,

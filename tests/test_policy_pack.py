@@ -435,6 +435,12 @@ def m_pod(field, value):
     return mutate
 
 
+def m_pod_security(field, value):
+    def mutate(p):
+        _pod(p).setdefault("securityContext", {})[field] = value
+    return mutate
+
+
 def m_security(container, field, value):
     def mutate(p):
         context = _container(p, container)["securityContext"]
@@ -573,6 +579,10 @@ NEGATIVE = [
     ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["10.0.0.0/8", "11.0.0.0/9", "12.0.0.0/9"]), None, {}, "more than one /8"),
     ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["2001:db8::/31"]), None, {}, "more than one /32"),
     ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["203.0.113.0/24", "internet"]), None, {}, "not a CIDR"),
+    # IPv4-mapped IPv6 ranges are IPv4 addresses: the IPv4 internet written as IPv6.
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["::ffff:0:0/96"]), None, {}, "more than one /8"),
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["10.0.0.0/8", "::ffff:b00:0/104"]), None, {}, "more than one /8"),
+    ("eks-endpoint-restricted", "prod", "eks:index:Cluster", None, m_cidrs(["::/64"]), None, {}, "more than one /8"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("docker.io/nousresearch/hermes-agent:v2026.7.20@sha256:" + "ab" * 32), None, {}, "not an ECR image"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/prod/hermes-agent:latest"), None, {}, "not an ECR image"),
     ("image-from-stack-ecr", "prod", DEPLOYMENT, None, m_image("123456789012.dkr.ecr.eu-central-1.amazonaws.com/hermes-eks/prod/hermes-agent:v1@sha256:" + "ab" * 32), None, {}, "not an ECR image"),
@@ -624,6 +634,15 @@ NEGATIVE = [
     ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("OPENROUTER_API_KEY", "sk-or-v1-0123456789abcdef0123"), None, {}, "OPENROUTER_API_KEY"),
     ("no-plain-credentials", "local", DEPLOYMENT, None, m_env("HERMES_DASHBOARD_BASIC_AUTH_PASSWORD", "hunter2"), None, {}, "PASSWORD"),
     ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("EXTRA", "AKIAIOSFODNN7EXAMPLE", container="configure"), None, {}, "initContainers[1].env"),
+    # Credential names in any case and spelling: camelCase, lower snake, words glued together.
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("slack_token", "not-a-known-token-format"), None, {}, "sets slack_token as a plain value"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("apiKey", "0123456789"), None, {}, "sets apiKey as a plain value"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("OPENAI_APIKEY", "0123456789"), None, {}, "sets OPENAI_APIKEY as a plain value"),
+    ("no-plain-credentials", "dev", DEPLOYMENT, None, m_env("DBPASSWORD", "hunter2", container="configure"), None, {}, "sets DBPASSWORD as a plain value"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("AWS_ACCESSKEY", "0123456789"), None, {}, "sets AWS_ACCESSKEY as a plain value"),
+    # A password inside a URL, whatever the variable or field is called.
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env("DATABASE_URL", "postgres://user:Sup3rS3cretPw@db.example:5432/hermes"), None, {}, "holds what looks like a credential"),
+    ("no-plain-credentials", "prod", DEPLOYMENT, None, m_container_field("hermes", "args", ["--upstream", "https://user:pass@proxy.example/"]), None, {}, "args[1] holds what looks like a credential"),
     # Credentials outside env values.
     ("no-plain-credentials", "prod", DEPLOYMENT, None, m_env_from_config_map("OPENAI_API_KEY"), None, {}, "from a ConfigMap"),
     ("no-plain-credentials", "prod", DEPLOYMENT, None, m_container_field("hermes", "args", ["--api-key=0123456789abcdef"]), None, {}, "api-key=..."),
@@ -657,6 +676,15 @@ NEGATIVE = [
     ("pod-security-baseline", "prod", DEPLOYMENT, None, m_add_capabilities("volume-metrics", "KILL"), None, {}, "'volume-metrics' adds"),
     ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("hermes", "seccompProfile", {"type": "Unconfined"}), None, {}, "Unconfined"),
     ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("hermes", "procMount", "Unmasked"), None, {}, "procMount Unmasked"),
+    # Sysctls, SELinux and AppArmor outside the baseline (kubernetes.io Pod Security Standards).
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_pod_security("sysctls", [{"name": "kernel.msgmax", "value": "65536"}]), None, {}, "sysctl 'kernel.msgmax'"),
+    ("pod-security-baseline", "dev", DEPLOYMENT, None, m_pod_security("sysctls", [{"name": "net.ipv4.tcp_syncookies", "value": "1"}, {"name": "net.core.somaxconn", "value": "1024"}]), None, {}, "sysctl 'net.core.somaxconn'"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("hermes", "seLinuxOptions", {"type": "spc_t"}), None, {}, "seLinuxOptions type 'spc_t'"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("configure", "seLinuxOptions", {"type": "container_t", "user": "system_u"}), None, {}, "seLinuxOptions user 'system_u'"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_pod_security("seLinuxOptions", {"role": "sysadm_r"}), None, {}, "the pod sets seLinuxOptions role"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_pod_annotation("container.apparmor.security.beta.kubernetes.io/hermes", "unconfined"), None, {}, "AppArmor profile 'unconfined'"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_security("volume-owner", "appArmorProfile", {"type": "Unconfined"}), None, {}, "'volume-owner' has appArmorProfile Unconfined"),
+    ("pod-security-baseline", "prod", DEPLOYMENT, None, m_pod_security("appArmorProfile", {"type": "Unconfined"}), None, {}, "the pod has appArmorProfile Unconfined"),
     ("encryption-at-rest", "prod", "kubernetes:storage.k8s.io/v1:StorageClass", None, m_path(None, "parameters", "encrypted"), None, {}, "encrypted"),
     ("encryption-at-rest", "dev", "kubernetes:storage.k8s.io/v1:StorageClass", None, m_path("false", "parameters", "encrypted"), None, {}, "'false'"),
     ("encryption-at-rest", "prod", "aws:ecr/repository:Repository", None, m_set("encryptionConfigurations", []), None, {}, "KMS encryptionConfiguration"),
@@ -859,6 +887,55 @@ def test_a_mutated_stack_is_reported(policy_name, case):
     assert stack_violations(policy_name, stack, type_, name) == []
 
 
+@pytest.fixture(scope="module")
+def webhook_program():
+    from tests.test_messaging import WEBHOOK_PLATFORMS  # noqa: PLC0415 (test_messaging imports this module)
+    return run_program("dev", WEBHOOK_PLATFORMS)
+
+
+def _webhook_violations(program, type_: str, name: str, mutate=None) -> list[str]:
+    target = program.one(type_, name)
+    outputs = copy.deepcopy(reveal(target.outputs))
+    if mutate is not None:
+        mutate(outputs)
+    policy = BY_NAME["messaging-webhook-service-ports"]
+    return run_policy(policy, stack_args(program.resources, engine_config(policy, "dev"), {target.urn: outputs}))
+
+
+def _service_port(name, **changes):
+    def mutate(p):
+        port = next(port for port in p["spec"]["ports"] if port["name"] == name)
+        port.update(changes)
+    return mutate
+
+
+def _renamed_container_port(old, new):
+    def mutate(p):
+        ports = {port["name"]: port for port in _container(p)["ports"]}
+        ports[old]["name"], ports[new]["name"] = new, old
+    return mutate
+
+
+def test_the_webhook_service_the_program_renders_passes(webhook_program):
+    assert _webhook_violations(webhook_program, SERVICE, "hermes-webhooks") == []
+
+
+@pytest.mark.parametrize(("type_", "name", "mutate", "expected"), [
+    # A webhook port name to the dashboard's port, by number or by a container port renamed after it.
+    (SERVICE, "hermes-webhooks", _service_port("whatsapp", targetPort=9119), "port 'whatsapp' (8090 -> 9119)"),
+    (SERVICE, "hermes-webhooks", _service_port("twilio", targetPort="dashboard"), "port 'twilio' (8080 -> dashboard)"),
+    (SERVICE, "hermes-webhooks", _service_port("twilio", port=8642), "port 'twilio' (8642 -> twilio)"),
+    (SERVICE, "hermes-webhooks", lambda p: p["spec"]["ports"].append({"name": "http", "port": 9119, "targetPort": "dashboard"}), "port 'http' (9119 -> dashboard)"),
+    (SERVICE, "hermes-webhooks", lambda p: p["spec"].update(type="NodePort"), "of type NodePort"),
+    (DEPLOYMENT, None, _renamed_container_port("whatsapp", "dashboard"), "the webhook port of 8090"),
+    # The Ingress pointing at another Service named like the webhook one (foo-webhooks) is checked on it.
+    (INGRESS, "hermes-webhooks", lambda p: p["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"].update(name="foo-webhooks"), "'foo-webhooks' is not in this stack"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_a_webhook_service_reaching_more_than_the_webhook_ports_is_reported(webhook_program, type_, name, mutate, expected):
+    violations = _webhook_violations(webhook_program, type_, name, mutate)
+    assert any(expected in v for v in violations), violations
+
+
 def test_a_secret_whose_data_is_not_a_secret_output_is_reported():
     secret = _find("prod", "kubernetes:core/v1:Secret")
     policy = BY_NAME["no-plain-credentials"]
@@ -874,7 +951,9 @@ def test_a_secret_whose_data_is_not_a_secret_output_is_reported():
 def test_a_configmap_holding_a_credential_is_reported():
     policy = BY_NAME["no-plain-credentials"]
     for data, expected in (({"OPENAI_API_KEY": "not-a-real-one"}, "data.OPENAI_API_KEY is named like a credential"),
-                           ({"config.yaml": "api_key: sk-" + "a" * 24}, "data.config.yaml holds what looks like a credential")):
+                           ({"config.yaml": "api_key: sk-" + "a" * 24}, "data.config.yaml holds what looks like a credential"),
+                           ({"apiKey": "not-a-real-one"}, "data.apiKey is named like a credential"),
+                           ({"proxy": "http://hermes:pass@proxy.example"}, "data.proxy holds what looks like a credential")):
         config_map = _synthetic("kubernetes:core/v1:ConfigMap", "settings", {"metadata": {"name": "settings"}, "data": data})
         violations = run_policy(policy, resource_args(config_map, engine_config(policy, "prod")))
         assert any(expected in v for v in violations), violations
@@ -889,6 +968,25 @@ def test_the_pod_security_exceptions_are_the_capabilities_the_pod_adds():
         "hermes": ["CHOWN", "DAC_OVERRIDE", "FOWNER", "SETUID", "SETGID", "KILL"],
         "volume-owner": ["CHOWN", "DAC_OVERRIDE"],
     }
+
+
+def test_the_pod_security_baseline_allows_its_safe_sysctls_selinux_types_and_apparmor_profiles():
+    spec = {"securityContext": {"sysctls": [{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"},
+                                            {"name": "kernel.shm_rmid_forced", "value": "1"}],
+                                "seLinuxOptions": {"type": "container_init_t", "level": "s0:c123,c456"},
+                                "appArmorProfile": {"type": "RuntimeDefault"}},
+            "containers": [{"name": "hermes", "securityContext": {
+                "allowPrivilegeEscalation": False, "seLinuxOptions": {"type": "container_t"},
+                "appArmorProfile": {"type": "Localhost", "localhostProfile": "hermes"}}}]}
+    annotations = {"container.apparmor.security.beta.kubernetes.io/hermes": "localhost/hermes",
+                   "container.apparmor.security.beta.kubernetes.io/other": "runtime/default"}
+    assert list(hp.pod_security_problems(spec, hp.DOCUMENTED_CAPABILITIES, annotations)) == []
+
+
+def test_a_url_naming_its_password_by_reference_or_a_user_only_is_not_a_credential():
+    for text in ("postgres://user:$(DB_PASSWORD)@db.example/hermes", "ssh://git@github.com/NousResearch/hermes-agent",
+                 "http://[::1]:8080/health", "https://example.com:8443/a@b"):
+        assert not hp.SECRET_VALUE.search(text), text
 
 
 @pytest.mark.parametrize("cidrs", [["203.0.113.0/24"], ["10.0.0.0/8"], ["10.0.0.0/9", "11.0.0.0/9"],
@@ -915,7 +1013,8 @@ def test_a_volume_whose_disk_is_deleted_with_its_claim_is_reported_in_prod():
 
 def test_every_rule_has_a_negative_case():
     covered = {case[0] for case in NEGATIVE} | {case[0] for case in SYNTHETIC}
-    covered |= set(STACK_NEGATIVE) | {"pod-identity-roles-trust-only-eks-pods", "hermes-volume-retained"}
+    covered |= set(STACK_NEGATIVE) | {"pod-identity-roles-trust-only-eks-pods", "hermes-volume-retained",
+                                      "messaging-webhook-service-ports"}
     assert covered == set(BY_NAME)
     assert {p.name for p in hp.POLICIES if isinstance(p, ResourceValidationPolicy)} <= {case[0] for case in NEGATIVE}
 
