@@ -81,6 +81,7 @@ KIND_STAND_INS = {
     "ids": lambda digest: str(int(digest[:12], 16)),  # one element of the list
     "phone_ids": lambda digest: f"+49{int(digest[:12], 16) % 10**11:011d}",
     "channel": lambda digest: digest[:20],
+    "phone_or_group": lambda digest: f"+49{int(digest[:12], 16) % 10**11:011d}",
     "url": lambda digest: f"https://h{digest[:12]}.corp-internal.net",
     "https_url": lambda digest: f"https://h{digest[:12]}.corp-internal.net",
     "host": lambda digest: f"h{digest[:12]}.corp-internal.net",
