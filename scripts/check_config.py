@@ -57,7 +57,7 @@ sys.path.insert(0, str(ROOT))
 import settings  # noqa: E402 - after the virtualenv is chosen
 from components.messaging import PLATFORMS  # noqa: E402
 from preflight import certificate_hosts  # noqa: E402
-from settings import INSTANCE_KEYS, ConfigError, StackSettings, config_key, plaintext_messaging_paths  # noqa: E402
+from settings import INSTANCE_KEYS, ConfigError, StackSettings, config_key, plaintext_secret_settings  # noqa: E402
 from tests import engine_config as cli  # noqa: E402
 from tests import fake_cloud  # noqa: E402
 from tests.harness import PROJECT, PROJECT_DECLARATION, run_program  # noqa: E402
@@ -187,7 +187,7 @@ def check(stack: str, stack_file: Path) -> Report:
     try:
         parsed = settings.parse_settings(config, stack=stack, secret_keys=frozenset(secret_keys),
                                          stack_file_keys=frozenset(values),
-                                         plaintext_paths=plaintext_messaging_paths(cli.stack_yaml_values(values)))
+                                         plaintext_paths=plaintext_secret_settings(cli.stack_yaml_values(values)))
     except ConfigError as error:
         report.problems += [p for p in error.problems if p.split(" ", 1)[0] not in refused_keys]
     if encrypted_paths:

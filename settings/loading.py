@@ -47,8 +47,8 @@ def parse_settings(
 
     `stack_file_keys`: the keys the stack file itself sets (the CLI merges Pulumi.yaml's defaults in,
     so the rest came from there); None: every key given is the stack file's. `plaintext_paths`: secret
-    settings inside a messaging map that the stack file holds unencrypted, as paths below the project
-    (messaging.telegram.botToken, instances.research.messaging.telegram.botToken; components/messaging.py).
+    settings inside a map that the stack file holds unencrypted, as paths below the project
+    (messaging.telegram.botToken, instances.research.openrouterApiKey; plaintext_secret_settings).
     Raises ConfigError listing every problem; returns the immutable settings otherwise.
     """
     stack_file = f"Pulumi.{stack}.yaml"
@@ -153,7 +153,7 @@ def _instance_value_problems(instances: Mapping[str, Any], stack_file: str, secr
         # The engine keeps a map with one secure value in it as one secret (`pulumi config set --secret
         # --path 'instances.<name>.<key>'` encrypts the value; the whole key is then secret to the program).
         # Once any value under `instances` is encrypted the whole key is secret to the program, so a plain
-        # credential beside it shows only in the stack file (plaintext_messaging_paths reads it).
+        # credential beside it shows only in the stack file (plaintext_secret_settings reads it).
         for attribute in sorted(SECRET_KEYS & values.keys()):
             if (f"{PROJECT}:instances" not in secret_keys
                     or f"instances.{name}.{to_camel(attribute)}" in plaintext_paths):
@@ -308,7 +308,7 @@ def load_settings() -> StackSettings:
     secret_keys |= set(pulumi.runtime.get_config_secret_keys_env())
     return parse_settings(config, stack=stack, secret_keys=frozenset(secret_keys),
                           stack_file_keys=_stack_file_keys(stack, config),
-                          plaintext_paths=_plaintext_messaging_paths(stack))
+                          plaintext_paths=_plaintext_secret_settings(stack))
 
 
 # --- where each value came from, and misspelt namespaces (issue 6 items 1 and 11) -------------
@@ -331,15 +331,16 @@ def _stack_file_keys(stack: str, config: Mapping[str, Any]) -> frozenset[str]:
     return in_file | {k for k, v in config.items() if k not in by_key or not _is_default(by_key[k], v)}
 
 
-def _plaintext_messaging_paths(stack: str) -> tuple[str, ...]:
+def _plaintext_secret_settings(stack: str) -> tuple[str, ...]:
     path = Path.cwd() / f"Pulumi.{stack}.yaml"
     document = (yaml.safe_load(path.read_text()) or {}) if path.is_file() else {}
-    return plaintext_messaging_paths(document.get("config") or {})
+    return plaintext_secret_settings(document.get("config") or {})
 
 
-def plaintext_messaging_paths(config: Mapping[str, Any]) -> tuple[str, ...]:
-    """The unencrypted secret settings of a stack file's messaging maps, the stack's and each instance's
-    (`config`: the file's `config:` section as YAML, `{secure: ...}` leaves included)."""
+def plaintext_secret_settings(config: Mapping[str, Any]) -> tuple[str, ...]:
+    """The secret settings a stack file holds unencrypted inside a map the engine hands over as one value
+    (the messaging maps, the stack's and each instance's, and each instance's credentials), as paths
+    below the project (`config`: the file's `config:` section as YAML, `{secure: ...}` leaves included)."""
     found = [f"messaging.{p}" for p in plaintext_secret_paths(config.get(config_key("messaging"), config.get("messaging")))]
     instances = config.get(config_key("instances"), config.get("instances"))
     for name, raw in (instances.items() if isinstance(instances, dict) else ()):

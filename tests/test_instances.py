@@ -264,12 +264,12 @@ def test_instances_named_like_another_instances_children_are_refused():
 def test_a_plain_instance_credential_beside_an_encrypted_one_is_refused_from_the_stack_file():
     """Any encrypted value under `instances` makes the whole key secret to the program: only the stack
     file still shows that another credential there is plain text."""
-    from settings import plaintext_messaging_paths  # noqa: PLC0415
+    from settings import plaintext_secret_settings  # noqa: PLC0415
 
     stack_file = {"hermes-eks:instances": {"hermes": {}, "research": {
         "namespace": "hermes-research", "openrouterApiKey": "sk-or-v1-plain0123456789abcdef",
         "apiServerKey": {"secure": "v1:AAAA"}}}}
-    paths = plaintext_messaging_paths(stack_file)
+    paths = plaintext_secret_settings(stack_file)
     assert paths == ("instances.research.openrouterApiKey",)
     values = {"hermes-eks:instances": {"hermes": {}, "research": {
         "namespace": "hermes-research", "openrouterApiKey": "sk-or-v1-plain0123456789abcdef", "apiServerKey": "a" * 64}}}
