@@ -97,6 +97,17 @@ def container_pid1(process: subprocess.Popen) -> int:
     return int(children[0])
 
 
+def stop_container(process: subprocess.Popen) -> None:
+    """SIGTERM to the container's PID 1 only, as the runtime stops a container for the kubelet (then
+    SIGKILL to all after the grace period, main's wait below): PID 1 stops its own processes (the image's
+    s6 /init; here run_container's `stop`), and the container ends with it. Signalling the whole group
+    killed `unshare` first and left the processes to finish unwaited for, outside the run's CPU accounting."""
+    try:
+        os.kill(container_pid1(process), 15)
+    except (IndexError, ProcessLookupError):  # PID 1 already gone: whatever is left
+        os.killpg(process.pid, 15)
+
+
 def start_container(spec_path: str, logs: str, name: str) -> subprocess.Popen:
     # Containers of a pod share the network but not the PID namespace (shareProcessNamespace is
     # off): each gets its own, with its own /proc; the processes of one container share it.
@@ -162,7 +173,7 @@ def main(spec_path: str) -> int:
     finally:
         for process in processes.values():
             if process.poll() is None:
-                os.killpg(process.pid, 15)
+                stop_container(process)
         for process in processes.values():
             try:
                 process.wait(timeout=10)
