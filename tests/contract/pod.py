@@ -61,6 +61,7 @@ What it still does not model (each a way the real pod can differ):
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import os
 import resource
@@ -117,6 +118,14 @@ def hermes_python() -> Path:
     return Path(configured)
 
 
+@functools.cache
+def hermes_site_packages(python: Path) -> Path:
+    """Where Hermes' packages are installed (the image's /opt/hermes): asked once per process."""
+    return Path(subprocess.run(
+        [str(python), "-c", "import hermes_cli, os; print(os.path.dirname(os.path.dirname(hermes_cli.__file__)))"],
+        capture_output=True, text=True, check=True).stdout.strip())
+
+
 def identity(uid: int, gid: int, groups: list[int], capabilities=(), no_new_privs: bool = True) -> list[str]:
     """The `setpriv` prefix that runs a command as this user, with only these capabilities."""
     bounding = ",".join(["-all", *(f"+{c.lower()}" for c in capabilities)])
@@ -171,9 +180,7 @@ class RenderedPod:
             (self.image_files / name).parent.mkdir(mode=0o755, parents=True, exist_ok=True)
             shutil.copyfile(IMAGE_FILES_DIR / name, self.image_files / name)
         self.hermes = hermes_python().parent / "hermes"
-        self.site_packages = Path(subprocess.run(
-            [str(hermes_python()), "-c", "import hermes_cli, os; print(os.path.dirname(os.path.dirname(hermes_cli.__file__)))"],
-            capture_output=True, text=True, check=True).stdout.strip())
+        self.site_packages = hermes_site_packages(hermes_python())
         # A pod reads Secrets of its own namespace only.
         secrets = [o for o in program.kubernetes_objects() if o["kind"] == "Secret"
                    and o["metadata"].get("namespace") == namespace]

@@ -9,8 +9,9 @@ Each container also gets its own PID namespace, as containers of a pod do.
 
 Protocol (one JSON object per line): the runner prints {"event": "ready", ...} once the init commands
 have run and every container answers its readiness path, then reads requests from stdin
-({"method", "port", "path", "host"?, "headers"?, "json"?, "session"?, "timeout"?}, or {"exec": argv, "container"?,
-"env"?} to run a command inside a container's PID namespace) and prints one answer each;
+({"method", "port", "path", "host"?, "headers"?, "json"?, "session"?, "source"?, "timeout"?}, or {"exec": argv,
+"container"?, "env"?} to run a command inside a container's PID namespace) and prints one answer each;
+a request leaves from CLIENT_IP, or from the address "source" names (UNTRUSTED_CLIENT_IP);
 {"restart": container, "signal": n} kills the container with signal n and starts it again (the kubelet
 restarting a container: no init containers), answered by a new "ready" or "failed" event;
 {"stop": true} ends it. Before the init containers, the volume gets the kubelet's fsGroup treatment.
@@ -45,11 +46,19 @@ POD_IP = "127.0.0.2"
 # 127.0.0.3, so nothing here is trusted for being loopback (uvicorn trusts proxy headers from
 # 127.0.0.1 by default, an ALB's address it does not).
 CLIENT_IP = "127.0.0.3"
+# A second peer outside the pod, for a test whose stack trusts CLIENT_IP as its load balancer: a
+# request with "source": UNTRUSTED_CLIENT_IP comes from a client that reaches the pod some other way
+# (every address of 127/8 is local in the pod's network namespace, so it needs no setup).
+UNTRUSTED_CLIENT_IP = "127.0.0.4"
 
 
 class FromOutsideThePod(urllib.request.HTTPHandler):
+    def __init__(self, source: str):
+        super().__init__()
+        self.source = source
+
     def http_open(self, req):
-        return self.do_open(functools.partial(http.client.HTTPConnection, source_address=(CLIENT_IP, 0)), req)
+        return self.do_open(functools.partial(http.client.HTTPConnection, source_address=(self.source, 0)), req)
 
 
 def log(event: dict) -> None:
@@ -204,10 +213,11 @@ def serve(spec: dict, spec_path: str, processes: dict) -> None:
             log({"exit_code": result.returncode, "output": (result.stdout + result.stderr)[-4000:],
                  "alive": {n: p.poll() is None for n, p in processes.items()}})
             continue
-        name = request.get("session", "")
+        source = request.get("source", CLIENT_IP)
+        name = f"{source} {request.get('session', '')}"  # a session's cookies stay with its client
         if name not in sessions:
             sessions[name] = urllib.request.build_opener(
-                FromOutsideThePod, NoRedirect, urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+                FromOutsideThePod(source), NoRedirect, urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
         body = None
         headers = dict(request.get("headers", {}))
         if "json" in request:

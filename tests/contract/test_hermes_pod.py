@@ -7,6 +7,7 @@ network namespace like a pod's. The volume is one a restore and the dashboard le
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import re
@@ -18,7 +19,7 @@ import yaml
 from components.hermes_agent import IMAGE_PYTHON
 from settings import HERMES_RELEASE
 from tests.contract.pod import Pod, RenderedPod
-from tests.contract.pod_runner import CLIENT_IP
+from tests.contract.pod_runner import CLIENT_IP, UNTRUSTED_CLIENT_IP
 from tests.harness import reveal, run_program
 
 pytestmark = pytest.mark.contract
@@ -29,9 +30,10 @@ CONFIG = {
     "modelProvider": "openrouter",
     "modelDefault": "anthropic/claude-sonnet-4.6",
     "dashboardUsername": "operator",
-    # The runner's requests come from CLIENT_IP: here it plays the load balancer, whose X-Forwarded-*
-    # Hermes trusts (tests/contract/test_forwarded_headers.py: any other peer's are ignored).
-    "ingressSourceCidrs": [f"{CLIENT_IP}/32"],
+    # The load balancer's subnets, and the runner's CLIENT_IP, which plays the load balancer here: Hermes
+    # trusts X-Forwarded-* from these peers; requests from UNTRUSTED_CLIENT_IP come from outside them
+    # (the section "X-Forwarded-* from a peer that is not the load balancer" below).
+    "ingressSourceCidrs": ["10.40.224.0/22", f"{CLIENT_IP}/32"],
 }
 SECRETS = {"openrouterApiKey": "sk-or-v1-contract-test-not-a-real-key"}
 # A user's own edit in config.yaml, made in the dashboard before this deploy: it must survive.
@@ -270,6 +272,39 @@ def test_behind_the_load_balancer_session_cookies_are_secure(pod, program):
     assert response.status == 200
     cookie = response.headers["set-cookie"]
     assert "__Host-hermes_session_at=" in cookie and "Secure" in cookie
+
+
+# --- X-Forwarded-* from a peer that is not the load balancer -----------------------------------------
+# The dashboard runs under uvicorn with proxy headers on (hermes_cli/web_server.py, start_server:
+# `proxy_headers=bool(app.state.auth_required)`), and uvicorn rewrites the request's scheme and client
+# only when the connecting peer is in FORWARDED_ALLOW_IPS (uvicorn/middleware/proxy_headers.py,
+# ProxyHeadersMiddleware: `if client_host in self.trusted_hosts`, which takes addresses and CIDRs).
+# Here the trusted sources are a VPC range and CLIENT_IP (the load balancer, whose `X-Forwarded-Proto:
+# https` makes the cookie Secure above); requests from the runner's UNTRUSTED_CLIENT_IP come from
+# outside them: a spoofed `X-Forwarded-Proto: https` must not make the session cookie `Secure`. The
+# same check gates X-Forwarded-For.
+#
+# Hermes 0.19.0's login rate limit reads the first X-Forwarded-For entry itself, whoever sent it
+# (hermes_cli/dashboard_auth/routes.py `_client_ip`): no proxy setting changes that, which is why the
+# NetworkPolicy admits only the load balancer's subnets (README "Network policy").
+
+def test_the_rendered_pod_trusts_only_the_load_balancer_subnets(pod):
+    env = pod.rendered.env(pod.rendered.container("hermes"))
+    assert env["FORWARDED_ALLOW_IPS"] == "10.40.224.0/22,127.0.0.3/32"
+    trusted = [ipaddress.ip_network(cidr) for cidr in env["FORWARDED_ALLOW_IPS"].split(",")]
+    assert not any(ipaddress.ip_address(UNTRUSTED_CLIENT_IP) in network for network in trusted)
+
+
+def test_spoofed_forwarded_headers_from_an_untrusted_peer_are_ignored(pod, program):
+    response = pod.request("POST", ports(pod)["dashboard"], "/auth/password-login", session="spoofer",
+                           source=UNTRUSTED_CLIENT_IP, host="hermes.corp-internal.net",
+                           headers={"X-Forwarded-Proto": "https", "X-Forwarded-For": "10.40.224.10"},
+                           json={"provider": "basic", "username": "operator",
+                                 "password": reveal(program.outputs["dashboard_password"])})
+    assert response.status == 200, response
+    cookie = response.headers["set-cookie"]
+    assert "hermes_session_at=" in cookie and "__Host-" not in cookie
+    assert "secure" not in cookie.lower(), cookie  # the spoofed https was not believed
 
 
 # --- a volume that a restore or the dashboard left behind (init containers) ------------------------
