@@ -4,78 +4,24 @@ The pod is the rendered one (tests/contract/pod.py): tokens come from the Secret
 through the `configure` init container's pinning into .env, allow-lists from the plain env. The model is
 the stand-in of tests/contract/fake_models.py (a `custom` endpoint on the pod's loopback network).
 
-Telegram end to end: a Bot API stand-in (tests/contract/fake_telegram.py) shares the pod's network; the
-only thing added to what the stack renders is where the Bot API is, because the real one is not
-reachable: `telegram.extra.base_url` in config.yaml, which the adapter hands to python-telegram-bot
-(plugins/platforms/telegram/adapter.py line 3426; `extra` of the `telegram:` block is passed through by
-_apply_yaml_config, line 9378), and HERMES_TELEGRAM_DISABLE_FALLBACK_IPS so the adapter does not try to
-discover api.telegram.org's addresses over DNS-over-HTTPS first (adapter.py, connect()).
+Telegram end to end: a Bot API stand-in shares the pod's network (tests/contract/messaging_pod.py).
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.contract import fake_models, fake_telegram
-from tests.contract.model_pod import MODEL_SERVER, PodWithModelServer, start
+from tests.contract import fake_models
+from tests.contract.messaging_pod import (ALLOWED_USER, MODEL, STRANGER, TOKEN, PodWithTelegram, private_message,
+                                          wait_for)
+from tests.contract.model_pod import start
 from tests.harness import run_program
 
 pytestmark = pytest.mark.contract
-
-TELEGRAM_HOST = "127.0.0.10"  # another host of the pod's private network: "api.telegram.org"
-TELEGRAM_PORT = 8081
-TOKEN = "7012345678:AAHf3kq9Zx0Yw1Vb2Nc3Md4Le5Kf6Jg7Ih8"
-ALLOWED_USER = 111111111
-STRANGER = 999999999
-MODEL = {"dashboardUsername": "operator", "modelProvider": "custom", "modelDefault": "contract/custom-model",
-         "modelBaseUrl": f"{MODEL_SERVER}/v1"}
-
-
-def private_message(update_id: int, user_id: int, text: str) -> dict:
-    user = {"id": user_id, "is_bot": False, "first_name": f"user{user_id}"}
-    return {"update_id": update_id, "message": {
-        "message_id": update_id, "date": int(time.time()), "text": text, "from": user,
-        "chat": {"id": user_id, "type": "private", "first_name": user["first_name"]}}}
-
-
-class PodWithTelegram(PodWithModelServer):
-    """The rendered pod, the model stand-in, and a Telegram Bot API stand-in with these updates queued."""
-
-    def __init__(self, program, workdir: Path, updates: list[dict], deployment_name: str = ""):
-        super().__init__(program, workdir, extra_env={"HERMES_TELEGRAM_DISABLE_FALLBACK_IPS": "1"},
-                         deployment_name=deployment_name)
-        self.telegram_record = workdir / "telegram.jsonl"
-        self.telegram_record.write_text("")
-        self.updates = workdir / "updates.json"
-        self.updates.write_text(json.dumps(updates))
-        # What an operator of a local Bot API server would put into config.yaml (see module docstring).
-        (self.home / "config.yaml").write_text(
-            f"telegram:\n  extra:\n    base_url: http://{TELEGRAM_HOST}:{TELEGRAM_PORT}/bot\n")
-
-    def runner_spec(self) -> dict:
-        spec = super().runner_spec()
-        spec["containers"].append({"name": "telegram-api", "ready": [], "processes": [{
-            "name": "main", "env": {"PATH": "/usr/sbin:/usr/bin:/bin"},
-            "argv": [sys.executable, fake_telegram.__file__, str(self.telegram_record),
-                     f"{TELEGRAM_HOST}:{TELEGRAM_PORT}", str(self.updates)]}]})
-        return spec
-
-    def telegram_calls(self, method: str) -> list[dict]:
-        lines = self.telegram_record.read_text().splitlines()
-        return [c for c in map(json.loads, lines) if c.get("method") == method]
-
-
-def wait_for(predicate, seconds: float, what: str, pod) -> None:
-    deadline = time.monotonic() + seconds
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}\n{pod.logs()}"
-        time.sleep(0.5)
 
 
 def test_telegram_answers_an_allowed_user_with_the_models_reply_and_ignores_a_stranger(tmp_path):
