@@ -1,5 +1,5 @@
 """The contract pod with a Telegram Bot API stand-in beside it (tests/contract/fake_telegram.py), for the
-messaging contract tests (test_messaging_platforms.py, test_every_messaging_platform.py).
+messaging contract tests (test_two_agents.py, test_every_messaging_platform.py).
 
 The pod is the rendered one (tests/contract/pod.py) with the model stand-in (model_pod.py): tokens come
 from the Secret the program rendered, through the `configure` init container's pinning into .env,

@@ -7,7 +7,7 @@ API stand-in of tests/contract/messaging_pod.py and connects at once; every othe
 does not resolve or answer in the pod's network, so its adapter fails at once and retries later.
 In a module of its own, so the suite's two workers can run it beside the other contract tests
 (pytest-xdist --dist loadfile keeps a module on one worker). The other messaging contract tests are in
-test_messaging_platforms.py.
+test_two_agents.py.
 """
 
 from __future__ import annotations
