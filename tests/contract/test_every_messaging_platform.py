@@ -52,24 +52,6 @@ GATEWAY_NAMES = {"telegram": "telegram", "slack": "slack", "discord": "discord",
                  "signal": "signal", "whatsappCloud": "whatsapp_cloud", "sms": "sms"}
 
 
-class ReadyOnHttpProbes(PodWithTelegram):
-    """Ready when the HTTP probes and ports answer, without the exec liveness probe: the dashboard's
-    /api/status took 7-16 s on every call here (measured 2026-12-07 on a loaded 2-core machine), beyond
-    the 4 s the liveness script gives each URL. The cause is this test's Hermes, not the pod: the PyPI
-    install lacks the Matrix packages the image bakes in (the tag's Dockerfile line 185, `--extra
-    matrix`), so each /api/status loads the gateway config, whose check_matrix_requirements
-    (plugins/platforms/matrix/adapter.py line 719) tries a lazy install into HERMES_LAZY_INSTALL_TARGET
-    (tools/lazy_deps.py _venv_pip_install: a uv or pip subprocess and a constraints file built from
-    every installed distribution) which fails offline, and tries again on the next call. The test checks
-    both URLs itself, with time to answer."""
-
-    def runner_spec(self) -> dict:
-        spec = super().runner_spec()
-        for container in spec["containers"]:
-            container["ready"] = [r for r in container["ready"] if "exec" not in r]
-        return spec
-
-
 def installed_in_hermes(module: str) -> bool:
     found = subprocess.run([str(hermes_python()), "-c", f"import importlib.util, sys; "
                             f"sys.exit(importlib.util.find_spec({module!r}) is None)"])
@@ -79,14 +61,22 @@ def installed_in_hermes(module: str) -> bool:
 def test_the_gateway_starts_with_every_configured_platform_enabled_and_reports_each(tmp_path):
     """Matrix needs the `platform.matrix` packages (mautrix, ...), which the image ships (its lock pins
     mautrix 0.21.0) but the PyPI install of the contract tests may lack; without them the adapter's
-    check_matrix_requirements (plugins/platforms/matrix/adapter.py line 719) skips it once the lazy
-    install it attempts (into the image's HERMES_LAZY_INSTALL_TARGET, which tools/lazy_deps.py
-    _allow_lazy_installs permits despite HERMES_DISABLE_LAZY_INSTALLS) fails without a network: then
-    Matrix is not expected here. Telegram, whose Bot API is the stand-in, is expected connected."""
+    check_matrix_requirements (plugins/platforms/matrix/adapter.py line 719) skips it: then Matrix is
+    not expected here. Before skipping it Hermes tries a lazy install (tools/lazy_deps.py ensure, into the
+    image's HERMES_LAZY_INSTALL_TARGET, which _allow_lazy_installs permits despite
+    HERMES_DISABLE_LAZY_INSTALLS), on every load of the gateway config: each dashboard /api/status, so the
+    liveness probe's 4 s ran out (7-16 s per call, measured 2026-12-07), and ~15 s of CPU per boot. The
+    image has the packages (the tag's Dockerfile line 185, `--extra matrix`) and never tries; here
+    config.yaml's `security.allow_lazy_installs: false` (the switch _allow_lazy_installs reads first) makes
+    the doomed install fail at once, so the pod is judged ready on every probe, the exec one included.
+    Telegram, whose Bot API is the stand-in, is expected connected."""
     program = run_program("local", {**MODEL, "messaging": EVERY_PLATFORM, "messagingWebhookHost": "hooks.hermes.test"},
                           secrets=MODEL_SECRETS, remove=("openrouterApiKey",))
     expected = {name for key, name in GATEWAY_NAMES.items() if key != "matrix" or installed_in_hermes("mautrix")}
-    rendered = ReadyOnHttpProbes(program, tmp_path, updates=[])
+    rendered = PodWithTelegram(program, tmp_path, updates=[])
+    if "matrix" not in expected:  # this Hermes lacks the Matrix packages the image ships (see above)
+        with open(rendered.home / "config.yaml", "a") as config:
+            config.write("security:\n  allow_lazy_installs: false\n")
     pod = start(rendered)
     try:
         def reported() -> dict:
