@@ -7,8 +7,9 @@ allow-lists from the plain env. The only thing added to what the stack renders i
 because the real one is not reachable: `telegram.extra.base_url` in config.yaml, which the adapter hands
 to python-telegram-bot (plugins/platforms/telegram/adapter.py line 3426; `extra` of the `telegram:` block
 is passed through by the same file's _apply_yaml_config, line 9378), and
-HERMES_TELEGRAM_DISABLE_FALLBACK_IPS so the adapter does not try to discover api.telegram.org's addresses
-over DNS-over-HTTPS first (adapter.py, connect()).
+HERMES_TELEGRAM_DISABLE_FALLBACK_IPS so the adapter does not send its requests to fallback addresses of
+api.telegram.org instead (adapter.py line 3508: it still tries to discover them over DNS-over-HTTPS,
+which fails at once without DNS, but does not use them).
 """
 
 from __future__ import annotations
