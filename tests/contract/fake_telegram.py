@@ -1,5 +1,5 @@
 """A Telegram Bot API stand-in for the contract tests, run as one more "container" of the contract pod
-(tests/contract/test_messaging_platforms.py), on the pod's private loopback network:
+(tests/contract/messaging_pod.py), on the pod's private loopback network:
 
     python fake_telegram.py RECORD.jsonl ADDRESS:PORT UPDATES.json
 
