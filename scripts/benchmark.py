@@ -115,8 +115,9 @@ def cpu_report(record: Path, top: int = 10) -> None:
         print(f"    {row['cpu'] + row['children']:6.1f} {row['cpu']:6.1f} {row['children']:7.1f} {row['wall']:6.1f} "
               f"{row['tests']:5d} {row['pods']:4d}  {name}")
     if pods:
-        print(f"  real Hermes pods: {len(pods)} started, {sum(p['cpu'] for p in pods):.0f} s CPU while they ran "
-              f"(runner, containers, anything else the test ran meanwhile), {sum(p['wall'] for p in pods):.0f} s wall;"
+        print(f"  real Hermes pods: {len(pods)} started, {sum(p['cpu'] or 0 for p in pods):.0f} s CPU (each pod's "
+              f"runner and every process it ran: init containers, boot, gateway, dashboard, probes, execs), "
+              f"{sum(p['wall'] for p in pods):.0f} s wall;"
               f" ready after (s): " + ", ".join(f"{max(p['ready'].values()):.1f}" for p in pods if p["ready"]))
     print("  per worker: start-up and collection (CPU s / wall s), tests run, busy wall s, finished after s:")
     first = min((e["at"] - e["wall"] for e in entries if e["kind"] == "collected"), default=0)

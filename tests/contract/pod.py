@@ -64,7 +64,6 @@ import atexit
 import functools
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -357,7 +356,7 @@ class Pod:
 
     def __init__(self, rendered: RenderedPod):
         self.rendered = rendered
-        self._started = (time.perf_counter(), cpu_record.cpu_seconds(resource.RUSAGE_CHILDREN))
+        self._started = time.perf_counter()
         spec_file = rendered.workdir / "pod.json"
         spec_file.write_text(json.dumps(rendered.runner_spec()))
         self.process = subprocess.Popen(
@@ -425,13 +424,14 @@ class Pod:
         if self.process.poll() is None:
             self.process.stdin.write(json.dumps({"stop": True}) + "\n")
             self.process.stdin.flush()
+            # The runner's last line: its CPU and that of every process of the pod, which it waited for
+            # (for scripts/benchmark.py; recorded only when the suite records CPU).
+            stopped = [json.loads(line) for line in self.process.stdout]
             self.process.wait(timeout=60)
-            wall, children = self._started
-            # The runner's CPU and its containers' (it waits for them), plus any other subprocess the test
-            # waited for while the pod ran (for scripts/benchmark.py; off unless the suite records CPU).
+            cpu = next((e["cpu"] for e in stopped if e.get("event") == "stopped"), None)
             cpu_record.record({"kind": "pod", "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
-                               "ready": self.ready_seconds, "wall": round(time.perf_counter() - wall, 2),
-                               "cpu": round(cpu_record.cpu_seconds(resource.RUSAGE_CHILDREN) - children, 2)})
+                               "ready": self.ready_seconds, "wall": round(time.perf_counter() - self._started, 2),
+                               "cpu": cpu})
 
 
 # --- inside the pod: the image's boot, run by Hermes' own Python ---------------------------------

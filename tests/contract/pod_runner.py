@@ -30,6 +30,7 @@ import http.client
 import http.cookiejar
 import json
 import os
+import resource
 import signal
 import stat
 import subprocess
@@ -188,6 +189,9 @@ def main(spec_path: str) -> int:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, 9)
+        # Every process of the pod has been waited for: this runner's CPU and theirs is the pod's.
+        own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        log({"event": "stopped", "cpu": round(own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime, 2)})
     return 0
 
 
