@@ -107,6 +107,16 @@ def start(rendered: PodWithModelServer) -> Pod:
     return pod
 
 
+def chat_and_expect_the_reply(rendered: PodWithModelServer) -> None:
+    """Start the pod, send one chat through the gateway with the stack's key, and get the model's answer."""
+    pod = start(rendered)
+    try:
+        completion = chat(pod, rendered.program)
+    finally:
+        pod.stop()
+    assert answer(completion) == fake_models.REPLY
+
+
 def bearer(program) -> dict[str, str]:
     return {"Authorization": f"Bearer {reveal(program.outputs['api_server_key'])}"}
 
