@@ -64,6 +64,7 @@ import atexit
 import functools
 import json
 import os
+import select
 import shutil
 import subprocess
 import sys
@@ -357,6 +358,7 @@ class Pod:
     def __init__(self, rendered: RenderedPod):
         self.rendered = rendered
         self._started = time.perf_counter()
+        self.cpu: float | None = None  # the CPU seconds of all the pod's processes, once it has stopped
         spec_file = rendered.workdir / "pod.json"
         spec_file.write_text(json.dumps(rendered.runner_spec()))
         self.process = subprocess.Popen(
@@ -426,12 +428,17 @@ class Pod:
             self.process.stdin.flush()
             # The runner's last line: its CPU and that of every process of the pod, which it waited for
             # (for scripts/benchmark.py; recorded only when the suite records CPU).
-            stopped = [json.loads(line) for line in self.process.stdout]
+            deadline = time.monotonic() + 60
+            while select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                line = self.process.stdout.readline()
+                event = json.loads(line) if line else {"event": "exited"}
+                if event["event"] in ("stopped", "exited"):
+                    self.cpu = event.get("cpu")
+                    break
             self.process.wait(timeout=60)
-            cpu = next((e["cpu"] for e in stopped if e.get("event") == "stopped"), None)
             cpu_record.record({"kind": "pod", "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
                                "ready": self.ready_seconds, "wall": round(time.perf_counter() - self._started, 2),
-                               "cpu": cpu})
+                               "cpu": self.cpu})
 
 
 # --- inside the pod: the image's boot, run by Hermes' own Python ---------------------------------

@@ -127,7 +127,7 @@ def start_container(spec_path: str, logs: str, name: str) -> subprocess.Popen:
     return subprocess.Popen(
         ["unshare", "--pid", "--fork", "--mount-proc", "--", sys.executable, __file__,
          "--container", spec_path, name],
-        start_new_session=True)
+        start_new_session=True, stdout=subprocess.DEVNULL)  # this runner's stdout talks to the test alone
 
 
 def passes(check: dict, container: subprocess.Popen) -> bool:

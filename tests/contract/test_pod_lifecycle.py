@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 import pytest
 import yaml
@@ -108,3 +109,31 @@ def test_liveness_fails_once_an_operator_stops_the_gateway(first_boot):
     status = pod.request("GET", 9119, "/api/status")
     assert status.status == 200 and status.json()["gateway_running"] is False  # the dashboard stays up
     assert liveness(pod) != 0
+
+
+def pod_processes(pod: Pod) -> dict[int, float]:
+    """{PID: CPU seconds so far} of every process in the pod's network namespace, all its containers'."""
+    namespace = os.readlink(f"/proc/{pod.process.pid}/ns/net")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or os.readlink(entry / "ns" / "net") != namespace:
+                continue
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()  # proc(5): utime, stime are 14, 15
+        except OSError:  # gone meanwhile
+            continue
+        found[int(entry.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return found
+
+
+def test_stopping_the_pod_waits_for_every_process_it_started(first_boot):
+    """Last in this module. The pod stops as the runtime stops a container, SIGTERM to its PID 1 only
+    (pod_runner.stop_container), which stops its own processes; the runner waits for every one, so none
+    outlives the pod and the CPU it reports (scripts/benchmark.py's per-pod figure) includes theirs."""
+    pod, _ = first_boot
+    before = pod_processes(pod)
+    assert len(before) >= 3, before  # the runner, the container's PID 1, the dashboard (the gateway is stopped)
+    pod.stop()
+    assert [pid for pid in before if Path(f"/proc/{pid}").exists()] == []
+    assert pod.cpu >= sum(before.values()), (pod.cpu, before)
+    print("DEBUG", pod.cpu, before)
