@@ -34,10 +34,11 @@ sys.path.insert(0, str(ROOT))
 from tests.contract.staging import own_directory, traversable_by_others  # noqa: E402 - standard library only
 
 # The contract tests run this exact release; settings.HERMES_UPSTREAM_IMAGE pins the same one. The
-# extras are the image's provider SDKs the pod uses: boto3 (`bedrock`) and the anthropic SDK, through
-# which Hermes sends Claude models on Bedrock (upstream's Dockerfile installs `--extra anthropic
-# --extra bedrock` and sets HERMES_DISABLE_LAZY_INSTALLS=1, so the image never installs them later).
-HERMES_REQUIREMENT = "hermes-agent[messaging,bedrock,anthropic]==0.19.0"
+# extras are those of the image the stack's settings reach: the messaging platforms, boto3 (`bedrock`)
+# and the anthropic SDK, through which Hermes sends Claude models on Bedrock, and Matrix's packages
+# (the tag's Dockerfile line 185 installs `--extra messaging --extra anthropic --extra bedrock ...
+# --extra matrix`, and sets HERMES_DISABLE_LAZY_INSTALLS=1, so the image never installs them later).
+HERMES_REQUIREMENT = "hermes-agent[messaging,bedrock,anthropic,matrix]==0.19.0"
 # ...with the versions the release image runs: its uv.lock as constraints (scripts/hermes_constraints.py).
 HERMES_CONSTRAINTS = ROOT / "scripts" / "hermes-constraints.txt"
 CHECKOV_REQUIREMENT = "checkov==3.3.30"

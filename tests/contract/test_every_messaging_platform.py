@@ -12,14 +12,12 @@ test_two_agents.py.
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
 
 from tests.contract.messaging_pod import ALLOWED_USER, MODEL, MODEL_SECRETS, TOKEN, PodWithTelegram
 from tests.contract.model_pod import GATEWAY_PORT, bearer, start
-from tests.contract.pod import hermes_python
 from tests.harness import run_program
 
 pytestmark = pytest.mark.contract
@@ -52,31 +50,16 @@ GATEWAY_NAMES = {"telegram": "telegram", "slack": "slack", "discord": "discord",
                  "signal": "signal", "whatsappCloud": "whatsapp_cloud", "sms": "sms"}
 
 
-def installed_in_hermes(module: str) -> bool:
-    found = subprocess.run([str(hermes_python()), "-c", f"import importlib.util, sys; "
-                            f"sys.exit(importlib.util.find_spec({module!r}) is None)"])
-    return found.returncode == 0
-
-
 def test_the_gateway_starts_with_every_configured_platform_enabled_and_reports_each(tmp_path):
-    """Matrix needs the `platform.matrix` packages (mautrix, ...), which the image ships (its lock pins
-    mautrix 0.21.0) but the PyPI install of the contract tests may lack; without them the adapter's
-    check_matrix_requirements (plugins/platforms/matrix/adapter.py line 719) skips it: then Matrix is
-    not expected here. Before skipping it Hermes tries a lazy install (tools/lazy_deps.py ensure, into the
-    image's HERMES_LAZY_INSTALL_TARGET, which _allow_lazy_installs permits despite
-    HERMES_DISABLE_LAZY_INSTALLS), on every load of the gateway config: each dashboard /api/status, so the
-    liveness probe's 4 s ran out (7-16 s per call, measured 2026-12-07), and ~15 s of CPU per boot. The
-    image has the packages (the tag's Dockerfile line 185, `--extra matrix`) and never tries; here
-    config.yaml's `security.allow_lazy_installs: false` (the switch _allow_lazy_installs reads first) makes
-    the doomed install fail at once, so the pod is judged ready on every probe, the exec one included.
-    Telegram, whose Bot API is the stand-in, is expected connected."""
+    """Matrix included: the contract tests' Hermes has the Matrix packages the image ships (scripts/test.py
+    HERMES_REQUIREMENT). Without them Hermes would try a lazy install on every load of the gateway config
+    (tools/lazy_deps.py), each dashboard /api/status among them, and the liveness probe's 4 s would run
+    out. Telegram, whose Bot API is the stand-in, is expected connected; the others' servers are out of
+    the pod's reach, and each fails to connect at once."""
     program = run_program("local", {**MODEL, "messaging": EVERY_PLATFORM, "messagingWebhookHost": "hooks.hermes.test"},
                           secrets=MODEL_SECRETS, remove=("openrouterApiKey",))
-    expected = {name for key, name in GATEWAY_NAMES.items() if key != "matrix" or installed_in_hermes("mautrix")}
+    expected = set(GATEWAY_NAMES.values())
     rendered = PodWithTelegram(program, tmp_path, updates=[])
-    if "matrix" not in expected:  # this Hermes lacks the Matrix packages the image ships (see above)
-        with open(rendered.home / "config.yaml", "a") as config:
-            config.write("security:\n  allow_lazy_installs: false\n")
     pod = start(rendered)
     try:
         def reported() -> dict:
