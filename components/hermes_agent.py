@@ -126,7 +126,11 @@ def env_file_problem(value: str) -> str:
 # environment variables to pin in $HERMES_HOME/.env.
 #   1. The pinned values are checked first (below), so a refused one changes nothing on the volume.
 #   2. A volume without config.yaml or .env gets upstream's example (IMAGE_CONFIG_EXAMPLE, ...); then
-#      the config pairs are set; a value that is only a reference `${NAME}` to a variable the pod lacks
+#      the config pairs are set, in the root profile: a bare `hermes` follows $HERMES_HOME/active_profile
+#      (a profile switched to in the dashboard or with `hermes profile use`), the image's supervised
+#      gateway never does (HERMES_S6_SUPERVISED_CHILD: the reserved gateway-default slot is the root
+#      profile; hermes_cli/main.py _apply_profile_override), so `--profile default` writes where the
+#      gateway reads; a value that is only a reference `${NAME}` to a variable the pod lacks
 #      (an optional key a Secret of your own does not hold) is written empty: Hermes keeps an unresolved
 #      reference as literal text (hermes_cli/config.py _expand_env_vars) and would send `${NAME}` as the key.
 #   3. The pinned variables are written into .env. Hermes loads that file with override on
@@ -180,7 +184,7 @@ for key, value in zip(settings[::2], settings[1::2]):
     if reference and not os.environ.get(reference[1]):
         print(f"configure: {reference[1]} is not set: {key} is left empty")
         value = ""
-    subprocess.run([os.environ["HERMES"], "config", "set", key, value], check=True)
+    subprocess.run([os.environ["HERMES"], "--profile", "default", "config", "set", key, value], check=True)
 try:
     with open(env_file, encoding="utf-8") as f:
         lines = f.readlines()

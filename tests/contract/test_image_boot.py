@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -115,6 +116,30 @@ def test_a_volume_with_a_config_keeps_it_and_gets_no_example(tmp_path):
     assert config["agent"] == {"max_turns": 10} and config["model"]["provider"] == "custom"
     assert "display" not in config
     assert (rendered.home / ".env").read_text().splitlines()[0] == "MY_OWN=1"
+
+
+def test_a_profile_made_active_in_the_dashboard_leaves_the_stacks_model_with_the_gateway(tmp_path):
+    """`hermes profile use work` (the dashboard's switch does the same) leaves `active_profile` in
+    HERMES_HOME; a bare `hermes` follows it, the supervised gateway does not (hermes_cli/main.py
+    _apply_profile_override). The stack's model lands where the gateway reads it; the profile keeps its own."""
+    program = run_program("local", CUSTOM, secrets={"customModelApiKey": "sk-boot-contract-key"})
+    rendered = RenderedPod(program, tmp_path)
+    work = rendered.home / "profiles" / "work"
+    work.mkdir(parents=True)
+    (work / "config.yaml").write_text(yaml.safe_dump({"model": {"provider": "openrouter", "default": "work/model"}}))
+    (rendered.home / "active_profile").write_text("work\n")
+    for path in (rendered.home / "profiles", work, work / "config.yaml", rendered.home / "active_profile"):
+        os.chown(path, 10000, 10000)  # as Hermes, running as the image's hermes user, made them
+    init(rendered)
+    boot(rendered)
+    hermes = rendered.container("hermes")
+    gateway = next(p for p in rendered.processes(hermes) if p["name"] == "main")
+    asked = subprocess.run([*rendered.hermes_identity(hermes), str(rendered.hermes), "config", "get", "model.default"],
+                           env=gateway["env"], cwd=gateway["cwd"], capture_output=True, text=True)
+    assert asked.returncode == 0, asked.stderr[-3000:]
+    assert asked.stdout.strip() == "contract/boot-model"  # what `gateway run`, with the gateway's env, reads
+    assert yaml.safe_load((work / "config.yaml").read_text())["model"] == {"provider": "openrouter",
+                                                                          "default": "work/model"}
 
 
 # --- credentials reach Hermes unchanged -------------------------------------------------------------
