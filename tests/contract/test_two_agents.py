@@ -21,6 +21,7 @@ its private network (tests/contract/messaging_pod.py).
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import time
@@ -65,6 +66,13 @@ def pods(program, tmp_path_factory):
             private_message(1, ALLOWED_USER, "hello from hermes' user")], deployment_name="research"),
     }
     (rendered["hermes"].home / ".env").write_text(DASHBOARD_SAVED_ENV)
+    # research's dashboard made another profile active (`hermes profile use work`): the supervised gateway
+    # keeps the root profile, so configure and the operator's commands must address that one.
+    work = rendered["research"].home / "profiles" / "work"
+    work.mkdir(parents=True)
+    (rendered["research"].home / "active_profile").write_text("work\n")
+    for path in (work.parent, work, rendered["research"].home / "active_profile"):
+        os.chown(path, 10000, 10000)  # made by Hermes, as the image's hermes user
     with ThreadPoolExecutor(len(rendered)) as boots:
         starting = {name: boots.submit(start, pod) for name, pod in rendered.items()}
     running = {name: future.result() for name, future in starting.items() if future.exception() is None}
@@ -118,7 +126,9 @@ def test_hermes_answers_its_allowed_user_with_the_models_reply_and_ignores_a_str
 def test_research_without_an_allow_list_sends_hermes_user_a_pairing_code_and_answers_once_approved(pods):
     """Hermes' own default: no allow-list, so nobody, but an unknown direct message gets a pairing code
     (gateway/run.py line 10075) which the operator approves with the README's command. The user is the
-    one hermes allows: hermes' allow-list does not reach research."""
+    one hermes allows: hermes' allow-list does not reach research. research's volume has another profile
+    active, which a bare `hermes pairing approve` would follow (hermes_cli/main.py _apply_profile_override;
+    gateway/pairing.py keeps approvals under the profile's home) where the gateway never looks."""
     pod = pods["research"]
     rendered = pod.rendered
     wait_for(lambda: any("pairing code" in t for t in rendered.sent_to(ALLOWED_USER)), 120, "a pairing code", pod)
@@ -126,9 +136,10 @@ def test_research_without_an_allow_list_sends_hermes_user_a_pairing_code_and_ans
     assert not any(fake_models.REPLY in t for t in rendered.sent_to(ALLOWED_USER)), rendered.sent_to(ALLOWED_USER)
     code = re.search(r"hermes pairing approve telegram (\w+)",
                      " ".join(rendered.sent_to(ALLOWED_USER)).replace("\\", "")).group(1)
-    # README: kubectl exec ... -- /command/s6-setuidgid hermes env HOME=/opt/data .../hermes pairing approve
-    status, output = pod.exec(["/opt/hermes/.venv/bin/hermes", "pairing", "approve", "telegram", code],
-                              as_hermes=True)
+    # README: kubectl exec ... -- /command/s6-setuidgid hermes env HOME=/opt/data .../hermes --profile default
+    # pairing approve
+    status, output = pod.exec(["/opt/hermes/.venv/bin/hermes", "--profile", "default", "pairing", "approve",
+                               "telegram", code], as_hermes=True)
     assert status == 0, output
     rendered.queue(private_message(2, ALLOWED_USER, "ping"))
     wait_for(lambda: any(fake_models.REPLY in t for t in rendered.sent_to(ALLOWED_USER)), 180, "the model's reply", pod)
