@@ -311,7 +311,6 @@ def _no_stack_trace() -> source_pb2.StackTrace:
     return source_pb2.StackTrace()
 
 
-
 def _render(stack: str, values: dict[str, str], secret_keys: list[str], stack_values: Mapping[str, cli.Value],
             ecr: fake_cloud.FakeEcr | None) -> Program:
     mocks = FakeCloudMocks(ecr)
