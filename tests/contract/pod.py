@@ -111,6 +111,18 @@ RUNTIME_DEFAULT_CAPABILITIES = ("CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MK
 TRUE = ("1", "true", "TRUE", "True", "yes", "YES", "Yes")  # the s6 dashboard/run script's test
 
 
+# Run by Hermes' Python as the hermes user, it prints what the gateway's agent would use: Hermes' own
+# provider resolution (provider and key), after its own .env loading.
+RESOLVE_PROVIDER = (
+    "import json\n"
+    "from hermes_cli.env_loader import load_hermes_dotenv\n"
+    "load_hermes_dotenv()\n"
+    "from hermes_cli.runtime_provider import resolve_runtime_provider\n"
+    "r = resolve_runtime_provider()\n"
+    "print(json.dumps({'provider': r.get('provider'), 'api_key': r.get('api_key')}))\n"
+)
+
+
 def hermes_python() -> Path:
     configured = os.environ.get("HERMES_EKS_HERMES_PYTHON")
     if not configured:

@@ -18,7 +18,7 @@ import yaml
 
 from components.hermes_agent import IMAGE_PYTHON
 from settings import HERMES_RELEASE
-from tests.contract.pod import Pod, RenderedPod
+from tests.contract.pod import RESOLVE_PROVIDER, Pod, RenderedPod
 from tests.contract.pod_runner import CLIENT_IP, UNTRUSTED_CLIENT_IP
 from tests.harness import reveal, run_program
 
@@ -37,15 +37,6 @@ CONFIG = {
 }
 SECRETS = {"openrouterApiKey": "sk-or-v1-contract-test-not-a-real-key"}
 # A user's own edit in config.yaml, made in the dashboard before this deploy: it must survive.
-# What the gateway's agent would use: Hermes' own provider resolution, after its own .env loading.
-RESOLVE_PROVIDER = (
-    "import json\n"
-    "from hermes_cli.env_loader import load_hermes_dotenv\n"
-    "load_hermes_dotenv()\n"
-    "from hermes_cli.runtime_provider import resolve_runtime_provider\n"
-    "r = resolve_runtime_provider()\n"
-    "print(json.dumps({'provider': r.get('provider'), 'api_key': r.get('api_key')}))\n"
-)
 USER_CONFIG = {"model": {"provider": "nous", "default": "old-model", "context_length": 64000},
                "display": {"skin": "ares"}}
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.contract.pod import IMAGE_FILES_DIR, RenderedPod, hermes_python
+from tests.contract.pod import IMAGE_FILES_DIR, RESOLVE_PROVIDER, RenderedPod, hermes_python
 from tests.harness import run_program
 
 pytestmark = pytest.mark.contract
@@ -25,15 +25,6 @@ ROOT = Path(__file__).resolve().parents[2]
 CUSTOM = {"modelProvider": "custom", "modelDefault": "contract/boot-model", "modelBaseUrl": "http://models.local/v1"}
 OWN_SECRET = "my-hermes-secrets"
 VENV_TOOLS = {"pip", "setuptools", "wheel"}
-# What the gateway's agent would use: Hermes' own provider resolution, after its own .env loading.
-RESOLVE_PROVIDER = (
-    "import json\n"
-    "from hermes_cli.env_loader import load_hermes_dotenv\n"
-    "load_hermes_dotenv()\n"
-    "from hermes_cli.runtime_provider import resolve_runtime_provider\n"
-    "r = resolve_runtime_provider()\n"
-    "print(json.dumps({'provider': r.get('provider'), 'api_key': r.get('api_key')}))\n"
-)
 
 
 def boot(rendered: RenderedPod) -> None:
