@@ -443,9 +443,11 @@ class Pod:
             deadline = time.monotonic() + 60
             while select.select([self.process.stdout], [], [], max(0.0, deadline - time.monotonic()))[0]:
                 line = self.process.stdout.readline()
-                event = json.loads(line) if line else {"event": "exited"}
-                if event["event"] in ("stopped", "exited"):
-                    self.cpu = event.get("cpu")
+                if not line:  # the runner ended without its report
+                    break
+                event = json.loads(line)
+                if event.get("event") == "stopped":
+                    self.cpu = event["cpu"]
                     break
             self.process.wait(timeout=60)
             cpu_record.record({"kind": "pod", "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],

@@ -111,7 +111,8 @@ def stop_container(process: subprocess.Popen) -> None:
     """SIGTERM to the container's PID 1 only, as the runtime stops a container for the kubelet (then
     SIGKILL to all after the grace period, main's wait below): PID 1 stops its own processes (the image's
     s6 /init; here run_container's `stop`), and the container ends with it. Signalling the whole group
-    killed `unshare` first and left the processes to finish unwaited for, outside the run's CPU accounting."""
+    raced: `unshare` could die before PID 1 had waited for its processes, which then finished unwaited
+    for, outside the pod's CPU report."""
     try:
         os.kill(container_pid1(process), 15)
     except (IndexError, ProcessLookupError):  # PID 1 already gone: whatever is left
