@@ -136,4 +136,3 @@ def test_stopping_the_pod_waits_for_every_process_it_started(first_boot):
     pod.stop()
     assert [pid for pid in before if Path(f"/proc/{pid}").exists()] == []
     assert pod.cpu >= sum(before.values()), (pod.cpu, before)
-    print("DEBUG", pod.cpu, before)
