@@ -138,6 +138,22 @@ def hermes_site_packages(python: Path) -> Path:
         capture_output=True, text=True, check=True).stdout.strip())
 
 
+def make_profile_active(home: Path, name: str, config: dict | None = None) -> Path:
+    """What `hermes profile use <name>` (or the dashboard's profile switch), run as the image's hermes
+    user, leaves on a volume: profiles/<name>/ (with `config` as its config.yaml) and `active_profile`
+    naming it. A bare `hermes` then follows it; the supervised gateway does not (hermes_cli/main.py
+    _apply_profile_override). Returns the profile's directory."""
+    profile = home / "profiles" / name
+    profile.mkdir(parents=True)
+    made = [profile.parent, profile, home / "active_profile"]
+    (home / "active_profile").write_text(f"{name}\n")
+    if config is not None:
+        (profile / "config.yaml").write_text(json.dumps(config))  # JSON is YAML
+        made.append(profile / "config.yaml")
+    for path in made:
+        os.chown(path, HERMES_USER[0], HERMES_USER[1])
+    return profile
+
 def identity(uid: int, gid: int, groups: list[int], capabilities=(), no_new_privs: bool = True) -> list[str]:
     """The `setpriv` prefix that runs a command as this user, with only these capabilities."""
     bounding = ",".join(["-all", *(f"+{c.lower()}" for c in capabilities)])

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.contract.pod import IMAGE_FILES_DIR, RESOLVE_PROVIDER, RenderedPod, hermes_python
+from tests.contract.pod import IMAGE_FILES_DIR, RESOLVE_PROVIDER, RenderedPod, hermes_python, make_profile_active
 from tests.harness import run_program
 
 pytestmark = pytest.mark.contract
@@ -115,12 +114,7 @@ def test_a_profile_made_active_in_the_dashboard_leaves_the_stacks_model_with_the
     _apply_profile_override). The stack's model lands where the gateway reads it; the profile keeps its own."""
     program = run_program("local", CUSTOM, secrets={"customModelApiKey": "sk-boot-contract-key"})
     rendered = RenderedPod(program, tmp_path)
-    work = rendered.home / "profiles" / "work"
-    work.mkdir(parents=True)
-    (work / "config.yaml").write_text(yaml.safe_dump({"model": {"provider": "openrouter", "default": "work/model"}}))
-    (rendered.home / "active_profile").write_text("work\n")
-    for path in (rendered.home / "profiles", work, work / "config.yaml", rendered.home / "active_profile"):
-        os.chown(path, 10000, 10000)  # as Hermes, running as the image's hermes user, made them
+    work = make_profile_active(rendered.home, "work", {"model": {"provider": "openrouter", "default": "work/model"}})
     init(rendered)
     boot(rendered)
     hermes = rendered.container("hermes")

@@ -21,7 +21,6 @@ its private network (tests/contract/messaging_pod.py).
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import time
@@ -33,6 +32,7 @@ from tests.contract import fake_models
 from tests.contract.messaging_pod import (ALLOWED_USER, MODEL, MODEL_SECRETS, STRANGER, TOKEN, PodWithTelegram,
                                           private_message, wait_for)
 from tests.contract.model_pod import start
+from tests.contract.pod import make_profile_active
 from tests.harness import reveal, run_program
 
 pytestmark = pytest.mark.contract
@@ -68,11 +68,7 @@ def pods(program, tmp_path_factory):
     (rendered["hermes"].home / ".env").write_text(DASHBOARD_SAVED_ENV)
     # research's dashboard made another profile active (`hermes profile use work`): the supervised gateway
     # keeps the root profile, so configure and the operator's commands must address that one.
-    work = rendered["research"].home / "profiles" / "work"
-    work.mkdir(parents=True)
-    (rendered["research"].home / "active_profile").write_text("work\n")
-    for path in (work.parent, work, rendered["research"].home / "active_profile"):
-        os.chown(path, 10000, 10000)  # made by Hermes, as the image's hermes user
+    make_profile_active(rendered["research"].home, "work")
     with ThreadPoolExecutor(len(rendered)) as boots:
         starting = {name: boots.submit(start, pod) for name, pod in rendered.items()}
     running = {name: future.result() for name, future in starting.items() if future.exception() is None}
